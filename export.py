@@ -1,0 +1,53 @@
+"""Export a trained style network to ONNX: python export.py ckpt=RUN/checkpoints/last.ckpt out=model.onnx"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+import photostyle
+from photostyle.checkpoints import load_checkpoint, network_state
+from photostyle.errors import PhotostyleError, exit_on_user_error
+from photostyle.onnx_export import export_onnx, max_abs_difference
+
+
+def _style_fingerprint(path: str) -> str:
+    file = Path(path)
+    return f"{file.name} sha256:{hashlib.sha256(file.read_bytes()).hexdigest()[:16]}" if file.is_file() else file.name
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="export")
+def main(cfg: DictConfig) -> None:
+    with exit_on_user_error("export.py"):
+        if not cfg.ckpt or not cfg.out:
+            raise PhotostyleError("pass both ckpt=RUN_DIR/checkpoints/last.ckpt and out=model.onnx")
+        checkpoint = load_checkpoint(Path(cfg.ckpt))
+        run = checkpoint["hyper_parameters"]
+        net = instantiate(run["model"])
+        net.load_state_dict(network_state(checkpoint))
+        metadata = {
+            "photostyle_version": photostyle.__version__,
+            "style_image": _style_fingerprint(run["style"]["image"]),
+            "network": json.dumps(run["model"], sort_keys=True),
+            "training_steps": checkpoint.get("global_step", 0),
+            "input": "image: float32 (N, 3, H, W) RGB in [0, 1]; output: stylized, the same",
+        }
+        out = Path(cfg.out)
+        if out.is_dir():
+            raise PhotostyleError(f"out={out} is a folder; give a file name such as {out / 'model.onnx'}")
+        if not out.parent.is_dir():
+            raise PhotostyleError(f"folder {out.parent} does not exist; create it or choose another out=")
+        export_onnx(net, out, metadata, cfg.opset)
+        difference = max_abs_difference(net, out, [tuple(size) for size in cfg.check_sizes])
+        sizes = ", ".join(f"{h}x{w}" for h, w in cfg.check_sizes)
+        if difference > cfg.tolerance:
+            out.unlink()
+            raise PhotostyleError(f"onnxruntime differs from PyTorch by {difference:.2e} (> {cfg.tolerance}) at {sizes}; the export is wrong, nothing was written")
+        print(f"wrote {out} (opset {cfg.opset}); max |onnxruntime - PyTorch| = {difference:.2e} at {sizes}")
+
+
+if __name__ == "__main__":
+    main()

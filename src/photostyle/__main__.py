@@ -1,0 +1,3 @@
+from photostyle.cli import main
+
+main()

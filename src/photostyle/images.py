@@ -1,0 +1,156 @@
+"""Reading and writing photos with Pillow and NumPy only (the stylize path never imports torch).
+
+Pixels travel as float32 (H, W, 3) RGB arrays in [0, 1], with an optional (H, W) alpha.
+"""
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from photostyle.errors import PhotostyleError
+from photostyle.files import atomic_write
+
+# What a folder of photos is searched for (files named explicitly may be any format Pillow reads).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+# Formats written back as they came; anything else (GIF, ...) is written as PNG.
+WRITABLE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
+# Pillow's own decompression-bomb threshold (about 89.5 megapixels).
+DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
+_EXIF_ORIENTATION = 0x0112
+
+
+@dataclass
+class Photo:
+    rgb: np.ndarray  # (H, W, 3) float32 in [0, 1]
+    alpha: np.ndarray | None  # (H, W) float32 in [0, 1], or None when opaque
+    exif: bytes | None  # the original EXIF with orientation reset, to carry into the output
+    frames: int  # >1 for an animated file, of which only the first frame is read
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Convert an image with an embedded ICC profile to sRGB; keep it as is if the profile is unusable."""
+    profile = image.info.get("icc_profile")
+    if not profile or image.mode not in ("RGB", "CMYK"):
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image
+
+
+def _pixels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Any Pillow mode -> float RGB (H, W, 3) and alpha (H, W) or None, both in [0, 1]."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit (or 32-bit int) greyscale
+        grey = np.asarray(image, dtype=np.float32) / 65535.0
+        return np.repeat(np.clip(grey, 0, 1)[..., None], 3, axis=2), None
+    if image.mode == "F":
+        grey = np.clip(np.asarray(image, dtype=np.float32), 0, 1)
+        return np.repeat(grey[..., None], 3, axis=2), None
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+    image = image.convert("RGBA" if has_alpha else "RGB")
+    array = np.asarray(image, dtype=np.float32) / 255.0
+    if has_alpha:
+        alpha = array[..., 3]
+        return np.ascontiguousarray(array[..., :3]), None if alpha.min() == 1.0 else alpha
+    return array, None
+
+
+def read_photo(path: Path, max_side: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+    """Decode any photo Pillow reads, EXIF orientation applied, colour converted to sRGB.
+
+    `max_side` shrinks the image (aspect kept) so its longer side is at most that many pixels.
+    Raises PhotostyleError, naming the file and the fix, for anything that is not a readable image.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PhotostyleError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise PhotostyleError(f"{path} is a folder, not an image file; pass the photo's own path")
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise PhotostyleError(
+                    f"{path} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
+                    f"{max_pixels / 1e6:.0f}; raise the limit (--max-pixels) if the file is genuine"
+                )
+            frames = getattr(image, "n_frames", 1)
+            if max_side and max(width, height) > max_side:
+                image.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced size, cheaply
+            exif = image.getexif()
+            image = ImageOps.exif_transpose(image)
+            if max_side and max(image.size) > max_side:
+                image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+            rgb, alpha = _pixels(_to_srgb(image))
+    except PhotostyleError:
+        raise
+    except PermissionError:
+        raise PhotostyleError(f"{path} cannot be read (permission denied); fix its permissions") from None
+    except UnidentifiedImageError:
+        raise PhotostyleError(f"{path} is not an image Pillow can read; re-save it as JPEG or PNG") from None
+    except Image.DecompressionBombError:
+        raise PhotostyleError(f"{path} declares a huge size (decompression bomb guard); it is not a usable photo") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise PhotostyleError(f"{path} is truncated or corrupt ({error}); re-export the original") from None
+    if _EXIF_ORIENTATION in exif:
+        exif[_EXIF_ORIENTATION] = 1  # the pixels are upright now
+    return Photo(rgb, alpha, exif.tobytes() if len(exif) else None, frames)
+
+
+def output_suffix(path: Path) -> str:
+    """The suffix an output for input `path` gets: the same if writable, else .png."""
+    suffix = path.suffix.lower()
+    return path.suffix if suffix in WRITABLE_FORMATS else ".png"
+
+
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """float [0, 1] -> uint8 [0, 255], rounded."""
+    return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def write_photo(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None, exif: bytes | None = None, quality: int = 95) -> None:
+    """Write atomically (temp file in the same folder, then rename): never a half-written file.
+
+    The format follows the suffix; alpha is kept where the format has it.
+    """
+    path = Path(path)
+    file_format = WRITABLE_FORMATS.get(path.suffix.lower())
+    if file_format is None:
+        raise PhotostyleError(f"cannot write {path}: unknown image suffix; use one of {', '.join(WRITABLE_FORMATS)}")
+    pixels = to_uint8(rgb)
+    if alpha is not None and file_format in ALPHA_FORMATS:
+        pixels = np.concatenate([pixels, to_uint8(alpha)[..., None]], axis=2)
+    image = Image.fromarray(pixels)
+    options: dict = {"exif": exif} if exif and file_format in ("JPEG", "PNG", "WEBP", "TIFF") else {}
+    if file_format in ("JPEG", "WEBP"):
+        options["quality"] = quality
+    if file_format == "JPEG":
+        options["subsampling"] = "4:4:4" if quality >= 90 else "4:2:0"
+    with atomic_write(path) as stream:
+        image.save(stream, format=file_format, **options)
+
+
+def find_photos(inputs: list[Path]) -> list[tuple[Path, Path]]:
+    """Expand files and folders (recursively) into (photo, relative output path) pairs.
+
+    A file keeps its name; a folder's photos keep their path below the folder's own name,
+    so two folders with same-named files never collide.
+    """
+    found = []
+    for given in map(Path, inputs):
+        if given.is_dir():
+            photos = sorted(
+                p for p in given.rglob("*")
+                if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not p.name.startswith(".")
+            )
+            found += [(p, Path(given.resolve().name) / p.relative_to(given)) for p in photos]
+        elif given.exists():
+            found.append((given, Path(given.name)))
+        else:
+            raise PhotostyleError(f"{given}: no such file or folder; check the path")
+    return found

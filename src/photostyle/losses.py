@@ -1,0 +1,48 @@
+"""The loss terms of Gatys et al. and Johnson et al., as small vectorised functions.
+
+The normalisation differs from Gatys et al.: content and style terms are squared errors
+relative to their target's mean square, so every layer starts near 1 whatever its scale
+(relu4_1 Gram entries are ~300x relu1_1's) and the same weights serve both VGG19 weight
+sets (Caffe's 0..255 input and torchvision's standardised one).
+"""
+
+import torch
+from torch.nn import functional as F
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, C): mean outer product of the feature vectors.
+
+    Normalised by H*W, so a training crop and the whole style image give comparable values.
+    """
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)  # (B, C, HW)
+    return flat @ flat.transpose(1, 2) / (h * w)
+
+
+def relative_mse(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error divided by the target's mean square (a scale-free error)."""
+    return F.mse_loss(value, target) / target.square().mean().clamp_min(1e-12)
+
+
+def content_loss(output: dict[str, torch.Tensor], content: dict[str, torch.Tensor], layers: list[str]) -> torch.Tensor:
+    """Sum over layers of the relative feature MSE between output and content."""
+    return sum(relative_mse(output[name], content[name]) for name in layers)
+
+
+def style_loss(output: dict[str, torch.Tensor], target_grams: dict[str, torch.Tensor], layer_weights: dict[str, float]) -> torch.Tensor:
+    """Weighted sum over layers of the relative MSE between the output's Gram matrices and the style's.
+
+    target_grams[name] is (1, C, C) or (B, C, C).
+    """
+    return sum(
+        weight * relative_mse(gram_matrix(output[name]), target_grams[name].expand(output[name].shape[0], -1, -1))
+        for name, weight in layer_weights.items()
+    )
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring pixels, (B, C, H, W) -> scalar."""
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    return dy.square().mean() + dx.square().mean()

@@ -1,0 +1,73 @@
+"""The one LightningModule: a style network trained against the photoreal style objective."""
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import WandbLogger
+from torch import nn
+from torchvision.utils import make_grid
+
+from photostyle.images import read_photo, write_photo
+from photostyle.objective import PhotorealStyleLoss
+
+
+def load_style(path: str, size: int) -> torch.Tensor:
+    """The style photo as (1, 3, H, W) in [0, 1], its longer side at most `size`."""
+    photo = read_photo(Path(path), max_side=size)
+    return torch.from_numpy(photo.rgb).permute(2, 0, 1)[None]
+
+
+class StyleTransferSystem(pl.LightningModule):
+    """Owns the network, the objective (frozen VGG19 and the style targets), the optimiser
+    and the sample images; `forward` is plain inference."""
+
+    def __init__(self, net: nn.Module, objective: PhotorealStyleLoss, style_image: str, style_size: int,
+                 optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
+                 scheduler: Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler] | None = None,
+                 sample_count: int = 4):
+        super().__init__()
+        self.net = net
+        self.objective = objective
+        self.objective.set_style(load_style(style_image, style_size))
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.sample_count = sample_count
+        self._samples: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.net(image)
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        terms = self.objective(self.net(batch), batch)
+        self.log_dict({f"train/{name}": value for name, value in terms.items()}, prog_bar=False)
+        self.log("loss", terms["loss"], prog_bar=True, logger=False)
+        return terms["loss"]
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        output = self.net(batch)
+        terms = self.objective(output, batch)
+        self.log_dict({f"val/{name}": value for name, value in terms.items()}, batch_size=batch.shape[0])
+        if batch_idx == 0:
+            self._samples = (batch[: self.sample_count].cpu(), output[: self.sample_count].cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        if self._samples is None or self.trainer.sanity_checking or not self.trainer.is_global_zero:
+            return
+        content, output = self._samples
+        # Contents on the top row, their stylized versions below.
+        grid = make_grid(torch.cat([content, output]), nrow=content.shape[0], padding=4, pad_value=1.0)
+        grid = grid.permute(1, 2, 0).float().numpy()  # (H, W, 3)
+        samples_dir = Path(self.trainer.default_root_dir) / "samples"
+        samples_dir.mkdir(parents=True, exist_ok=True)
+        write_photo(samples_dir / f"step_{self.global_step:06d}.jpg", grid)
+        for logger in self.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_image("val/samples", [grid], step=self.global_step, caption=["top: content, bottom: stylized"])
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer(self.net.parameters())
+        if self.scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler(optimizer), "interval": "step"}}

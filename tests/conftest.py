@@ -1,0 +1,78 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def smooth_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A photo-like uint8 RGB image: smooth colour gradients, a few edges, mild noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    base = np.stack([np.sin(3 * x + rng.uniform(0, 6)), np.cos(2 * y + rng.uniform(0, 6)), np.sin(2 * (x + y))], axis=-1)
+    image = 0.5 + 0.35 * base
+    image[height // 3 : 2 * height // 3, width // 4 : width // 2] *= rng.uniform(0.3, 0.8, size=3)  # a box with edges
+    image += rng.normal(0, 0.02, image.shape)
+    return (np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
+def save_photo(path: Path, height: int, width: int, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(smooth_photo(height, width, seed)).save(path)
+    return path
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    """Six small photos in nested folders, of mixed formats and odd sizes."""
+    root = tmp_path / "photos"
+    for seed, name in enumerate(["a.jpg", "b.png", "sub/c.webp", "sub/d.bmp", "sub/deeper/e.tiff", "f.JPG"]):
+        save_photo(root / name, 40 + 3 * seed, 52 - 2 * seed, seed)
+    return root
+
+
+@pytest.fixture
+def style_photo(tmp_path: Path) -> Path:
+    """A warm, high-contrast 'style' photo, different from the contents."""
+    image = smooth_photo(48, 64, seed=99).astype(np.float32)
+    image = np.clip(image * [1.3, 0.9, 0.5] + [30, 0, 0], 0, 255).astype(np.uint8)
+    path = tmp_path / "style.jpg"
+    Image.fromarray(image).save(path)
+    return path
+
+
+def run(*args: str, cwd: Path = PROJECT_ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run a command (our real entry points) and capture its text output."""
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+
+
+PYTHON = sys.executable
+PHOTOSTYLE = str(Path(sys.executable).parent / "photostyle")  # the installed console script
+
+
+def tiny_network(seed: int = 0):
+    """A small residual network moved away from its identity start, so outputs differ from inputs."""
+    import torch
+
+    from photostyle.networks.residual import ResidualNet
+
+    torch.manual_seed(seed)
+    net = ResidualNet(base_channels=4, num_residual_blocks=1)
+    with torch.no_grad():
+        net.to_rgb[1].weight.normal_(0, 0.05)
+        net.to_rgb[1].bias.copy_(torch.tensor([0.4, 0.0, -0.4]))  # a visible warm shift
+    return net.eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny photostyle ONNX model, exported once for the whole session."""
+    from photostyle.onnx_export import export_onnx
+
+    path = tmp_path_factory.mktemp("model") / "tiny.onnx"
+    export_onnx(tiny_network(), path, {"photostyle_version": "test", "style_image": "test.jpg", "network": "tiny", "training_steps": 0})
+    return path

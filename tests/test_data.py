@@ -1,0 +1,71 @@
+import shutil
+import warnings
+
+import pytest
+import torch
+
+from photostyle.data import PhotoDataModule, list_photos, split_photos
+from photostyle.errors import PhotostyleError
+
+from conftest import save_photo
+
+
+def test_lists_every_format_recursively(photo_folder):
+    (photo_folder / ".hidden.png").write_bytes(b"x")
+    (photo_folder / "readme.txt").write_text("x")
+    names = [p.name for p in list_photos(photo_folder)]
+    assert names == ["a.jpg", "b.png", "f.JPG", "c.webp", "d.bmp", "e.tiff"]
+
+
+def test_validation_split_is_fixed_and_stable_when_photos_are_added(tmp_path):
+    root = tmp_path / "photos"
+    for i in range(20):
+        save_photo(root / f"p{i:02d}.png", 8, 8, i)
+    train, val = split_photos(list_photos(root), root, 0.2)
+    assert len(val) == 4 and not set(train) & set(val) and len(train) + len(val) == 20
+    assert split_photos(list_photos(root), root, 0.2) == (train, val)
+    for i in range(20, 25):
+        save_photo(root / f"p{i:02d}.png", 8, 8, i)
+    train2, val2 = split_photos(list_photos(root), root, 0.2)
+    assert not set(val2) & set(train)  # no old training photo became a validation one
+    # The split depends on relative paths, not where the folder lives.
+    shutil.copytree(root, tmp_path / "moved")
+    _, moved_val = split_photos(list_photos(tmp_path / "moved"), tmp_path / "moved", 0.2)
+    assert [p.name for p in moved_val] == [p.name for p in val2]
+
+
+def test_random_crops_and_fixed_validation_crops(photo_folder):
+    data = PhotoDataModule(str(photo_folder), crop_size=24, batch_size=3, val_fraction=0.3, epoch_size=12, num_workers=0)
+    data.setup("fit")
+    batch = next(iter(data.train_dataloader()))
+    assert batch.shape == (3, 3, 24, 24) and batch.dtype == torch.float32
+    assert 0 <= batch.min() and batch.max() <= 1
+    assert len(data.train_dataloader()) == 4  # epoch_size photos per epoch, even from a small folder
+    first, second = next(iter(data.val_dataloader())), next(iter(data.val_dataloader()))
+    assert torch.equal(first, second) and first.shape[1:] == (3, 24, 24)
+    torch.manual_seed(0)
+    a = data.train_set[0]
+    torch.manual_seed(1)
+    assert not torch.equal(a, data.train_set[0])  # random crops and flips
+
+
+def test_corrupt_photos_are_skipped_with_a_warning(photo_folder):
+    (photo_folder / "broken.jpg").write_bytes(b"\xff\xd8 broken")
+    data = PhotoDataModule(str(photo_folder), crop_size=16, val_fraction=0, num_workers=0)
+    data.setup("fit")
+    index = data.train_set.photos.index(photo_folder / "broken.jpg")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        crop = data.train_set[index]
+    assert crop.shape == (3, 16, 16)
+    assert any("broken.jpg" in str(w.message) for w in caught)
+
+
+def test_bad_folders_and_values_are_clear_errors(tmp_path):
+    with pytest.raises(PhotostyleError, match="not a folder"):
+        PhotoDataModule(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PhotostyleError, match="no photos"):
+        PhotoDataModule(str(tmp_path / "empty")).setup("fit")
+    with pytest.raises(PhotostyleError, match="batch_size"):
+        PhotoDataModule(str(tmp_path / "empty"), batch_size=0)

@@ -1,0 +1,68 @@
+"""train.py -> export.py -> photostyle stylize, through the real entry points on tiny inputs."""
+
+import csv
+import os
+
+import onnx
+import torch
+from PIL import Image
+
+from conftest import PHOTOSTYLE, PYTHON, run
+
+TINY = ["model.base_channels=4", "model.num_residual_blocks=1", "data.crop_size=32", "data.batch_size=2",
+        "data.num_workers=0", "style.size=64", "loss.content_layers=[relu2_1]",
+        "loss.style_layers={relu1_1: 1.0, relu2_1: 1.0}", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1"]
+
+
+def test_train_resume_export_stylize(tmp_path, photo_folder, style_photo):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB")}  # the default: wandb offline
+    run_dir, resumed_dir = tmp_path / "run", tmp_path / "resumed"
+    common = [f"data.root={photo_folder}", f"style.image={style_photo}", *TINY]
+
+    result = run(PYTHON, "train.py", *common, "trainer.max_steps=4", f"hydra.run.dir={run_dir}", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    last, best = run_dir / "checkpoints" / "last.ckpt", run_dir / "checkpoints" / "best.ckpt"
+    assert last.is_file() and best.is_file()
+    assert "Epoch 0" in result.stdout  # Lightning's progress bar
+    with open(run_dir / "csv" / "metrics.csv") as stream:
+        rows = list(csv.DictReader(stream))
+    for column in ("train/loss", "train/content", "train/style", "train/photoreal", "val/loss"):
+        assert any(row.get(column) for row in rows), column
+    assert sorted(p.name for p in (run_dir / "samples").glob("*.jpg")) == ["step_000002.jpg", "step_000004.jpg"]
+    offline_runs = list((run_dir / "wandb").glob("offline-run-*"))
+    assert len(offline_runs) == 1 and list(offline_runs[0].glob("*.wandb"))
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+
+    result = run(PYTHON, "train.py", *common, "trainer.max_steps=6", f"ckpt_path={last}", f"hydra.run.dir={resumed_dir}", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    resumed = torch.load(resumed_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert resumed["global_step"] == 6
+
+    model = tmp_path / "model.onnx"
+    result = run(PYTHON, "export.py", f"ckpt={resumed_dir / 'checkpoints' / 'last.ckpt'}", f"out={model}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "max |onnxruntime - PyTorch|" in result.stdout
+    difference = float(result.stdout.split("= ")[1].split()[0])
+    assert difference < 1e-3
+    metadata = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
+    assert metadata["training_steps"] == "6" and metadata["style_image"].startswith("style.jpg sha256:")
+    assert '"base_channels": 4' in metadata["network"]
+    assert sorted(os.listdir(tmp_path)) == ["model.onnx", "photos", "resumed", "run", "style.jpg"]  # no stray files
+
+    result = run(PHOTOSTYLE, "stylize", str(model), str(photo_folder), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    for source in photo_folder.rglob("*.*"):
+        output = tmp_path / "out" / "photos" / source.relative_to(photo_folder)
+        assert Image.open(output).size == Image.open(source).size
+
+
+def test_entry_points_answer_mistakes_in_one_line(tmp_path, style_photo):
+    result = run(PYTHON, "train.py", f"data.root={tmp_path / 'missing'}", f"style.image={style_photo}", f"hydra.run.dir={tmp_path / 'r'}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "train.py: error: data.root=" in result.stderr and "not a folder" in result.stderr
+    result = run(PYTHON, "train.py", f"style.image={tmp_path / 'none.jpg'}", f"hydra.run.dir={tmp_path / 'r'}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "none.jpg: no such file" in result.stderr
+    (tmp_path / "fake.ckpt").write_bytes(b"not a checkpoint")
+    result = run(PYTHON, "export.py", f"ckpt={tmp_path / 'fake.ckpt'}", f"out={tmp_path / 'm.onnx'}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "not a safe, readable training checkpoint" in result.stderr
+    assert not (tmp_path / "m.onnx").exists()

@@ -1,0 +1,131 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from photostyle.errors import PhotostyleError
+from photostyle.images import find_photos, read_photo, write_photo
+
+from conftest import smooth_photo
+
+
+def save(image: Image.Image, path: Path, **options) -> Path:
+    image.save(path, **options)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "1", "CMYK", "RGBA", "LA", "P", "I;16", "I"])
+def test_every_mode_becomes_rgb_in_unit_range(tmp_path, mode):
+    rgb = Image.fromarray(smooth_photo(21, 34))
+    image = rgb.convert(mode) if mode not in ("I;16", "I") else Image.fromarray((np.asarray(rgb.convert("L"), dtype=np.uint16) * 257)).convert(mode)
+    suffix = ".jpg" if mode == "CMYK" else ".tiff" if mode == "I" else ".png"
+    photo = read_photo(save(image, tmp_path / f"x{suffix}"))
+    assert photo.rgb.shape == (21, 34, 3) and photo.rgb.dtype == np.float32
+    assert 0 <= photo.rgb.min() and photo.rgb.max() <= 1
+
+
+def test_sixteen_bit_keeps_its_precision(tmp_path):
+    ramp = np.linspace(0, 65535, 300, dtype=np.uint16).reshape(1, 300).repeat(4, 0)
+    photo = read_photo(save(Image.fromarray(ramp), tmp_path / "deep.png"))
+    assert photo.rgb[0, :, 0] == pytest.approx(ramp[0] / 65535, abs=1e-6)
+    assert len(np.unique(photo.rgb[0, :, 0])) == 300  # more levels than 8 bits would keep
+
+
+def test_transparency_is_kept_as_alpha(tmp_path):
+    rgba = np.dstack([smooth_photo(10, 12), np.full((10, 12), 255, np.uint8)])
+    rgba[:5, :, 3] = 0
+    photo = read_photo(save(Image.fromarray(rgba), tmp_path / "a.png"))
+    assert photo.alpha is not None and photo.alpha[:5].max() == 0 and photo.alpha[5:].min() == 1
+    palette = Image.fromarray(smooth_photo(10, 12)).convert("P")
+    corner = palette.getpixel((0, 0))  # make the corner pixel's palette entry transparent
+    assert read_photo(save(palette, tmp_path / "p.png", transparency=corner)).alpha[0, 0] == 0
+    opaque = np.dstack([smooth_photo(10, 12), np.full((10, 12), 255, np.uint8)])
+    assert read_photo(save(Image.fromarray(opaque), tmp_path / "o.png")).alpha is None
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = Image.fromarray(smooth_photo(20, 30))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    photo = read_photo(save(image, tmp_path / "rotated.jpg", exif=exif))
+    assert photo.rgb.shape == (30, 20, 3)
+    carried = Image.Exif()
+    carried.load(photo.exif)
+    assert carried[0x0112] == 1
+
+
+def test_max_side_shrinks_keeping_aspect(tmp_path):
+    photo = read_photo(save(Image.fromarray(smooth_photo(300, 200)), tmp_path / "big.jpg"), max_side=60)
+    assert photo.rgb.shape == (60, 40, 3)
+
+
+def test_animated_file_reads_its_first_frame(tmp_path):
+    frames = [Image.fromarray(smooth_photo(16, 16, seed)) for seed in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    photo = read_photo(tmp_path / "anim.gif")
+    assert photo.frames == 3 and photo.rgb.shape == (16, 16, 3)
+
+
+@pytest.mark.parametrize("case", ["missing", "folder", "empty", "text", "truncated_jpeg", "truncated_png", "too_many_pixels"])
+def test_bad_files_raise_one_clear_error(tmp_path, case):
+    path = tmp_path / "photo.jpg"
+    if case == "folder":
+        path.mkdir()
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "text":
+        path.write_text("this is not a photo")
+    elif case in ("truncated_jpeg", "truncated_png"):
+        path = tmp_path / ("photo.jpg" if case == "truncated_jpeg" else "photo.png")
+        Image.fromarray(smooth_photo(64, 64)).save(path)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif case == "too_many_pixels":
+        Image.fromarray(smooth_photo(30, 40)).save(path)
+    with pytest.raises(PhotostyleError) as error:
+        read_photo(path, max_pixels=1000)
+    message = str(error.value)
+    assert str(path) in message and "\n" not in message and ";" in message  # names the file, then the fix
+
+
+def test_write_is_atomic_and_leaves_nothing_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "out.png"
+    write_photo(target, np.full((4, 5, 3), 0.5, np.float32))
+    before = target.read_bytes()
+
+    def broken_save(self, stream, *args, **kwargs):
+        stream.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    with pytest.raises(OSError):
+        write_photo(target, np.zeros((4, 5, 3), np.float32))
+    assert target.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["out.png"]
+
+
+def test_write_round_trips_alpha_and_permissions(tmp_path):
+    rgb = smooth_photo(8, 9).astype(np.float32) / 255
+    alpha = np.linspace(0, 1, 72, dtype=np.float32).reshape(8, 9)
+    write_photo(tmp_path / "x.png", rgb, alpha)
+    back = read_photo(tmp_path / "x.png")
+    assert np.abs(back.rgb - rgb).max() < 1 / 255 and np.abs(back.alpha - alpha).max() < 1 / 255
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "x.png").stat().st_mode & 0o777 == 0o666 & ~umask  # not tempfile's private 0600
+    write_photo(tmp_path / "x.jpg", rgb, alpha)  # JPEG has no alpha: dropped, not an error
+    assert read_photo(tmp_path / "x.jpg").alpha is None
+
+
+def test_find_photos_recurses_and_keeps_folder_structure(photo_folder, tmp_path):
+    (photo_folder / ".hidden.jpg").write_bytes(b"x")
+    (photo_folder / "notes.txt").write_text("x")
+    single = tmp_path / "single.png"
+    Image.fromarray(smooth_photo(5, 5)).save(single)
+    found = find_photos([photo_folder, single])
+    relative = [str(r) for _, r in found]
+    assert relative == ["photos/a.jpg", "photos/b.png", "photos/f.JPG", "photos/sub/c.webp", "photos/sub/d.bmp",
+                        "photos/sub/deeper/e.tiff", "single.png"]
+    with pytest.raises(PhotostyleError, match="no such file"):
+        find_photos([tmp_path / "nope"])

@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from photostyle.losses import content_loss, gram_matrix, relative_mse, style_loss, total_variation
+
+
+def test_gram_matrix_matches_explicit_sum_and_is_symmetric_psd():
+    torch.manual_seed(0)
+    features = torch.randn(2, 5, 4, 3)
+    gram = gram_matrix(features)
+    explicit = torch.zeros(2, 5, 5)
+    for b in range(2):
+        for i in range(5):
+            for j in range(5):
+                explicit[b, i, j] = (features[b, i] * features[b, j]).sum() / 12
+    torch.testing.assert_close(gram, explicit)
+    torch.testing.assert_close(gram, gram.transpose(1, 2))
+    assert torch.linalg.eigvalsh(gram).min() > -1e-5
+
+
+def test_gram_is_size_independent_for_a_repeated_texture():
+    tile = torch.randn(1, 3, 4, 4)
+    torch.testing.assert_close(gram_matrix(tile), gram_matrix(tile.repeat(1, 1, 3, 2)))
+
+
+def test_relative_mse_is_scale_free():
+    a, b = torch.rand(10), torch.rand(10)
+    assert relative_mse(a, b) == pytest.approx(relative_mse(1000 * a, 1000 * b).item(), rel=1e-5)
+    assert relative_mse(b, b) == 0
+
+
+def test_content_loss_zero_for_same_features_and_grows_with_change():
+    features = {"relu4_1": torch.rand(2, 8, 4, 4), "relu3_1": torch.rand(2, 4, 8, 8)}
+    assert content_loss(features, features, ["relu4_1", "relu3_1"]) == 0
+    changed = {k: v + 0.1 for k, v in features.items()}
+    small = content_loss(changed, features, ["relu4_1"])
+    assert 0 < small < content_loss({k: v + 0.3 for k, v in features.items()}, features, ["relu4_1"])
+
+
+def test_style_loss_uses_layer_weights_and_is_zero_at_the_target():
+    torch.manual_seed(0)
+    output = {"relu1_1": torch.rand(2, 4, 6, 6), "relu2_1": torch.rand(2, 8, 3, 3)}
+    targets = {name: gram_matrix(f[:1]) for name, f in output.items()}
+    same = {name: f[:1].expand(2, -1, -1, -1) for name, f in output.items()}
+    assert style_loss(same, targets, {"relu1_1": 1.0, "relu2_1": 1.0}) == 0
+    one = style_loss(output, targets, {"relu1_1": 1.0})
+    assert one > 0
+    assert style_loss(output, targets, {"relu1_1": 3.0}) == pytest.approx(3 * one.item())
+    assert style_loss(output, targets, {"relu1_1": 1.0, "relu2_1": 0.0}) == pytest.approx(one.item())
+
+
+def test_total_variation_zero_for_flat_positive_for_noise():
+    assert total_variation(torch.full((1, 3, 8, 8), 0.3)) == 0
+    ramp = torch.linspace(0, 1, 8).view(1, 1, 1, 8).expand(1, 3, 8, 8)
+    assert total_variation(ramp) == pytest.approx((1 / 7) ** 2)
+    assert total_variation(torch.rand(1, 3, 8, 8)) > 0.1

@@ -1,0 +1,140 @@
+"""The `photostyle stylize` command, run as a user runs it."""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from PIL import Image
+
+from photostyle.runtime import StyleModel
+
+from conftest import PHOTOSTYLE, PYTHON, run, save_photo, smooth_photo
+
+
+def stylize(*args) -> "subprocess.CompletedProcess":
+    return run(PHOTOSTYLE, "stylize", *map(str, args))
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_files_and_folders_keep_size_and_change_colour(tiny_model, photo_folder, tmp_path):
+    single = save_photo(tmp_path / "single.png", 31, 17, seed=7)
+    inputs_before = digest(photo_folder)
+    result = stylize(tiny_model, single, photo_folder, "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "stylize: 100%" in result.stderr  # the progress bar
+    outputs = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert outputs == ["photos/a.jpg", "photos/b.png", "photos/f.JPG", "photos/sub/c.webp", "photos/sub/d.bmp",
+                       "photos/sub/deeper/e.tiff", "single.png"]
+    for source in [single, *sorted(photo_folder.rglob("*.*"))]:
+        relative = source.name if source == single else Path("photos") / source.relative_to(photo_folder)
+        before, after = Image.open(source), Image.open(tmp_path / "out" / relative)
+        assert after.size == before.size
+        shift = np.asarray(after.convert("RGB"), np.float32).mean((0, 1)) - np.asarray(before.convert("RGB"), np.float32).mean((0, 1))
+        assert shift[0] > 4 and shift[2] < -4  # the tiny model's warm shift
+    assert digest(photo_folder) == inputs_before  # inputs untouched
+
+
+def test_matches_the_model_run_directly(tiny_model, tmp_path):
+    source = save_photo(tmp_path / "x.png", 23, 29)
+    assert stylize(tiny_model, source, "-o", tmp_path / "out").returncode == 0
+    expected = StyleModel(tiny_model)(np.asarray(Image.open(source), np.float32) / 255)
+    written = np.asarray(Image.open(tmp_path / "out" / "x.png"), np.float32) / 255
+    assert np.abs(written - expected).max() <= 0.5 / 255 + 1e-6  # only the rounding to 8 bits
+
+
+def test_never_imports_torch(tiny_model, tmp_path):
+    source = save_photo(tmp_path / "x.jpg", 20, 20)
+    code = (
+        "import sys\nfrom photostyle.cli import main\n"
+        f"main(['stylize', {str(tiny_model)!r}, {str(source)!r}, '-o', {str(tmp_path / 'out')!r}])\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    result = run(PYTHON, "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "x.jpg").is_file()
+
+
+def test_rgba_grey_and_sixteen_bit_inputs(tiny_model, tmp_path):
+    rgba = np.dstack([smooth_photo(12, 14), np.linspace(0, 255, 168).reshape(12, 14).astype(np.uint8)])
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    Image.fromarray(smooth_photo(12, 14)).convert("L").save(tmp_path / "grey.png")
+    Image.fromarray((np.asarray(Image.open(tmp_path / "grey.png"), np.uint16) * 257)).save(tmp_path / "deep.png")
+    result = stylize(tiny_model, tmp_path / "rgba.png", tmp_path / "grey.png", tmp_path / "deep.png", "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    out = Image.open(tmp_path / "out" / "rgba.png")
+    assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], rgba[..., 3])
+    assert Image.open(tmp_path / "out" / "grey.png").mode == "RGB"  # stylized in colour
+    assert Image.open(tmp_path / "out" / "deep.png").size == (14, 12)
+
+
+def test_max_side_and_exif_rotation(tiny_model, tmp_path):
+    image = Image.fromarray(smooth_photo(40, 100))
+    exif = image.getexif()
+    exif[0x0112] = 8  # rotated 90 degrees counter-clockwise
+    image.save(tmp_path / "r.jpg", exif=exif)
+    assert stylize(tiny_model, tmp_path / "r.jpg", "-o", tmp_path / "out", "--max-side", 50).returncode == 0
+    assert Image.open(tmp_path / "out" / "r.jpg").size == (20, 50)  # upright, longer side 50
+
+
+def test_refuses_to_overwrite_inputs_and_existing_outputs(tiny_model, tmp_path):
+    source = save_photo(tmp_path / "x.jpg", 20, 20)
+    original = source.read_bytes()
+    result = stylize(tiny_model, source, "-o", tmp_path)
+    assert result.returncode == 1 and "overwrite the input" in result.stderr and "Traceback" not in result.stderr
+    assert source.read_bytes() == original
+    assert stylize(tiny_model, source, "-o", tmp_path / "out").returncode == 0
+    first = (tmp_path / "out" / "x.jpg").read_bytes()
+    result = stylize(tiny_model, source, "-o", tmp_path / "out")
+    assert result.returncode == 1 and "--overwrite" in result.stderr
+    (tmp_path / "out" / "x.jpg").write_bytes(b"old")
+    assert stylize(tiny_model, source, "-o", tmp_path / "out", "--overwrite").returncode == 0
+    assert (tmp_path / "out" / "x.jpg").read_bytes() == first
+
+
+def one_error_line(result) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize("case", ["missing_model", "not_onnx", "truncated_onnx", "other_onnx", "missing_photo", "output_is_file"])
+def test_bad_input_gets_one_clear_line(tiny_model, tmp_path, case):
+    model, source, out = tiny_model, save_photo(tmp_path / "x.jpg", 16, 16), tmp_path / "out"
+    if case == "missing_model":
+        model = tmp_path / "nope.onnx"
+    elif case == "not_onnx":
+        model = tmp_path / "fake.onnx"
+        model.write_text("not a model")
+    elif case == "truncated_onnx":
+        model = tmp_path / "cut.onnx"
+        model.write_bytes(tiny_model.read_bytes()[:5000])
+    elif case == "other_onnx":
+        model = tmp_path / "other.onnx"
+        graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "other",
+                                       [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+                                       [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])])
+        onnx.save(onnx.helper.make_model(graph), model)
+    elif case == "missing_photo":
+        source = tmp_path / "nope.jpg"
+    elif case == "output_is_file":
+        out = source
+    line = one_error_line(stylize(model, source, "-o", out))
+    expected = {"missing_model": "does not exist", "not_onnx": "not a loadable ONNX model", "truncated_onnx": "not a loadable ONNX model",
+                "other_onnx": "not a photostyle one", "missing_photo": "no such file", "output_is_file": "is a file"}[case]
+    assert expected in line
+
+
+def test_corrupt_photo_in_a_batch_is_reported_and_the_rest_done(tiny_model, photo_folder, tmp_path):
+    (photo_folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    result = stylize(tiny_model, photo_folder, "-o", tmp_path / "out")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "broken.jpg" in result.stderr and "1 photo(s) could not be stylized" in result.stderr
+    assert len(list((tmp_path / "out").rglob("*.*"))) == 6
+    assert not list((tmp_path / "out").rglob(".*.part"))

@@ -1,0 +1,77 @@
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from photostyle.data import PhotoDataModule
+from photostyle.networks.residual import ResidualNet
+from photostyle.objective import PhotorealStyleLoss
+from photostyle.system import StyleTransferSystem
+
+
+def make_system(style_photo, photoreal_weight=1.0, lr=1e-2):
+    objective = PhotorealStyleLoss(["relu2_1"], {"relu1_1": 1.0, "relu2_1": 1.0}, photoreal_weight=photoreal_weight)
+    return StyleTransferSystem(ResidualNet(base_channels=4, num_residual_blocks=1), objective, str(style_photo), 64,
+                               optimizer=lambda params: torch.optim.Adam(params, lr=lr))
+
+
+def validation_batch(photo_folder):
+    data = PhotoDataModule(str(photo_folder), crop_size=32, num_workers=0, val_fraction=0.5)
+    data.setup("validate")
+    return next(iter(data.val_dataloader()))
+
+
+def fit(system, photo_folder, tmp_path, steps):
+    pl.seed_everything(0, workers=True)
+    data = PhotoDataModule(str(photo_folder), crop_size=32, batch_size=2, num_workers=0)
+    trainer = pl.Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, deterministic=True,
+                         default_root_dir=tmp_path, val_check_interval=steps, check_val_every_n_epoch=None)
+    trainer.fit(system, datamodule=data)
+    return trainer
+
+
+def test_style_targets_are_computed_once_and_kept_out_of_checkpoints(style_photo):
+    system = make_system(style_photo)
+    grams = system.objective.target_grams()
+    assert set(grams) == {"relu1_1", "relu2_1"} and grams["relu1_1"].shape == (1, 64, 64)
+    assert not [k for k in system.state_dict() if "gram" in k or "vgg" in k]
+
+
+def test_training_lowers_the_style_loss_and_logs_each_term(style_photo, photo_folder, tmp_path):
+    system = make_system(style_photo)
+    batch = validation_batch(photo_folder)
+    with torch.no_grad():
+        before = system.objective(system.net(batch), batch)
+    trainer = fit(system, photo_folder, tmp_path, steps=30)
+    with torch.no_grad():
+        after = system.objective(system.net(batch), batch)
+    assert after["style"] < 0.7 * before["style"]
+    for name in ("loss", "content", "style", "photoreal"):
+        assert f"train/{name}" in trainer.logged_metrics and f"val/{name}" in trainer.logged_metrics
+    samples = sorted((tmp_path / "samples").glob("*.jpg"))
+    assert [p.name for p in samples] == ["step_000030.jpg"]
+
+
+def test_same_seed_gives_identical_weights(style_photo, photo_folder, tmp_path):
+    systems = []
+    for run_name in ("a", "b"):
+        torch.manual_seed(123 if run_name == "a" else 456)  # whatever came before, the seed decides
+        pl.seed_everything(0, workers=True)  # as train.py does, before building anything
+        systems.append(make_system(style_photo))
+        fit(systems[-1], photo_folder, tmp_path / run_name, steps=3)
+    first, second = systems
+    for (name, a), b in zip(first.net.state_dict().items(), second.net.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_photoreal_weight_keeps_outputs_locally_affine(style_photo, photo_folder, tmp_path):
+    from photostyle.matting import matting_laplacian_energy
+
+    batch = validation_batch(photo_folder)
+    energies = []
+    for weight in (0.0, 1000.0):
+        system = make_system(style_photo, photoreal_weight=weight)
+        fit(system, photo_folder, tmp_path / str(weight), steps=20)
+        with torch.no_grad():
+            energies.append(matting_laplacian_energy(batch, system.net(batch)).mean().item())
+    assert energies[1] < 0.5 * energies[0]
