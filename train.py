@@ -1,6 +1,7 @@
 """Train a style network: python train.py style.image=STYLE.jpg data.root=PHOTOS/ [key=value ...]"""
 
 import os
+import time
 from pathlib import Path
 
 import hydra
@@ -34,8 +35,10 @@ def main(cfg: DictConfig) -> None:
             callbacks=[instantiate(c) for c in cfg.callbacks.values()],
             logger=[instantiate(c) for c in cfg.logger.values()] if cfg.logger else False,
         )
+        start = time.monotonic()
         trainer.fit(system, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
         checkpoints = Path(cfg.run_dir) / "checkpoints"
+        print(f"trained to step {trainer.global_step} in {(time.monotonic() - start) / 60:.1f} min")
         print(f"run folder: {cfg.run_dir}\nlast checkpoint: {checkpoints / 'last.ckpt'}\nbest checkpoint: {checkpoints / 'best.ckpt'}")
 
 

@@ -1,0 +1,79 @@
+"""What loss.photoreal_weight does: train one model per weight, side by side, and measure.
+
+    python benchmarks/photoreal_weight.py [--weights 0 3000 10000 30000] [--steps 300] [--out outputs/photoreal_weight]
+        [--reuse] [-- extra train.py overrides]
+
+For each weight it runs train.py (the bundled defaults plus the overrides), export.py and
+`photostyle stylize` on data/samples, then prints per weight the mean over the samples of
+the greyscale SSIM against the original (structure kept; 1 = untouched), the relative
+Gram distance to the style photo (relu1_1..relu4_1; lower = closer to the look), and the
+matting-Laplacian energy per pixel (0 = locally affine colour map of the original).
+A before/after sheet per weight is written beside the runs. --reuse measures a weight's
+existing run in --out instead of training it again.
+"""
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from photostyle.images import find_photos, read_photo
+from photostyle.matting import matting_laplacian_energy
+from photostyle.metrics import StyleDistance, grey_ssim
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def tensor(path: Path) -> torch.Tensor:
+    return torch.from_numpy(read_photo(path).rgb).permute(2, 0, 1)[None]
+
+
+def train_export_stylize(run_dir: Path, weight: float, steps: int, overrides: list[str], samples: Path) -> None:
+    subprocess.run([sys.executable, "train.py", f"loss.photoreal_weight={weight}", f"trainer.max_steps={steps}",
+                    "logger=csv", f"hydra.run.dir={run_dir}", *overrides], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    model = run_dir / "model.onnx"
+    subprocess.run([sys.executable, "export.py", f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}", f"out={model}"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([BIN / "photostyle", "stylize", model, samples, "-o", run_dir / "stylized", "--overwrite"], check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    subprocess.run([BIN / "photostyle", "compare", samples, run_dir / "stylized" / "samples", "-o", run_dir / "before_after.jpg"], check=True, stdout=subprocess.DEVNULL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", nargs="+", type=float, default=[0, 3000, 10000, 30000])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "photoreal_weight")
+    parser.add_argument("--reuse", action="store_true", help="measure existing runs in --out instead of retraining them")
+    parser.add_argument("overrides", nargs="*", help="more train.py overrides")
+    args = parser.parse_args()
+
+    samples = ROOT / "data" / "samples"
+    style = ROOT / "data" / "style" / "flower.jpg"
+    for override in args.overrides:
+        if override.startswith("style.image="):
+            style = Path(override.split("=", 1)[1])
+    distance = StyleDistance(tensor(style))
+    rows = []
+    for weight in args.weights:
+        run_dir = args.out / f"weight_{weight:g}"
+        if not (args.reuse and (run_dir / "stylized" / "samples").is_dir()):
+            train_export_stylize(run_dir, weight, args.steps, args.overrides, samples)
+        scores = []
+        for photo, relative in find_photos([samples]):
+            original, stylized = tensor(photo), tensor(run_dir / "stylized" / relative)
+            scores.append((grey_ssim(stylized, original), distance(stylized), matting_laplacian_energy(original, stylized).item()))
+        rows.append((weight, *[sum(column) / len(scores) for column in zip(*scores)]))
+        print(f"weight {weight:g} done: {run_dir}", file=sys.stderr)
+
+    untouched = [distance(tensor(photo)) for photo, _ in find_photos([samples])]
+    print(f"{args.steps} steps per run; samples: {samples}; style: {style.name}; untouched samples: SSIM 1, style distance {sum(untouched) / len(untouched):.2f}")
+    print("| photoreal_weight | SSIM vs original | style distance | matting energy / pixel |")
+    print("|---|---|---|---|")
+    for weight, ssim, style_distance, energy in rows:
+        print(f"| {weight:g} | {ssim:.3f} | {style_distance:.2f} | {energy:.5f} |")
+
+
+if __name__ == "__main__":
+    main()
