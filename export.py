@@ -33,7 +33,7 @@ def main(cfg: DictConfig) -> None:
             "style_image": _style_fingerprint(run["style"]["image"]),
             "network": json.dumps(run["model"], sort_keys=True),
             "training_steps": checkpoint.get("global_step", 0),
-            "input": "image: float32 (N, 3, H, W) RGB in [0, 1]; output: stylized, the same",
+            "input": "image: float32 (N, H, W, 3) RGB in [0, 1]; output: stylized, the same",
         }
         out = Path(cfg.out)
         if out.is_dir():

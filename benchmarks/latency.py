@@ -1,78 +1,153 @@
-"""onnxruntime latency of exported style models, side by side in one run.
+"""Latency of style networks at photo sizes, side by side in one run.
 
-    python benchmarks/latency.py MODEL.onnx [MODEL.onnx ...] [--sizes 512x512 1920x1080 3840x2160]
+    python benchmarks/latency.py [MODEL.onnx ...] [--networks residual bilateral]
+        [--sizes 512x512 1920x1080 3840x2160] [--runs 20] [--warmup 3] [--threads 2]
+        [--provider cpu|cuda] [--torch-cuda]
 
-Each model runs in its own child process (so its peak memory is its own) on the same
-random images; the table gives median and p90 milliseconds over --runs timed runs after
---warmup untimed ones, the process's peak RSS, the peak RSS added while running that size
-against the input image's own float32 bytes, and, for every model after the first, the
-ratio first/that model at each size.
+--networks exports each named network of conf/model/ with its default settings (untrained:
+speed does not depend on the weights) into a temporary folder; MODEL.onnx files are taken as
+they are. Each model runs in its own child process on the same random images, with
+onnxruntime (--provider cuda needs an onnxruntime build with CUDA) or, with --torch-cuda,
+as the PyTorch network on the GPU (for machines whose onnxruntime has no CUDA). The table
+gives median and p90 milliseconds of --runs timed runs after --warmup untimed ones, the peak
+memory while running that size (process RSS; GPU memory with --torch-cuda), the peak memory
+added by the run as a multiple of the input image's bytes, and, for every model after the
+first, the ratio first/this at each size.
 """
 
 import argparse
 import multiprocessing
-import resource
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parent.parent
+MIB = 2**20
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+def _status_mib(field: str) -> float:
+    """VmRSS or VmHWM (peak RSS) of this process, from /proc (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def _measure(model: str, sizes: list[tuple[int, int]], runs: int, warmup: int, threads: int, queue) -> None:
+def _reset_peak_rss() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # Linux: VmHWM := VmRSS
+
+
+def _timed(run, image, runs: int, warmup: int) -> tuple[float, float]:
+    for _ in range(warmup):
+        run(image)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run(image)
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times)), float(np.percentile(times, 90))
+
+
+def _measure_onnxruntime(model: str, sizes: list[tuple[int, int]], args: argparse.Namespace, queue) -> None:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    provider = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}[args.provider]
+    session = ort.InferenceSession(model, options, providers=[provider])
     name = session.get_inputs()[0].name
     results = []
     for height, width in sizes:
-        image = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
-        before = _peak_rss_mb()
-        for _ in range(warmup):
-            session.run(None, {name: image})
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            session.run(None, {name: image})
-            times.append((time.perf_counter() - start) * 1000)
-        extra = _peak_rss_mb() - before
-        results.append((float(np.median(times)), float(np.percentile(times, 90)), _peak_rss_mb(), extra / (image.nbytes / 2**20)))
+        image = np.random.default_rng(0).random((1, height, width, 3), dtype=np.float32)
+        _reset_peak_rss()
+        before = _status_mib("VmRSS")
+        median, p90 = _timed(lambda x: session.run(None, {name: x}), image, args.runs, args.warmup)
+        peak = _status_mib("VmHWM")
+        results.append((median, p90, peak, (peak - before) * MIB / image.nbytes))
     queue.put(results)
+
+
+def _measure_torch_cuda(model: str, sizes: list[tuple[int, int]], args: argparse.Namespace, queue) -> None:
+    import torch
+
+    from photostyle.onnx_export import ChannelsLast
+
+    net = ChannelsLast(build_network(model)).cuda().eval()
+
+    def run(image: torch.Tensor) -> None:
+        with torch.no_grad():
+            net(image)
+        torch.cuda.synchronize()
+
+    results = []
+    for height, width in sizes:
+        image = torch.rand(1, height, width, 3, generator=torch.Generator().manual_seed(0)).cuda()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        median, p90 = _timed(run, image, args.runs, args.warmup)
+        peak = torch.cuda.max_memory_allocated()
+        results.append((median, p90, peak / MIB, (peak - before) / (image.numel() * 4)))
+    queue.put(results)
+
+
+def build_network(name: str):
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    return instantiate(OmegaConf.load(ROOT / "conf" / "model" / f"{name}.yaml")).eval()
+
+
+def export_network(name: str, folder: Path) -> Path:
+    from photostyle.onnx_export import export_onnx
+
+    path = folder / f"{name}.onnx"
+    export_onnx(build_network(name), path, {"network": name})
+    return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("models", nargs="*", type=Path, help="exported .onnx files")
+    parser.add_argument("--networks", nargs="*", default=[], help="names in conf/model/ to export (or, with --torch-cuda, build) and measure")
     parser.add_argument("--sizes", nargs="+", default=["512x512", "1920x1080", "3840x2160"], help="WIDTHxHEIGHT")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
+    parser.add_argument("--provider", choices=["cpu", "cuda"], default="cpu", help="onnxruntime execution provider")
+    parser.add_argument("--torch-cuda", action="store_true", help="time the PyTorch networks (--networks) on the GPU instead")
     args = parser.parse_args()
     sizes = [tuple(int(v) for v in size.split("x"))[::-1] for size in args.sizes]  # (height, width)
 
+    workdir = tempfile.TemporaryDirectory()
+    if args.torch_cuda:
+        models, measure, engine = list(args.networks), _measure_torch_cuda, "PyTorch on CUDA"
+    else:
+        models = [str(m) for m in args.models] + [str(export_network(n, Path(workdir.name))) for n in args.networks]
+        measure, engine = _measure_onnxruntime, f"onnxruntime {args.provider}, {args.threads} threads"
+    if not models:
+        parser.error("give MODEL.onnx files or --networks")
+
     context = multiprocessing.get_context("spawn")
     table = {}
-    for model in args.models:
+    for model in models:
         queue = context.Queue()
-        child = context.Process(target=_measure, args=(str(model), sizes, args.runs, args.warmup, args.threads, queue))
+        child = context.Process(target=measure, args=(model, sizes, args, queue))
         child.start()
         table[model] = queue.get()
         child.join()
 
-    print(f"onnxruntime, {args.threads} threads, {args.runs} timed runs after {args.warmup} warm-up runs")
-    print(f"| model | size | median ms | p90 ms | peak RSS MiB | extra RSS / input bytes |{' ratio |' if len(args.models) > 1 else ''}")
-    print(f"|---|---|---|---|---|---|{'---|' if len(args.models) > 1 else ''}")
-    first = table[args.models[0]]
+    memory = "peak GPU memory MiB" if args.torch_cuda else "peak RSS MiB"
+    print(f"{engine}; {args.runs} timed runs after {args.warmup} warm-up runs; float32 (1, H, W, 3) input")
+    print(f"| model | size | median ms | p90 ms | {memory} | added memory / input bytes | ratio {Path(models[0]).stem} / model |")
+    print("|---|---|---|---|---|---|---|")
+    first = table[models[0]]
     for model, rows in table.items():
-        for (height, width), (median, p90, peak, extra), baseline in zip(sizes, rows, first):
-            ratio = f" {baseline[0] / median:.1f}x |" if len(args.models) > 1 and model != args.models[0] else (" |" if len(args.models) > 1 else "")
-            print(f"| {model.name} | {width}x{height} | {median:.1f} | {p90:.1f} | {peak:.0f} | {extra:.1f} |{ratio}")
+        for (height, width), (median, p90, peak, added), baseline in zip(sizes, rows, first):
+            ratio = f"{baseline[0] / median:.1f}x" if model != models[0] else ""
+            print(f"| {Path(model).stem} | {width}x{height} | {median:.1f} | {p90:.1f} | {peak:.0f} | {added:.1f} | {ratio} |")
 
 
 if __name__ == "__main__":

@@ -17,26 +17,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
+from runs import BIN, ROOT, stylize, tensor, train_and_export
 
-from photostyle.images import find_photos, read_photo
+from photostyle.images import find_photos
 from photostyle.matting import matting_laplacian_energy
 from photostyle.metrics import StyleDistance, grey_ssim
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-
-
-def tensor(path: Path) -> torch.Tensor:
-    return torch.from_numpy(read_photo(path).rgb).permute(2, 0, 1)[None]
-
 
 def train_export_stylize(run_dir: Path, weight: float, steps: int, overrides: list[str], samples: Path) -> None:
-    subprocess.run([sys.executable, "train.py", f"loss.photoreal_weight={weight}", f"trainer.max_steps={steps}",
-                    "logger=csv", f"hydra.run.dir={run_dir}", *overrides], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    model = run_dir / "model.onnx"
-    subprocess.run([sys.executable, "export.py", f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}", f"out={model}"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([BIN / "photostyle", "stylize", model, samples, "-o", run_dir / "stylized", "--overwrite"], check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    model = train_and_export(run_dir, [f"loss.photoreal_weight={weight}", f"trainer.max_steps={steps}", *overrides])
+    stylize(model, [samples], run_dir / "stylized")
     subprocess.run([BIN / "photostyle", "compare", samples, run_dir / "stylized" / "samples", "-o", run_dir / "before_after.jpg"], check=True, stdout=subprocess.DEVNULL)
 
 

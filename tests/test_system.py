@@ -3,14 +3,21 @@ import pytorch_lightning as pl
 import torch
 
 from photostyle.data import PhotoDataModule
+from photostyle.networks.bilateral import BilateralNet
 from photostyle.networks.residual import ResidualNet
 from photostyle.objective import PhotorealStyleLoss
 from photostyle.system import StyleTransferSystem
 
 
-def make_system(style_photo, photoreal_weight=1.0, lr=1e-2):
+NETWORKS = {
+    "residual": lambda: ResidualNet(base_channels=4, num_residual_blocks=1),
+    "bilateral": lambda: BilateralNet(thumbnail_size=32, channels=4, grid_depth=2),
+}
+
+
+def make_system(style_photo, photoreal_weight=1.0, lr=1e-2, network="residual"):
     objective = PhotorealStyleLoss(["relu2_1"], {"relu1_1": 1.0, "relu2_1": 1.0}, photoreal_weight=photoreal_weight)
-    return StyleTransferSystem(ResidualNet(base_channels=4, num_residual_blocks=1), objective, str(style_photo), 64,
+    return StyleTransferSystem(NETWORKS[network](), objective, str(style_photo), 64,
                                optimizer=lambda params: torch.optim.Adam(params, lr=lr))
 
 
@@ -37,8 +44,9 @@ def test_style_targets_are_computed_once_and_kept_out_of_checkpoints(style_photo
     assert not [k for k in system.state_dict() if "gram" in k or "vgg" in k]
 
 
-def test_training_lowers_the_style_loss_and_logs_each_term(style_photo, photo_folder, tmp_path):
-    system = make_system(style_photo)
+@pytest.mark.parametrize("network", NETWORKS)
+def test_training_lowers_the_style_loss_and_logs_each_term(style_photo, photo_folder, tmp_path, network):
+    system = make_system(style_photo, network=network)
     batch = validation_batch(photo_folder)
     with torch.no_grad():
         before = system.objective(system.net(batch), batch)

@@ -12,12 +12,24 @@ from photostyle.files import atomic_write
 from photostyle.runtime import INPUT_NAME, OUTPUT_NAME
 
 
+class ChannelsLast(nn.Module):
+    """A style network behind the deployed interface: (N, H, W, 3) in and out, the layout of
+    decoded image arrays, so that neither side of onnxruntime transposes whole photos."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.net(image.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
 def export_onnx(net: nn.Module, path: Path, metadata: dict[str, str], opset: int = 18) -> None:
     """Write `net` as ONNX with dynamic batch, height and width, plus metadata, atomically."""
-    net = net.eval()
+    net = ChannelsLast(net).eval()
     # Batch 2 and unequal sides: torch.export would fix a size-1 or repeated example dim.
-    example = torch.rand(2, 3, 64, 80)
-    dims = {0: torch.export.Dim("batch", max=1024), 2: torch.export.Dim("height", max=32768), 3: torch.export.Dim("width", max=32768)}
+    example = torch.rand(2, 64, 80, 3)
+    dims = {0: torch.export.Dim("batch", max=1024), 1: torch.export.Dim("height", max=32768), 2: torch.export.Dim("width", max=32768)}
     with torch.no_grad():
         program = torch.onnx.export(net, (example,), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                                     opset_version=opset, dynamo=True, dynamic_shapes={"image": dims}, verbose=False)
@@ -35,9 +47,9 @@ def max_abs_difference(net: nn.Module, path: Path, sizes: list[tuple[int, int]],
     generator = torch.Generator().manual_seed(seed)
     worst = 0.0
     for height, width in sizes:
-        image = torch.rand(1, 3, height, width, generator=generator)
+        image = torch.rand(1, height, width, 3, generator=generator)
         with torch.no_grad():
-            expected = net.eval()(image).numpy()
+            expected = ChannelsLast(net.eval())(image).numpy()
         (actual,) = session.run([OUTPUT_NAME], {INPUT_NAME: image.numpy()})
         worst = max(worst, float(np.abs(actual - expected).max()))
     return worst

@@ -7,8 +7,8 @@ import onnxruntime as ort
 
 from photostyle.errors import PhotostyleError
 
-INPUT_NAME = "image"  # float32 (N, 3, H, W) RGB in [0, 1]
-OUTPUT_NAME = "stylized"  # the same layout and range
+INPUT_NAME = "image"  # float32 (N, H, W, 3) RGB in [0, 1]
+OUTPUT_NAME = "stylized"  # the same layout; may leave [0, 1] a little, so clip it
 VERSION_KEY = "photostyle_version"
 
 
@@ -44,11 +44,11 @@ class StyleModel:
             raise PhotostyleError(f"{path} has inputs {[i.name for i in inputs]} and outputs {[o.name for o in outputs]}, "
                                   f"expected [{INPUT_NAME!r}] and [{OUTPUT_NAME!r}]; export it again with export.py")
         shape, kind = inputs[0].shape, inputs[0].type
-        if kind != "tensor(float)" or len(shape) != 4 or shape[1] != 3:
-            raise PhotostyleError(f"{path} takes {kind} {shape}, expected float (N, 3, H, W); export it again with export.py")
+        if kind != "tensor(float)" or len(shape) != 4 or shape[3] != 3:
+            raise PhotostyleError(f"{path} takes {kind} {shape}, expected float (N, H, W, 3); export it again with export.py")
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """(H, W, 3) float RGB in [0, 1] -> stylized (H, W, 3) float32 in [0, 1]."""
-        batch = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)  # (1, 3, H, W)
+        batch = np.ascontiguousarray(rgb[None], dtype=np.float32)  # (1, H, W, 3)
         (stylized,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})
-        return np.clip(stylized[0].transpose(1, 2, 0), 0.0, 1.0)  # (H, W, 3)
+        return np.clip(stylized[0], 0.0, 1.0)

@@ -1,0 +1,98 @@
+"""Slicing a bilateral grid of affine colour transforms and applying it, as plain tensor maths.
+
+Layouts (channels last, so that a pixel's colour is one contiguous row):
+  grid    (B, Gh, Gw, D, 4, 3)  for each spatial knot and guide bin, the 4x3 matrix M of
+                                rgb' = [r, g, b, 1] @ M
+  guide   (B, H, W, 1)          in [0, 1]: where a pixel sits between the bins (None when D = 1)
+  pixels  (B, H, W, 3)          RGB in [0, 1]
+
+Every pixel gets the grid interpolated linearly in y, in x and along the guide, with the
+knots at the corners: knot g of G sits at g / (G - 1) of the extent. Along x the extent is
+the width padded to a whole number of strips of `strip_width(W, Gw)` pixels, one strip
+between each pair of neighbouring knots; the padding (under one pixel per strip) is cut off
+again at the end.
+
+Why this shape: the obvious slice (grid_sample, or a resize of the grid to full resolution,
+then a per-pixel 3x4 product) writes 12 full-resolution coefficient planes per bin; in
+onnxruntime on 2 cores that alone costs 35-85 ms at 1920x1080. Here the y interpolation is a
+tiny product on the grid (one row of knots per image row), and within a strip a pixel's
+matrix is M_left + f (M_right - M_left), f its fraction of the way across. So two batched
+3x3 products over (row, strip) blocks, a row-wise scaling by f and one plain matrix product
+for the offsets do the whole slice and apply, and no coefficient plane ever exists
+(benchmarks/latency.py measures it).
+"""
+
+import torch
+from torch.nn import functional as F
+
+AFFINE_ROWS, AFFINE_COLUMNS = 4, 3  # [r, g, b, 1] @ M -> [r', g', b']
+
+
+def identity_affine(depth: int) -> torch.Tensor:
+    """(D, 4, 3) matrices that leave every colour unchanged."""
+    return torch.eye(AFFINE_ROWS, AFFINE_COLUMNS).expand(depth, AFFINE_ROWS, AFFINE_COLUMNS)
+
+
+def strip_width(width: int | torch.SymInt, knots: int) -> int | torch.SymInt:
+    """Pixels per strip between neighbouring knots along x: the fewest that cover `width`."""
+    return (width + knots - 2) // (knots - 1)
+
+
+def tent_weights(position: torch.Tensor, knots: int) -> torch.Tensor:
+    """Linear-interpolation weights (*position.shape, knots) for positions in knot units."""
+    position = position.clamp(0, knots - 1)
+    return F.relu(1 - (position[..., None] - torch.arange(knots, dtype=position.dtype, device=position.device)).abs())
+
+
+def pixel_centres(size: int | torch.SymInt, extent: int | torch.SymInt, knots: int, like: torch.Tensor) -> torch.Tensor:
+    """Positions, in knot units, of the first `size` pixel centres of an extent of `extent` pixels."""
+    return (torch.arange(size, dtype=like.dtype, device=like.device) + 0.5) * ((knots - 1) / extent)
+
+
+def slice_and_apply(grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor) -> torch.Tensor:
+    """out = [r, g, b, 1] @ M(pixel), M the grid interpolated at the pixel: (B, H, W, 3).
+
+    Along the guide, the result under each bin's (spatially interpolated) matrices is blended
+    with tent weights, which is the same as blending the matrices: the map is linear in them.
+    """
+    depth = grid.shape[3]
+    if depth == 1:
+        return slice_bin(grid[:, :, :, 0], pixels)
+    position = guide.clamp(0, 1) * (depth - 1)  # (B, H, W, 1) in bin units
+    out = 0
+    for d in range(depth):
+        # One bin at a time: whole planes, where a trailing axis of D bins is slow in onnxruntime.
+        out = out + F.relu(1 - (position - d).abs()) * slice_bin(grid[:, :, :, d], pixels)
+    return out
+
+
+def slice_bin(grid: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """One bin: grid (B, Gh, Gw, 4, 3) interpolated in y and x and applied to pixels (B, H, W, 3)."""
+    batch, height, width, _ = pixels.shape
+    knots_y, knots_x = grid.shape[1:3]
+    strips, strip = knots_x - 1, strip_width(width, knots_x)
+    padded = strips * strip
+    blocks = batch * height * strips  # one (row, strip) block of `strip` pixels each
+
+    # The y interpolation on the grid itself: one row of knots per image row.
+    rows = tent_weights(pixel_centres(height, height, knots_y, pixels), knots_y)  # (H, Gh)
+    knot_rows = (rows @ grid.flatten(2)).view(batch, height, knots_x, 4, 3)  # (B, H, Gw, 4, 3)
+    # Strip k reads knot k (its left side) and knot k + 1 (its right side).
+    left, right = knot_rows[:, :, :-1].reshape(blocks, 4, 3), knot_rows[:, :, 1:].reshape(blocks, 4, 3)
+
+    # Padding by concatenation and cropping by splitting: onnxruntime runs Concat and Split on
+    # both cores, Pad and Slice on one, and these are two of the few full-resolution passes.
+    colour = torch.cat([pixels, pixels.new_zeros(batch, height, padded - width, 3)], dim=2).view(blocks, strip, 3)
+    f = pixel_centres(strip, strip, 2, pixels)  # (w,) fraction of the way across a strip
+    # A pixel's result under the left matrix, plus f times the change to the right one. f
+    # scales whole rows of w x 3 numbers by one w x 3 pattern: onnxruntime does that in one
+    # dense pass, where scaling each pixel's triple by its own scalar is ~10x slower.
+    f3 = f[:, None].expand(strip, 3).flatten()  # (w 3,)
+    change = torch.bmm(colour, right[:, :3] - left[:, :3]).view(blocks, 3 * strip) * f3
+    linear = torch.bmm(colour, left[:, :3]).view(blocks, 3 * strip) + change  # (BHS, w 3)
+    # The offsets, (1 - f) o_left + f o_right, as one plain matrix product: blocks x (side, rgb)
+    # times (side, rgb) x (pixel, rgb); a batched product per block costs 2x more here.
+    sides = torch.stack([1 - f, f], dim=1)  # (w, 2)
+    spread = torch.einsum("is,cd->scid", sides, torch.eye(3, dtype=pixels.dtype, device=pixels.device)).reshape(6, 3 * strip)
+    out = torch.addmm(linear, torch.stack([left[:, 3], right[:, 3]], dim=1).view(blocks, 6), spread)
+    return out.view(batch, height, padded, 3).split([width, padded - width], dim=2)[0]

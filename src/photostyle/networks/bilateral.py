@@ -1,0 +1,110 @@
+"""A photoreal-by-construction network (after HDRNet, Gharbi et al. 2017).
+
+A small network looks at a fixed-size thumbnail and predicts a bilateral grid of 3x4 affine
+colour transforms; a tiny per-pixel network turns each full-resolution pixel's colour into a
+guide value; every pixel's output is the transform sliced from the grid at (its position,
+its guide) applied to its own colour. Nothing at full resolution can move an edge or invent
+texture, which is why it stays a photograph, and the full-resolution work is a few cheap
+passes, which is why it is fast.
+"""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from photostyle.bilateral import AFFINE_COLUMNS, AFFINE_ROWS, identity_affine, slice_and_apply, strip_width
+
+# The grid has one spatial knot per 16x16 thumbnail pixels (four stride-2 convolutions).
+THUMBNAIL_PER_CELL = 16
+
+
+def conv_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, padding=1), nn.ReLU(inplace=True))
+
+
+class GridNet(nn.Module):
+    """Thumbnail (B, 3, T, T) -> grid (B, T/16, T/16, D, 4, 3) of affine transforms.
+
+    Local features at the grid's resolution plus a global summary of the whole thumbnail,
+    fused, then a 1x1 convolution to the coefficients, which starts as the identity.
+    """
+
+    def __init__(self, channels: int, grid_depth: int):
+        super().__init__()
+        c = 8 * channels
+        self.splat = nn.Sequential(
+            conv_relu(3, channels, 2), conv_relu(channels, 2 * channels, 2), conv_relu(2 * channels, 4 * channels, 2), conv_relu(4 * channels, c, 2)
+        )
+        self.local = nn.Sequential(conv_relu(c, c), nn.Conv2d(c, c, 3, padding=1))
+        self.global_conv = nn.Sequential(conv_relu(c, c, 2), conv_relu(c, c, 2))
+        self.global_fc = nn.Sequential(nn.Linear(c, c), nn.ReLU(inplace=True), nn.Linear(c, c))
+        self.grid_depth = grid_depth
+        self.to_grid = nn.Conv2d(c, grid_depth * AFFINE_ROWS * AFFINE_COLUMNS, 1)
+        nn.init.zeros_(self.to_grid.weight)
+        with torch.no_grad():
+            self.to_grid.bias.copy_(identity_affine(grid_depth).flatten())
+
+    def forward(self, thumbnail: torch.Tensor) -> torch.Tensor:
+        features = self.splat(thumbnail)  # (B, c, G, G)
+        summary = self.global_fc(self.global_conv(features).mean(dim=(2, 3)))  # (B, c)
+        fused = F.relu(self.local(features) + summary[:, :, None, None])
+        grid = self.to_grid(fused)  # (B, D 4 3, G, G)
+        return grid.permute(0, 2, 3, 1).unflatten(3, (self.grid_depth, AFFINE_ROWS, AFFINE_COLUMNS))  # (B, G, G, D, 4, 3)
+
+
+class GuideNet(nn.Module):
+    """Per-pixel colour (B, H, W, 3) -> guide (B, H, W, 1) in [0, 1]: a learned grey level that starts as the luma.
+
+    One linear map of the colour, clamped: anything more (a hidden layer) costs several
+    full-resolution passes, more than the whole slice at 1920x1080.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.tensor([0.299, 0.587, 0.114]))  # Rec. 601 luma
+        self.bias = nn.Parameter(torch.zeros(()))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return (pixels @ self.weight[:, None] + self.bias).clamp(0, 1)  # (B, H, W, 1)
+
+
+class BilateralNet(nn.Module):
+    """RGB (B, 3, H, W) in [0, 1] to the same photo with a per-pixel affine colour transform applied.
+
+    The result is not clamped: an affine map may leave [0, 1] a little, and a clamp would be
+    one more full-resolution pass; whoever displays or saves it clips (the runtime does).
+    """
+
+    def __init__(self, thumbnail_size: int = 144, channels: int = 8, grid_depth: int = 1, thumbnail_samples: int = 1):
+        super().__init__()
+        if thumbnail_size % THUMBNAIL_PER_CELL:
+            raise ValueError(f"model.thumbnail_size={thumbnail_size} must be a multiple of {THUMBNAIL_PER_CELL}")
+        self.thumbnail_size = thumbnail_size
+        self.thumbnail_samples = thumbnail_samples
+        self.grid = GridNet(channels, grid_depth)
+        # With one bin the guide has nothing to choose between.
+        self.guide = GuideNet() if grid_depth > 1 else None
+
+    def thumbnail(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, 3) -> (B, 3, T, T): the mean of s x s point samples per thumbnail pixel.
+
+        Point samples gathered in one step rather than an antialiased resize, which costs 8 ms
+        at 1920x1080 in onnxruntime. The x extent is the padded width that slicing uses, so
+        grid knots and thumbnail agree (see bilateral.py).
+        """
+        batch, height, width = pixels.shape[:3]
+        samples, s = self.thumbnail_size * self.thumbnail_samples, self.thumbnail_samples
+        knots_x = self.thumbnail_size // THUMBNAIL_PER_CELL
+        padded = (knots_x - 1) * strip_width(width, knots_x)
+        centres = torch.arange(samples, dtype=torch.float32, device=pixels.device) + 0.5
+        ys = (centres * (height / samples)).long()
+        xs = (centres * (padded / samples)).long().clamp(max=width - 1)
+        points = pixels.reshape(batch, height * width, 3).index_select(1, (ys[:, None] * width + xs).flatten())  # (B, Ts Ts, 3)
+        points = points.view(batch, samples, samples, 3).permute(0, 3, 1, 2)  # (B, 3, Ts, Ts)
+        return F.avg_pool2d(points, s) if s > 1 else points
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        pixels = image.permute(0, 2, 3, 1)  # (B, H, W, 3)
+        grid = self.grid(self.thumbnail(pixels))
+        guide = self.guide(pixels) if self.guide is not None else None
+        return slice_and_apply(grid, guide, pixels).permute(0, 3, 1, 2)

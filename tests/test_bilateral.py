@@ -1,0 +1,103 @@
+import pytest
+import torch
+from torch.nn import functional as F
+
+from photostyle.bilateral import slice_and_apply, strip_width, tent_weights
+from photostyle.networks.bilateral import BilateralNet
+from photostyle.onnx_export import export_onnx, max_abs_difference
+
+
+def grid_sample_reference(grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor) -> torch.Tensor:
+    """The textbook slice: one trilinear 5-D grid_sample per pixel (corner-aligned knots), then
+    the affine map. Along x the knots span the padded width, as slice_and_apply documents."""
+    batch, height, width, _ = pixels.shape
+    depth, knots_y, knots_x = grid.shape[3], grid.shape[1], grid.shape[2]
+    padded = (knots_x - 1) * strip_width(width, knots_x)
+    ys = (torch.arange(height, dtype=pixels.dtype) + 0.5) / height * 2 - 1
+    xs = (torch.arange(width, dtype=pixels.dtype) + 0.5) / padded * 2 - 1
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    z = guide[..., 0] * 2 - 1 if guide is not None else torch.zeros(batch, height, width, dtype=pixels.dtype)
+    points = torch.stack([x.expand(batch, height, width), y.expand(batch, height, width), z], dim=-1)[:, None]  # (B, 1, H, W, xyz)
+    volume = grid.permute(0, 4, 5, 3, 1, 2).flatten(1, 2)  # (B, 12, D, Gh, Gw)
+    coefficients = F.grid_sample(volume, points, mode="bilinear", padding_mode="border", align_corners=True)
+    matrix = coefficients[:, :, 0].permute(0, 2, 3, 1).unflatten(-1, (4, 3))  # (B, H, W, 4, 3)
+    return (pixels[..., None] * matrix[..., :3, :]).sum(-2) + matrix[..., 3, :]
+
+
+@pytest.mark.parametrize("depth,size", [(1, (37, 53)), (1, (16, 12)), (2, (16, 16)), (3, (1, 7)), (4, (45, 30))])
+def test_slice_and_apply_equals_trilinear_grid_sample(depth, size):
+    generator = torch.Generator().manual_seed(depth)
+    grid = torch.randn(2, 5, 7, depth, 4, 3, generator=generator, dtype=torch.float64)
+    pixels = torch.rand(2, *size, 3, generator=generator, dtype=torch.float64)
+    guide = torch.rand(2, *size, 1, generator=generator, dtype=torch.float64) if depth > 1 else None
+    expected = grid_sample_reference(grid, guide, pixels)
+    torch.testing.assert_close(slice_and_apply(grid, guide, pixels), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_tent_weights_are_a_partition_of_unity_clamped_at_the_ends():
+    weights = tent_weights(torch.linspace(-0.5, 7.5, 101), 8)  # (101, 8)
+    torch.testing.assert_close(weights.sum(1), torch.ones(101))
+    assert (weights > 0).sum(1).max() <= 2  # at most two neighbouring knots
+    assert weights[0].argmax() == 0 and weights[-1].argmax() == 7
+
+
+def test_strips_cover_the_width_with_less_than_one_pixel_of_padding_per_strip():
+    for width in [1, 7, 8, 9, 97, 512, 1920]:
+        strip = strip_width(width, 9)
+        assert 8 * strip >= width > 8 * (strip - 1)
+
+
+def test_a_constant_grid_is_one_global_affine_colour_map():
+    matrix = torch.tensor([[0.9, 0.0, 0.2], [0.1, 1.1, 0.0], [0.0, -0.1, 0.7], [0.05, 0.0, -0.02]])  # [r, g, b, 1] @ M
+    grid = matrix.expand(1, 4, 4, 2, 4, 3)
+    pixels = torch.rand(1, 19, 23, 3)
+    expected = pixels @ matrix[:3] + matrix[3]
+    torch.testing.assert_close(slice_and_apply(grid, torch.rand(1, 19, 23, 1), pixels), expected)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 9), (33, 17), (300, 200)])
+def test_untrained_network_is_the_identity_at_any_size(size):
+    image = torch.rand(1, 3, *size)
+    with torch.no_grad():
+        out = BilateralNet(thumbnail_size=64, channels=4, grid_depth=2)(image)
+    assert out.shape == image.shape
+    torch.testing.assert_close(out, image, atol=1e-6, rtol=0)
+
+
+def perturbed_network(grid_depth: int, thumbnail_samples: int = 1) -> BilateralNet:
+    torch.manual_seed(grid_depth)
+    net = BilateralNet(thumbnail_size=64, channels=4, grid_depth=grid_depth, thumbnail_samples=thumbnail_samples)
+    with torch.no_grad():
+        for parameter in net.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    return net.eval()
+
+
+def test_output_is_an_affine_map_of_each_pixels_own_colour():
+    """Changing one pixel changes that pixel's output only through its own colour (the
+    thumbnail barely sees it): no neighbour moves, so no edge can move."""
+    net = perturbed_network(2)
+    image = torch.rand(1, 3, 64, 64)
+    changed = image.clone()
+    changed[:, :, 30, 40] = torch.tensor([0.9, 0.1, 0.5])
+    with torch.no_grad():
+        difference = (net(changed) - net(image)).abs().amax(1)[0]
+    assert difference[30, 40] > 0.05
+    difference[30, 40] = 0
+    assert difference.max() < 1e-3
+
+
+@pytest.mark.parametrize("grid_depth,samples", [(1, 1), (2, 2), (3, 1)])
+def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, samples):
+    net = perturbed_network(grid_depth, samples)
+    path = tmp_path / "bilateral.onnx"
+    export_onnx(net, path, {"network": "bilateral"})
+    assert max_abs_difference(net, path, [(64, 64), (97, 131), (301, 203), (1, 1)]) < 1e-4
+    with torch.no_grad():  # and the check is not vacuous: the network does change photos
+        image = torch.rand(1, 3, 40, 40)
+        assert (net(image) - image).abs().max() > 0.05
+
+
+def test_thumbnail_size_must_fit_the_grid():
+    with pytest.raises(ValueError, match="multiple of 16"):
+        BilateralNet(thumbnail_size=100)
