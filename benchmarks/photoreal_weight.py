@@ -13,11 +13,10 @@ existing run in --out instead of training it again.
 """
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
-from runs import BIN, ROOT, stylize, tensor, train_and_export
+from runs import ROOT, photostyle, stylize, tensor, train_and_export
 
 from photostyle.images import find_photos
 from photostyle.matting import matting_laplacian_energy
@@ -27,7 +26,7 @@ from photostyle.metrics import StyleDistance, grey_ssim
 def train_export_stylize(run_dir: Path, weight: float, steps: int, overrides: list[str], samples: Path) -> None:
     model = train_and_export(run_dir, [f"loss.photoreal_weight={weight}", f"trainer.max_steps={steps}", *overrides])
     stylize(model, [samples], run_dir / "stylized")
-    subprocess.run([BIN / "photostyle", "compare", samples, run_dir / "stylized" / "samples", "-o", run_dir / "before_after.jpg"], check=True, stdout=subprocess.DEVNULL)
+    photostyle("compare", samples, run_dir / "stylized" / "samples", "-o", run_dir / "before_after.jpg")
 
 
 def main() -> None:

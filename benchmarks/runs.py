@@ -9,7 +9,6 @@ import torch
 from photostyle.images import read_photo
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 
 
 def tensor(path: Path, max_side: int | None = None) -> torch.Tensor:
@@ -25,6 +24,10 @@ def train_and_export(run_dir: Path, overrides: list[str]) -> Path:
     return model
 
 
+def photostyle(*args: str | Path) -> None:
+    """The `photostyle` command, quietly (through the interpreter, so no installed script is needed)."""
+    subprocess.run([sys.executable, "-m", "photostyle", *args], check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+
+
 def stylize(model: Path, inputs: list[Path], output: Path, *options: str) -> None:
-    subprocess.run([sys.executable, "-m", "photostyle", "stylize", model, *inputs, "-o", output, "--overwrite", *options], check=True,
-                   stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    photostyle("stylize", model, *inputs, "-o", output, "--overwrite", *options)

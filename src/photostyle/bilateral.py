@@ -38,10 +38,20 @@ def strip_width(width: int | torch.SymInt, knots: int) -> int | torch.SymInt:
     return (width + knots - 2) // (knots - 1)
 
 
+def padded_width(width: int | torch.SymInt, knots: int) -> int | torch.SymInt:
+    """The x extent the knots span: `width` rounded up to whole strips."""
+    return (knots - 1) * strip_width(width, knots)
+
+
+def tent(position: torch.Tensor, knot: torch.Tensor | int) -> torch.Tensor:
+    """Weight of `knot` in the linear interpolation at `position` (both in knot units)."""
+    return F.relu(1 - (position - knot).abs())
+
+
 def tent_weights(position: torch.Tensor, knots: int) -> torch.Tensor:
     """Linear-interpolation weights (*position.shape, knots) for positions in knot units."""
     position = position.clamp(0, knots - 1)
-    return F.relu(1 - (position[..., None] - torch.arange(knots, dtype=position.dtype, device=position.device)).abs())
+    return tent(position[..., None], torch.arange(knots, dtype=position.dtype, device=position.device))
 
 
 def pixel_centres(size: int | torch.SymInt, extent: int | torch.SymInt, knots: int, like: torch.Tensor) -> torch.Tensor:
@@ -58,11 +68,11 @@ def slice_and_apply(grid: torch.Tensor, guide: torch.Tensor | None, pixels: torc
     depth = grid.shape[3]
     if depth == 1:
         return slice_bin(grid[:, :, :, 0], pixels)
-    position = guide.clamp(0, 1) * (depth - 1)  # (B, H, W, 1) in bin units
+    position = guide * (depth - 1)  # (B, H, W, 1) in bin units
     out = 0
     for d in range(depth):
         # One bin at a time: whole planes, where a trailing axis of D bins is slow in onnxruntime.
-        out = out + F.relu(1 - (position - d).abs()) * slice_bin(grid[:, :, :, d], pixels)
+        out = out + tent(position, d) * slice_bin(grid[:, :, :, d], pixels)
     return out
 
 
@@ -70,8 +80,7 @@ def slice_bin(grid: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
     """One bin: grid (B, Gh, Gw, 4, 3) interpolated in y and x and applied to pixels (B, H, W, 3)."""
     batch, height, width, _ = pixels.shape
     knots_y, knots_x = grid.shape[1:3]
-    strips, strip = knots_x - 1, strip_width(width, knots_x)
-    padded = strips * strip
+    strips, strip, padded = knots_x - 1, strip_width(width, knots_x), padded_width(width, knots_x)
     blocks = batch * height * strips  # one (row, strip) block of `strip` pixels each
 
     # The y interpolation on the grid itself: one row of knots per image row.

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from photostyle.bilateral import AFFINE_COLUMNS, AFFINE_ROWS, identity_affine, slice_and_apply, strip_width
+from photostyle.bilateral import AFFINE_COLUMNS, AFFINE_ROWS, identity_affine, padded_width, slice_and_apply
 
 # The grid has one spatial knot per 16x16 thumbnail pixels (four stride-2 convolutions).
 THUMBNAIL_PER_CELL = 16
@@ -94,8 +94,7 @@ class BilateralNet(nn.Module):
         """
         batch, height, width = pixels.shape[:3]
         samples, s = self.thumbnail_size * self.thumbnail_samples, self.thumbnail_samples
-        knots_x = self.thumbnail_size // THUMBNAIL_PER_CELL
-        padded = (knots_x - 1) * strip_width(width, knots_x)
+        padded = padded_width(width, self.thumbnail_size // THUMBNAIL_PER_CELL)
         centres = torch.arange(samples, dtype=torch.float32, device=pixels.device) + 0.5
         ys = (centres * (height / samples)).long()
         xs = (centres * (padded / samples)).long().clamp(max=width - 1)
