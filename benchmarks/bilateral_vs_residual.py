@@ -16,14 +16,14 @@ below). --reuse measures runs already in --out instead of retraining.
 """
 
 import argparse
-import csv
 from pathlib import Path
 
-from runs import ROOT, stylize, tensor, train_and_export
+from runs import ROOT, SHARED_BENCH, read_pairs, stylize, train_and_export
 
 from photostyle.contact_sheet import contact_sheet
 from photostyle.images import output_suffix
 from photostyle.metrics import StyleDistance, grey_ssim
+from photostyle.tensors import load
 
 SIDE = 512
 DEV_PAIRS = ["photowct2/0", "photowct2/3", "stylenas/1", "stylenas/4", "dpst/2", "dpst/9"]
@@ -40,24 +40,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", nargs="+", default=DEV_PAIRS, help="SET/ID from pairs.csv")
     parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--bench", type=Path, default=ROOT.parent / "shared" / "bench")
+    parser.add_argument("--bench", type=Path, default=SHARED_BENCH)
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bilateral_vs_residual")
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--network", action="append", default=[], help="NAME=OVERRIDE,OVERRIDE (repeatable)")
     parser.add_argument("overrides", nargs="*", help="extra train.py overrides (after --)")
     args = parser.parse_args()
-    if not (args.bench / "pairs.csv").is_file():
-        raise SystemExit(f"{args.bench / 'pairs.csv'} not found: this benchmark needs the shared bench photos (--bench)")
     networks = {n: o.split(",") for n, o in (spec.split("=", 1) for spec in args.network)} or NETWORKS
-    with open(args.bench / "pairs.csv") as file:
-        pairs = {f"{row['set']}/{row['id']}": row for row in csv.DictReader(file)}
+    pairs = read_pairs(args.bench)
 
     rows, sheet = [], []
     for name in args.pairs:
         pair = pairs[name]
         content, style = args.bench / pair["content"], args.bench / pair["style"]
-        original = tensor(content, SIDE)
-        distance = StyleDistance(tensor(style, SIDE))
+        original = load(content, SIDE)
+        distance = StyleDistance(load(style, SIDE))
         row, outputs = [name, distance(original)], []
         for network, overrides in networks.items():
             run_dir = args.out / name.replace("/", "_") / network
@@ -65,7 +62,7 @@ def main() -> None:
             if not (args.reuse and output.is_file()):
                 model = train_and_export(run_dir, [f"style.image={style.resolve()}", f"trainer.max_steps={args.steps}", *overrides, *args.overrides])
                 stylize(model, [content], run_dir / "stylized", "--max-side", str(SIDE))
-            stylized = tensor(output)
+            stylized = load(output)
             row += [grey_ssim(stylized, original), distance(stylized)]
             outputs.append(output)
         rows.append(row)

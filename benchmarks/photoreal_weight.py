@@ -16,11 +16,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from runs import ROOT, photostyle, stylize, tensor, train_and_export
+from runs import ROOT, photostyle, stylize, train_and_export
 
 from photostyle.images import find_photos
 from photostyle.matting import matting_laplacian_energy
 from photostyle.metrics import StyleDistance, grey_ssim
+from photostyle.tensors import load
 
 
 def train_export_stylize(run_dir: Path, weight: float, steps: int, overrides: list[str], samples: Path) -> None:
@@ -43,7 +44,7 @@ def main() -> None:
     for override in args.overrides:
         if override.startswith("style.image="):
             style = Path(override.split("=", 1)[1])
-    distance = StyleDistance(tensor(style))
+    distance = StyleDistance(load(style))
     rows = []
     for weight in args.weights:
         run_dir = args.out / f"weight_{weight:g}"
@@ -51,12 +52,12 @@ def main() -> None:
             train_export_stylize(run_dir, weight, args.steps, args.overrides, samples)
         scores = []
         for photo, relative in find_photos([samples]):
-            original, stylized = tensor(photo), tensor(run_dir / "stylized" / relative)
+            original, stylized = load(photo), load(run_dir / "stylized" / relative)
             scores.append((grey_ssim(stylized, original), distance(stylized), matting_laplacian_energy(original, stylized).item()))
         rows.append((weight, *[sum(column) / len(scores) for column in zip(*scores)]))
         print(f"weight {weight:g} done: {run_dir}", file=sys.stderr)
 
-    untouched = [distance(tensor(photo)) for photo, _ in find_photos([samples])]
+    untouched = [distance(load(photo)) for photo, _ in find_photos([samples])]
     print(f"{args.steps} steps per run; samples: {samples}; style: {style.name}; untouched samples: SSIM 1, style distance {sum(untouched) / len(untouched):.2f}")
     print("| photoreal_weight | SSIM vs original | style distance | matting energy / pixel |")
     print("|---|---|---|---|")

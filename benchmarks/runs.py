@@ -1,19 +1,23 @@
 """What the benchmark scripts share: training, exporting and stylizing through the real entry points."""
 
+import csv
 import subprocess
 import sys
 from pathlib import Path
 
-import torch
-
-from photostyle.images import read_photo
-
 ROOT = Path(__file__).resolve().parent.parent
+SHARED_BENCH = ROOT.parent / "shared" / "bench"
+# The bench pairs every method is compared on, chosen up front: a spread of the three sets
+# (landscapes, cities, buildings; day to night, season and colour-grade changes).
+BENCH_PAIRS = ["stylenas/1", "stylenas/4", "stylenas/12", "photowct2/0", "photowct2/3", "dpst/2", "dpst/5", "dpst/9"]
 
 
-def tensor(path: Path, max_side: int | None = None) -> torch.Tensor:
-    """A photo as a (1, 3, H, W) tensor in [0, 1]."""
-    return torch.from_numpy(read_photo(path, max_side=max_side).rgb).permute(2, 0, 1)[None]
+def read_pairs(bench: Path) -> dict[str, dict[str, str]]:
+    """The rows of bench/pairs.csv by "SET/ID"; exits with one line when the bench is absent."""
+    if not (bench / "pairs.csv").is_file():
+        raise SystemExit(f"{bench / 'pairs.csv'} not found: this benchmark needs the shared bench photos (--bench)")
+    with open(bench / "pairs.csv") as file:
+        return {f"{row['set']}/{row['id']}": row for row in csv.DictReader(file)}
 
 
 def train_and_export(run_dir: Path, overrides: list[str]) -> Path:

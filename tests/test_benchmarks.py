@@ -2,7 +2,9 @@
 
 import re
 
-from conftest import PYTHON, run
+import pytest
+
+from conftest import PROJECT_ROOT, PYTHON, run
 
 
 def test_latency_benchmark_times_both_networks_side_by_side():
@@ -12,3 +14,13 @@ def test_latency_benchmark_times_both_networks_side_by_side():
     assert len(rows) == 2
     ratio = rows[1].split("|")[-2].strip()
     assert re.fullmatch(r"\d+\.\dx", ratio)  # residual / bilateral, measured in the same run
+
+
+@pytest.mark.skipif(not (PROJECT_ROOT.parent / "shared" / "bench" / "pairs.csv").is_file(), reason="../shared/bench is absent")
+def test_bench_methods_runs_every_method_on_a_masked_pair(tmp_path):
+    result = run(PYTHON, "benchmarks/bench_methods.py", "--pairs", "dpst/2", "--steps", "2", "--max-side", "64", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    methods = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| dpst/2 |")]
+    assert methods == ["identity", "identity+post", "reinhard", "reinhard+post", "histogram", "histogram+post",
+                       "optimize", "optimize+post", "reference", "reference+post"]
+    assert (tmp_path / "sheet.png").is_file() and (tmp_path / "metrics.csv").is_file()

@@ -3,7 +3,7 @@ import pytest
 import scipy.sparse
 import torch
 
-from photostyle.matting import matting_laplacian_energy
+from photostyle.matting import guided_filter, matting_laplacian_energy
 
 
 def sparse_matting_laplacian(image: np.ndarray, eps: float) -> scipy.sparse.csr_matrix:
@@ -73,3 +73,25 @@ def test_gradient_flows_to_output_only_and_is_batched():
 
 def test_tiny_images_have_no_windows():
     assert matting_laplacian_energy(torch.rand(1, 3, 2, 5), torch.rand(1, 3, 2, 5)).item() == 0
+
+
+def test_guided_filter_keeps_affine_maps_of_the_guide_and_removes_what_the_guide_lacks():
+    torch.manual_seed(2)
+    y, x = torch.meshgrid(torch.linspace(0, 1, 33), torch.linspace(0, 1, 47), indexing="ij")
+    guide = torch.stack([x, y, (x + y) / 2])[None]
+    guide[..., 8:20, 10:30] = torch.tensor([0.9, 0.2, 0.4]).view(1, 3, 1, 1)  # a sharp-edged box
+    matrix = torch.tensor([[0.6, 0.3, 0.1], [0.1, 0.7, -0.2], [0.2, -0.1, 0.5]])
+    affine = torch.einsum("ij,bjhw->bihw", matrix, guide) + 0.1
+    assert torch.allclose(guided_filter(guide, affine, radius=3, ridge=1e-8), affine, atol=1e-4)
+    noisy = affine + 0.1 * torch.randn_like(affine)
+    filtered = guided_filter(guide, noisy, radius=3, ridge=1e-4)
+    assert (filtered - affine).square().mean() < 0.1 * (noisy - affine).square().mean()
+    # The box's edges survive: the step across them is still there after filtering.
+    assert (filtered[0, 0, 14, 9] - filtered[0, 0, 14, 10]).abs() > 0.5 * (affine[0, 0, 14, 9] - affine[0, 0, 14, 10]).abs()
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 9), (2, 2), (5, 3)])
+def test_guided_filter_any_size(size):
+    guide, image = torch.rand(1, 3, *size), torch.rand(1, 3, *size)
+    filtered = guided_filter(guide, image, radius=4, ridge=1e-3)
+    assert filtered.shape == image.shape and torch.isfinite(filtered).all()

@@ -138,3 +138,16 @@ def test_corrupt_photo_in_a_batch_is_reported_and_the_rest_done(tiny_model, phot
     assert "broken.jpg" in result.stderr and "1 photo(s) could not be stylized" in result.stderr
     assert len(list((tmp_path / "out").rglob("*.*"))) == 6
     assert not list((tmp_path / "out").rglob(".*.part"))
+
+
+def test_post_makes_the_result_closer_to_a_local_affine_map_of_the_photo(tiny_model, tmp_path):
+    from photostyle.metrics import affine_residual
+    from photostyle.tensors import load
+
+    source = save_photo(tmp_path / "x.png", 48, 64)
+    plain, post = tmp_path / "plain", tmp_path / "post"
+    assert stylize(tiny_model, source, "-o", plain).returncode == 0
+    result = stylize(tiny_model, source, "-o", post, "--post")
+    assert result.returncode == 0, result.stderr
+    content = load(source)
+    assert affine_residual(load(post / "x.png"), content) < 0.7 * affine_residual(load(plain / "x.png"), content)

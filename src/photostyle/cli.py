@@ -15,6 +15,29 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
+    from photostyle.settings import OptimizeSettings
+
+    defaults = OptimizeSettings()
+    parser.add_argument("--max-side", type=_positive_int, default=512, help="work at this longer side (default: %(default)s)")
+    parser.add_argument("--steps", type=_positive_int, default=defaults.steps, help="optimisation steps (default: %(default)s)")
+    parser.add_argument("--init", choices=["reinhard", "content"], default=defaults.init,
+                        help="start from Reinhard's colour transfer of the content or from the content itself (default: %(default)s)")
+    parser.add_argument("--optimizer", choices=["adam", "lbfgs"], default=defaults.optimizer, help="(default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="Adam step size (default: %(default)s)")
+    parser.add_argument("--style-weight", type=float, default=defaults.style_weight, help="(default: %(default)s)")
+    parser.add_argument("--photoreal-weight", type=float, default=defaults.photoreal_weight,
+                        help="matting-Laplacian weight: higher keeps a cleaner photograph (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+
+
+def _optimize_settings(args: argparse.Namespace):
+    from photostyle.settings import OptimizeSettings
+
+    return OptimizeSettings(steps=args.steps, init=args.init, optimizer=args.optimizer, lr=args.lr, style_weight=args.style_weight,
+                            photoreal_weight=args.photoreal_weight, seed=args.seed)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photostyle", description="Photographic style transfer: stylize photos with a trained ONNX style model.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -27,6 +50,28 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never overwritten)")
     stylize.add_argument("--quality", type=int, default=95, choices=range(1, 101), metavar="1..100", help="JPEG/WebP quality (default: %(default)s)")
     stylize.add_argument("--threads", type=_positive_int, help="onnxruntime threads (default: all cores)")
+    stylize.add_argument("--post", action="store_true", help="clean each result up with the guided filter (removes halos; needs torch)")
+
+    optimize = commands.add_parser("optimize", help="stylize one photo by per-image optimisation (Gatys et al. + Luan et al.'s photorealism term; slow, the quality reference)")
+    optimize.add_argument("content", type=Path, help="the photo to stylize")
+    optimize.add_argument("style", type=Path, help="the style photo")
+    optimize.add_argument("-o", "--output", type=Path, required=True, help="the image to write (.png, .jpg, ...)")
+    _add_optimize_options(optimize)
+    optimize.add_argument("--content-mask", type=Path, help="colour label image of the content (DPST palette); needs --style-mask")
+    optimize.add_argument("--style-mask", type=Path, help="colour label image of the style; regions are matched by colour")
+    optimize.add_argument("--post", action="store_true", help="finish with the guided-filter smoothing step")
+    optimize.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+    evaluate = commands.add_parser("evaluate", help="run methods on photos for one style photo; metrics table, outputs and a contact sheet")
+    evaluate.add_argument("contents", type=Path, nargs="+", help="content photos and folders")
+    evaluate.add_argument("--style", type=Path, required=True, help="the style photo")
+    evaluate.add_argument("-m", "--method", action="append", required=True, metavar="[NAME=]WHAT",
+                          help="identity, reinhard, histogram, optimize, a model .onnx, or a folder of existing outputs "
+                               "named like the content photos (repeatable)")
+    evaluate.add_argument("-o", "--output", type=Path, required=True, help="folder for outputs, metrics.csv, metrics.md and sheet.png")
+    evaluate.add_argument("--post", action="store_true", help="also measure every method followed by the guided-filter smoothing step")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace an earlier evaluation in the -o folder")
+    _add_optimize_options(evaluate)
 
     compare = commands.add_parser("compare", help="a before | after contact sheet of photos and their stylized versions")
     compare.add_argument("before", type=Path, help="folder of original photos")
@@ -52,6 +97,53 @@ def _compare(before: Path, after: Path, output: Path, height: int) -> None:
     contact_sheet(rows, ["before", "after"], output, height)
 
 
+def _optimize(args: argparse.Namespace) -> None:
+    from photostyle.errors import PhotostyleError
+    from photostyle.images import WRITABLE_FORMATS, write_photo
+    from photostyle.masks import read_labels, shared_masks
+    from photostyle.optimize import optimize_photo
+    from photostyle.post import post_process
+    from photostyle.tensors import load, to_array
+
+    if (args.content_mask is None) != (args.style_mask is None):
+        raise PhotostyleError("give both --content-mask and --style-mask, or neither")
+    if args.output.exists() and not args.overwrite:
+        raise PhotostyleError(f"{args.output} already exists; pass --overwrite to replace it or choose another -o")
+    if args.output.resolve() in (args.content.resolve(), args.style.resolve()):
+        raise PhotostyleError(f"-o {args.output} would overwrite an input; choose another output file")
+    if args.output.suffix.lower() not in WRITABLE_FORMATS:  # known before minutes of work, not after
+        raise PhotostyleError(f"cannot write {args.output}: unknown image suffix; use one of {', '.join(WRITABLE_FORMATS)}")
+    settings = _optimize_settings(args)
+    settings.check()
+    content, style = load(args.content, args.max_side), load(args.style, args.max_side)
+    masks = (None, None)
+    if args.content_mask:
+        masks = shared_masks(read_labels(args.content_mask, content.shape[-2:]), read_labels(args.style_mask, style.shape[-2:]))
+    result, losses = optimize_photo(content, style, settings, *masks)
+    if args.post:
+        result = post_process(content, result)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    write_photo(args.output, to_array(result))
+    print(f"loss {losses[0]:.4g} -> {losses[-1]:.4g} in {settings.steps} steps; wrote {args.output}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from photostyle.errors import PhotostyleError
+    from photostyle.evaluate import evaluate, parse_method
+    from photostyle.images import find_photos
+
+    contents = [photo for photo, _ in find_photos(args.contents)]
+    if not contents:
+        raise PhotostyleError(f"no photos found in {', '.join(map(str, args.contents))}")
+    settings = _optimize_settings(args)
+    settings.check()
+    methods = [parse_method(spec, settings) for spec in args.method]
+    if len({m.name for m in methods}) < len(methods):
+        raise PhotostyleError("two methods have the same name; name them with NAME=WHAT")
+    print(evaluate(contents, args.style, methods, args.output, args.max_side, args.post, args.overwrite), end="")
+    print(f"outputs, metrics.csv, metrics.md and sheet.png are in {args.output}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     with exit_on_user_error("photostyle"):
@@ -59,11 +151,15 @@ def main(argv: list[str] | None = None) -> None:
             from photostyle.stylize import stylize_paths
 
             failures = stylize_paths(args.model, args.inputs, args.output, args.max_side, args.max_pixels,
-                                     args.overwrite, args.quality, args.threads)
+                                     args.overwrite, args.quality, args.threads, args.post)
             if failures:
                 print(f"photostyle: {len(failures)} photo(s) could not be stylized (see above)", file=sys.stderr)
                 sys.exit(1)
             print(f"stylized photos are in {args.output}")
+        elif args.command == "optimize":
+            _optimize(args)
+        elif args.command == "evaluate":
+            _evaluate(args)
         elif args.command == "compare":
             _compare(args.before, args.after, args.output, args.height)
             print(f"wrote {args.output}")

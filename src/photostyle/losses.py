@@ -20,6 +20,19 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / (h * w)
 
 
+def masked_gram_matrices(features: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) features and (K, H0, W0) masks -> (K, C, C): one Gram matrix per mask.
+
+    Each is the mask-weighted mean outer product, the masks resized to the layer's
+    resolution, so an all-ones mask gives gram_matrix's value.
+    """
+    _, c, h, w = features.shape
+    weights = F.interpolate(masks[:, None], size=(h, w), mode="area").flatten(1)  # (K, hw)
+    flat = features.reshape(c, h * w)  # (C, hw)
+    weighted = flat[None] * weights[:, None]  # (K, C, hw)
+    return weighted @ flat.T / weights.sum(dim=1).clamp_min(1e-6)[:, None, None]
+
+
 def relative_mse(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error divided by the target's mean square (a scale-free error)."""
     return F.mse_loss(value, target) / target.square().mean().clamp_min(1e-12)

@@ -3,13 +3,22 @@
 import torch
 from torch.nn import functional as F
 
+from photostyle.colour import srgb_to_lab
 from photostyle.losses import gram_matrix, relative_mse
+from photostyle.matting import WINDOW, fit_windows
 from photostyle.vgg import VGG19Features
 
 # Rec. 601 luma weights, as in the usual greyscale SSIM.
 LUMA = (0.299, 0.587, 0.114)
 SSIM_WINDOW = 7
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+# Sliced Wasserstein: this many fixed random directions in CIELAB, compared at this many quantiles.
+SLICES = 64
+QUANTILES = 256
+# Ridge of the local affine fit, on [0, 1] colours: small enough that a contrast boost
+# (slopes > 1) costs nothing, large enough that a flat window of the content (JPEG noise
+# of ~0.1%) cannot "explain" texture the output invented there.
+AFFINE_RIDGE = 1e-6
 
 
 def grey_ssim(image: torch.Tensor, reference: torch.Tensor) -> float:
@@ -38,3 +47,35 @@ class StyleDistance:
         with torch.no_grad():
             features = self.vgg(image)
         return float(sum(relative_mse(gram_matrix(features[n]), self.targets[n]) for n in STYLE_LAYERS))
+
+
+def colour_distance(image: torch.Tensor, style: torch.Tensor) -> float:
+    """Sliced Wasserstein distance between the CIELAB colour distributions, in Lab units.
+
+    The mean over SLICES fixed directions of the RMS difference between the two images'
+    projected colours at QUANTILES evenly spaced quantiles; sizes may differ.
+    """
+    generator = torch.Generator().manual_seed(0)
+    directions = torch.randn(SLICES, 3, generator=generator, dtype=torch.float64)
+    directions /= directions.norm(dim=1, keepdim=True)  # (S, 3)
+    levels = (torch.arange(QUANTILES, dtype=torch.float64) + 0.5) / QUANTILES
+
+    def projected_quantiles(rgb: torch.Tensor) -> torch.Tensor:
+        pixels = srgb_to_lab(rgb.double()).flatten(2)[0]  # (3, N)
+        ordered = (directions @ pixels).sort(dim=1).values  # (S, N)
+        position = levels * (ordered.shape[1] - 1)
+        low = position.floor().long()
+        high = (low + 1).clamp_max(ordered.shape[1] - 1)
+        return ordered[:, low] * (1 - (position - low)) + ordered[:, high] * (position - low)  # (S, QUANTILES)
+
+    difference = projected_quantiles(image) - projected_quantiles(style)
+    return float(difference.square().mean(dim=1).sqrt().mean())
+
+
+def affine_residual(image: torch.Tensor, content: torch.Tensor) -> float:
+    """The share of the image's local colour variance (3x3 windows) that no affine colour map
+    of the content explains: 0 for a photo that is locally an affine recolouring of the
+    content, about 0.5 or more for noise or painted texture. Sizes must match.
+    """
+    fit = fit_windows(content.double(), image.double(), WINDOW, AFFINE_RIDGE)
+    return float(fit.unexplained.sum() / fit.variance.sum().clamp_min(1e-12))

@@ -36,9 +36,14 @@ def plan_outputs(inputs: list[Path], output_dir: Path, overwrite: bool) -> list[
 
 def stylize_paths(model_path: Path, inputs: list[Path], output_dir: Path, max_side: int | None = None,
                   max_pixels: int = DEFAULT_MAX_PIXELS, overwrite: bool = False, quality: int = 95,
-                  threads: int | None = None) -> list[str]:
-    """Stylize every photo; returns one message per photo that could not be done."""
+                  threads: int | None = None, post: bool = False) -> list[str]:
+    """Stylize every photo; returns one message per photo that could not be done.
+
+    `post` adds the guided-filter clean-up (photostyle.post), which needs torch.
+    """
     model = StyleModel(model_path, threads=threads)
+    if post:
+        from photostyle.post import post_process_rgb
     plan = plan_outputs(inputs, output_dir, overwrite)
     failures = []
     for photo, target in tqdm(plan, desc="stylize", unit="photo"):
@@ -47,7 +52,10 @@ def stylize_paths(model_path: Path, inputs: list[Path], output_dir: Path, max_si
             if image.frames > 1:
                 tqdm.write(f"photostyle: note: {photo} is animated; only its first frame is stylized", file=sys.stderr)
             target.parent.mkdir(parents=True, exist_ok=True)
-            write_photo(target, model(image.rgb), image.alpha, image.exif, quality)
+            stylized = model(image.rgb)
+            if post:
+                stylized = post_process_rgb(image.rgb, stylized)
+            write_photo(target, stylized, image.alpha, image.exif, quality)
         except PhotostyleError as error:
             failures.append(str(error))
             tqdm.write(f"photostyle: skipped: {error}", file=sys.stderr)

@@ -1,0 +1,84 @@
+"""Every method `photostyle evaluate` knows, on ../shared/bench pairs, against the published results.
+
+    python benchmarks/bench_methods.py [--pairs SET/ID ...] [--steps 300] [--max-side 512]
+        [--bench ../shared/bench] [--out outputs/bench_methods] [--no-optimize]
+
+For each pair: the identity, Reinhard's and histogram-matching colour transfer, the per-image
+optimisation (`photostyle optimize`'s defaults, with the pair's semantic masks where the bench
+has them) and the published reference output of that pair (PhotoNAS, PhotoWCT2 or DPST),
+each also followed by the guided-filter post-processing (`+post`). All are measured at the
+content's longer side --max-side (references are resized to it). Prints one Markdown row per
+pair and method, then the means per method; writes OUT/metrics.csv, OUT/metrics.md and a
+contact sheet OUT/sheet.png (content | style | each method).
+"""
+
+import argparse
+from pathlib import Path
+
+from runs import BENCH_PAIRS, ROOT, SHARED_BENCH, read_pairs
+
+from photostyle.baselines import BASELINES
+from photostyle.contact_sheet import contact_sheet
+from photostyle.evaluate import Method, evaluate_photo, markdown, mean_table, write_csv, write_text
+from photostyle.masks import read_labels, shared_masks
+from photostyle.optimize import optimize_photo
+from photostyle.settings import OptimizeSettings
+from photostyle.tensors import load
+
+
+def pair_methods(pair: dict[str, str], bench: Path, settings: OptimizeSettings | None) -> list[Method]:
+    methods = [Method(name, lambda path, content, style, baseline=baseline: baseline(content, style))
+               for name, baseline in BASELINES.items()]
+    if settings:
+        def optimize(path, content, style):
+            masks = (None, None)
+            if pair["content_seg"] and pair["style_seg"]:
+                masks = shared_masks(read_labels(bench / pair["content_seg"], content.shape[-2:]),
+                                     read_labels(bench / pair["style_seg"], style.shape[-2:]))
+            return optimize_photo(content, style, settings, *masks, progress=False)[0]
+        methods.append(Method("optimize", optimize))
+    methods.append(Method("reference", lambda path, content, style: load(bench / pair["reference"]), timed=False))
+    return methods
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", nargs="+", default=BENCH_PAIRS, help="SET/ID from pairs.csv, or `all`")
+    parser.add_argument("--steps", type=int, default=OptimizeSettings().steps, help="optimisation steps per pair")
+    parser.add_argument("--max-side", type=int, default=512)
+    parser.add_argument("--bench", type=Path, default=SHARED_BENCH)
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_methods")
+    parser.add_argument("--no-optimize", action="store_true", help="leave out the per-image optimisation (minutes per pair)")
+    args = parser.parse_args()
+    pairs = read_pairs(args.bench)
+    names = list(pairs) if args.pairs == ["all"] else args.pairs
+    settings = None if args.no_optimize else OptimizeSettings(steps=args.steps)
+
+    rows, sheet = [], []
+    for number, name in enumerate(names, 1):
+        pair = pairs[name]
+        print(f"[{number}/{len(names)}] {name}", flush=True)
+        content, style = args.bench / pair["content"], args.bench / pair["style"]
+        out_dir = args.out / name.replace("/", "_")
+        pair_rows = evaluate_photo(content, load(style, args.max_side), pair_methods(pair, args.bench, settings),
+                                   out_dir, args.max_side, post=True)
+        for row in pair_rows:
+            row["photo"] = name
+        rows += pair_rows
+        sheet.append([content, style, *(Path(row["output"]) for row in pair_rows)])
+
+    print(f"\n{len(names)} pairs, longer side {args.max_side}" + ("" if args.no_optimize else f", optimize {args.steps} steps"))
+    per_pair = "| pair | method | style distance | colour distance | SSIM | affine residual | s / photo |\n|---|---|---|---|---|---|---|\n"
+    for row in rows:
+        per_pair += markdown([{**row, "photos": 1}]).splitlines()[-1].replace(f"| {row['method']} | 1 |", f"| {row['photo']} | {row['method']} |") + "\n"
+    means = markdown(mean_table(rows))
+    print(per_pair + "\nMeans over the pairs:\n\n" + means, end="")
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_csv(args.out / "metrics.csv", rows)
+    write_text(args.out / "metrics.md", per_pair + "\n" + means)
+    contact_sheet(sheet, ["content", "style", *dict.fromkeys(row["method"] for row in rows)], args.out / "sheet.png", 160)
+    print(f"written under {args.out} (contact sheet: {args.out / 'sheet.png'})")
+
+
+if __name__ == "__main__":
+    main()

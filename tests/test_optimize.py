@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from photostyle.errors import PhotostyleError
+from photostyle.masks import PALETTE, read_labels, shared_masks
+from photostyle.optimize import PhotoObjective, optimize_photo
+from photostyle.settings import OptimizeSettings
+
+from conftest import PHOTOSTYLE, run, save_photo
+
+# Two shallow layers and a light content anchor: a few steps on a 32x32 image move it visibly.
+FAST = dict(style_layers={"relu1_1": 1.0, "relu2_1": 1.0}, content_layers=["relu2_1"], content_weight=0.1, init="content")
+
+
+def halves(left: tuple[float, float, float], right: tuple[float, float, float], size: int = 32) -> torch.Tensor:
+    torch.manual_seed(0)
+    image = torch.empty(1, 3, size, size)
+    image[..., : size // 2] = torch.tensor(left).view(1, 3, 1, 1)
+    image[..., size // 2 :] = torch.tensor(right).view(1, 3, 1, 1)
+    return (image + 0.05 * torch.randn_like(image)).clamp(0, 1)
+
+
+def left_right_masks(size: int = 32) -> torch.Tensor:
+    masks = torch.zeros(2, size, size)
+    masks[0, :, : size // 2], masks[1, :, size // 2 :] = 1, 1
+    return masks
+
+
+def test_masks_match_the_style_region_by_region():
+    # The output has the style's two colours in the style's places: with the masks lined up the
+    # style loss is small; with the style's labels swapped it is large. Ignoring the masks
+    # would make the two equal.
+    style = halves((0.9, 0.2, 0.1), (0.1, 0.2, 0.9))
+    output = halves((0.85, 0.25, 0.1), (0.1, 0.25, 0.85))
+    settings = OptimizeSettings(**FAST)
+    masks = left_right_masks()
+    aligned = PhotoObjective(output, style, settings, masks, masks)(output)["style"]
+    swapped = PhotoObjective(output, style, settings, masks, masks.flip(0))(output)["style"]
+    assert aligned < 0.2 * swapped
+    assert aligned < 0.2 * PhotoObjective(output, style, settings, masks.flip(0), masks)(output)["style"]
+
+
+def test_optimize_lowers_its_loss_and_moves_each_region_to_its_style():
+    content = halves((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    style = halves((0.9, 0.3, 0.1), (0.1, 0.3, 0.9))
+    masks = left_right_masks()
+    settings = OptimizeSettings(steps=15, lr=0.03, photoreal_weight=0.0, **FAST)
+    result, losses = optimize_photo(content, style, settings, masks, masks, progress=False)
+    assert len(losses) == 15 and losses[-1] < 0.85 * losses[0]
+    left, right = result[0, :, :, :16].mean(dim=(1, 2)), result[0, :, :, 16:].mean(dim=(1, 2))
+    assert left[0] - left[2] > 0.05 and right[2] - right[0] > 0.05  # red on the left, blue on the right
+    again, _ = optimize_photo(content, style, settings, masks, masks, progress=False)
+    assert torch.equal(result, again)  # same settings, same result
+
+
+def test_lbfgs_lowers_the_loss_too():
+    content, style = halves((0.4, 0.5, 0.6), (0.6, 0.5, 0.4)), halves((0.9, 0.3, 0.1), (0.8, 0.2, 0.2))
+    _, losses = optimize_photo(content, style, OptimizeSettings(steps=5, optimizer="lbfgs", **FAST), progress=False)
+    assert losses[-1] < losses[0]
+
+
+def test_soft_mask_edges_snap_to_the_palette(tmp_path):
+    label = np.zeros((8, 10, 3), np.uint8)
+    label[:, 5:] = PALETTE["green"]
+    label[:, 5] = (20, 230, 15)  # an anti-aliased edge pixel
+    Image.fromarray(label).save(tmp_path / "mask.png")
+    labels = read_labels(tmp_path / "mask.png", (4, 5))
+    names = list(PALETTE)
+    assert labels.shape == (4, 5)
+    assert {names[i] for i in labels.unique().tolist()} == {"black", "green"}
+    content_masks, style_masks = shared_masks(labels, labels)
+    assert content_masks.shape == (2, 4, 5) and torch.equal(content_masks.sum(0), torch.ones(4, 5))
+    with pytest.raises(PhotostyleError, match="share no label"):
+        shared_masks(labels, torch.full((4, 5), names.index("red")))
+
+
+def test_cli_writes_the_result_and_refuses_to_overwrite(tmp_path, style_photo):
+    content = save_photo(tmp_path / "content.png", 24, 28)
+    out = tmp_path / "out.png"
+    args = [PHOTOSTYLE, "optimize", str(content), str(style_photo), "-o", str(out), "--steps", "3", "--post"]
+    result = run(*args)
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (28, 24) and "optimize: 100%" in result.stderr
+    again = run(*args)
+    assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    half = run(*args[:-1], "--overwrite", "--content-mask", str(content))
+    assert half.returncode == 1 and "--style-mask" in half.stderr
