@@ -101,10 +101,12 @@ def build_network(name: str):
 
 
 def export_network(name: str, folder: Path) -> Path:
+    """The untrained default network of conf/model/NAME.yaml as a photostyle ONNX model."""
+    from photostyle import __version__
     from photostyle.onnx_export import export_onnx
 
     path = folder / f"{name}.onnx"
-    export_onnx(build_network(name), path, {"network": name})
+    export_onnx(build_network(name), path, {"network": name, "photostyle_version": __version__})
     return path
 
 

@@ -24,3 +24,11 @@ def test_bench_methods_runs_every_method_on_a_masked_pair(tmp_path):
     assert methods == ["identity", "identity+post", "reinhard", "reinhard+post", "histogram", "histogram+post",
                        "optimize", "optimize+post", "reference", "reference+post"]
     assert (tmp_path / "sheet.png").is_file() and (tmp_path / "metrics.csv").is_file()
+
+
+def test_serve_load_benchmark_reports_every_client_count_without_errors():
+    result = run(PYTHON, "benchmarks/serve_load.py", "--clients", "1", "3", "--seconds", "1")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if re.match(r"\| \d+ \|", line)]
+    assert [row[0].strip() for row in rows] == ["1", "3"]
+    assert all(float(row[1]) > 0 and row[4].strip() == "0" for row in rows)  # requests/s, errors

@@ -4,6 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from photostyle import settings
 from photostyle.errors import exit_on_user_error
 from photostyle.images import DEFAULT_MAX_PIXELS
 
@@ -16,9 +17,7 @@ def _positive_int(text: str) -> int:
 
 
 def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
-    from photostyle.settings import OptimizeSettings
-
-    defaults = OptimizeSettings()
+    defaults = settings.OptimizeSettings()
     parser.add_argument("--max-side", type=_positive_int, default=512, help="work at this longer side (default: %(default)s)")
     parser.add_argument("--steps", type=_positive_int, default=defaults.steps, help="optimisation steps (default: %(default)s)")
     parser.add_argument("--init", choices=["reinhard", "content"], default=defaults.init,
@@ -31,10 +30,8 @@ def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed)
 
 
-def _optimize_settings(args: argparse.Namespace):
-    from photostyle.settings import OptimizeSettings
-
-    return OptimizeSettings(steps=args.steps, init=args.init, optimizer=args.optimizer, lr=args.lr, style_weight=args.style_weight,
+def _optimize_settings(args: argparse.Namespace) -> settings.OptimizeSettings:
+    return settings.OptimizeSettings(steps=args.steps, init=args.init, optimizer=args.optimizer, lr=args.lr, style_weight=args.style_weight,
                             photoreal_weight=args.photoreal_weight, seed=args.seed)
 
 
@@ -72,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--post", action="store_true", help="also measure every method followed by the guided-filter smoothing step")
     evaluate.add_argument("--overwrite", action="store_true", help="replace an earlier evaluation in the -o folder")
     _add_optimize_options(evaluate)
+
+    serve = commands.add_parser("serve", help="a web page and HTTP API that stylize uploads and webcam frames with every model in a folder")
+    serve.add_argument("models", type=Path, help="folder of exported .onnx models (each is offered under its file name)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
+    serve.add_argument("--port", type=_positive_int, default=8000, help="(default: %(default)s)")
+    serve.add_argument("--workers", type=_positive_int, default=settings.SERVE_WORKERS, help="photos stylized at the same time (default: %(default)s)")
+    serve.add_argument("--queue", type=_positive_int, default=settings.SERVE_QUEUE, help="requests that may wait for a worker before the server answers 503 (default: %(default)s)")
+    serve.add_argument("--max-upload-mb", type=float, default=settings.SERVE_MAX_UPLOAD_MB, help="largest upload accepted (default: %(default)s)")
+    serve.add_argument("--max-pixels", type=_positive_int, default=settings.SERVE_MAX_PIXELS, help="largest photo accepted, in pixels (default: %(default)s)")
 
     compare = commands.add_parser("compare", help="a before | after contact sheet of photos and their stylized versions")
     compare.add_argument("before", type=Path, help="folder of original photos")
@@ -113,18 +119,18 @@ def _optimize(args: argparse.Namespace) -> None:
         raise PhotostyleError(f"-o {args.output} would overwrite an input; choose another output file")
     if args.output.suffix.lower() not in WRITABLE_FORMATS:  # known before minutes of work, not after
         raise PhotostyleError(f"cannot write {args.output}: unknown image suffix; use one of {', '.join(WRITABLE_FORMATS)}")
-    settings = _optimize_settings(args)
-    settings.check()
+    optimize_settings = _optimize_settings(args)
+    optimize_settings.check()
     content, style = load(args.content, args.max_side), load(args.style, args.max_side)
     masks = (None, None)
     if args.content_mask:
         masks = shared_masks(read_labels(args.content_mask, content.shape[-2:]), read_labels(args.style_mask, style.shape[-2:]))
-    result, losses = optimize_photo(content, style, settings, *masks)
+    result, losses = optimize_photo(content, style, optimize_settings, *masks)
     if args.post:
         result = post_process(content, result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     write_photo(args.output, to_array(result))
-    print(f"loss {losses[0]:.4g} -> {losses[-1]:.4g} in {settings.steps} steps; wrote {args.output}")
+    print(f"loss {losses[0]:.4g} -> {losses[-1]:.4g} in {optimize_settings.steps} steps; wrote {args.output}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -135,13 +141,23 @@ def _evaluate(args: argparse.Namespace) -> None:
     contents = [photo for photo, _ in find_photos(args.contents)]
     if not contents:
         raise PhotostyleError(f"no photos found in {', '.join(map(str, args.contents))}")
-    settings = _optimize_settings(args)
-    settings.check()
-    methods = [parse_method(spec, settings) for spec in args.method]
+    optimize_settings = _optimize_settings(args)
+    optimize_settings.check()
+    methods = [parse_method(spec, optimize_settings) for spec in args.method]
     if len({m.name for m in methods}) < len(methods):
         raise PhotostyleError("two methods have the same name; name them with NAME=WHAT")
     print(evaluate(contents, args.style, methods, args.output, args.max_side, args.post, args.overwrite), end="")
     print(f"outputs, metrics.csv, metrics.md and sheet.png are in {args.output}")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from photostyle.serve import create_app
+
+    app = create_app(args.models, args.workers, args.queue, args.max_upload_mb, args.max_pixels)
+    print(f"photostyle: serving {args.models} on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops it", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -160,6 +176,8 @@ def main(argv: list[str] | None = None) -> None:
             _optimize(args)
         elif args.command == "evaluate":
             _evaluate(args)
+        elif args.command == "serve":
+            _serve(args)
         elif args.command == "compare":
             _compare(args.before, args.after, args.output, args.height)
             print(f"wrote {args.output}")

@@ -6,6 +6,7 @@ Pixels travel as float32 (H, W, 3) RGB arrays in [0, 1], with an optional (H, W)
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -61,22 +62,31 @@ def _pixels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def read_photo(path: Path, max_side: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
-    """Decode any photo Pillow reads, EXIF orientation applied, colour converted to sRGB.
-
-    `max_side` shrinks the image (aspect kept) so its longer side is at most that many pixels.
-    Raises PhotostyleError, naming the file and the fix, for anything that is not a readable image.
-    """
+    """Decode any photo file Pillow reads (see decode_photo); errors name the file and the fix."""
     path = Path(path)
     if not path.exists():
         raise PhotostyleError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise PhotostyleError(f"{path} is a folder, not an image file; pass the photo's own path")
     try:
-        with Image.open(path) as image:
+        return decode_photo(path, str(path), max_side, max_pixels)
+    except PermissionError:
+        raise PhotostyleError(f"{path} cannot be read (permission denied); fix its permissions") from None
+
+
+def decode_photo(source: Path | BinaryIO, name: str, max_side: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+    """Decode a photo from a file or stream, EXIF orientation applied, colour converted to sRGB.
+
+    `max_side` shrinks the image (aspect kept) so its longer side is at most that many pixels.
+    Raises PhotostyleError, naming `name` and the fix, for anything that is not a readable
+    image or is larger than max_pixels.
+    """
+    try:
+        with Image.open(source) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise PhotostyleError(
-                    f"{path} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
+                    f"{name} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
                     f"{max_pixels / 1e6:.0f}; raise the limit (--max-pixels) if the file is genuine"
                 )
             frames = getattr(image, "n_frames", 1)
@@ -87,16 +97,14 @@ def read_photo(path: Path, max_side: int | None = None, max_pixels: int = DEFAUL
             if max_side and max(image.size) > max_side:
                 image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
             rgb, alpha = _pixels(_to_srgb(image))
-    except PhotostyleError:
+    except (PhotostyleError, PermissionError):
         raise
-    except PermissionError:
-        raise PhotostyleError(f"{path} cannot be read (permission denied); fix its permissions") from None
     except UnidentifiedImageError:
-        raise PhotostyleError(f"{path} is not an image Pillow can read; re-save it as JPEG or PNG") from None
+        raise PhotostyleError(f"{name} is not an image Pillow can read; re-save it as JPEG or PNG") from None
     except Image.DecompressionBombError:
-        raise PhotostyleError(f"{path} declares a huge size (decompression bomb guard); it is not a usable photo") from None
+        raise PhotostyleError(f"{name} declares a huge size (decompression bomb guard); it is not a usable photo") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise PhotostyleError(f"{path} is truncated or corrupt ({error}); re-export the original") from None
+        raise PhotostyleError(f"{name} is truncated or corrupt ({error}); re-export the original") from None
     if _EXIF_ORIENTATION in exif:
         exif[_EXIF_ORIENTATION] = 1  # the pixels are upright now
     return Photo(rgb, alpha, exif.tobytes() if len(exif) else None, frames)

@@ -1,8 +1,13 @@
-"""The knobs of `photostyle optimize`, in a module without torch so the CLI can show them cheaply."""
+"""Defaults of `photostyle optimize` and `serve`, in a module without heavy imports so the CLI can show them cheaply."""
 
 from dataclasses import dataclass, field
 
 from photostyle.errors import PhotostyleError
+
+SERVE_WORKERS = 2
+SERVE_QUEUE = 64  # waiting uploads are held in memory: at most this many times --max-upload-mb
+SERVE_MAX_UPLOAD_MB = 25.0
+SERVE_MAX_PIXELS = 40_000_000  # a 40-megapixel photo: a phone's full resolution fits
 
 
 @dataclass

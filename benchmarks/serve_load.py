@@ -1,0 +1,119 @@
+"""Load on `photostyle serve`: N concurrent clients on loopback, each posting photos back to back.
+
+    python benchmarks/serve_load.py [MODEL.onnx] [--network bilateral] [--clients 1 8 32]
+        [--seconds 20] [--photo data/samples/china.jpg] [--workers 2]
+
+Starts the real server (`python -m photostyle serve`) in its own process with the given
+model (default: the untrained default network of conf/model/NETWORK.yaml; speed does not
+depend on the weights), then for each client count runs that many threads, each with its
+own HTTP connection, posting the photo to /api/stylize for --seconds. Prints per client
+count: requests/s, p50 and p99 latency, errors (any answer but 200, or a failed request)
+and the server's peak RSS so far.
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from latency import export_network
+from runs import ROOT
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def load(url: str, photo: bytes, model: str, clients: int, seconds: float) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client() -> None:
+        nonlocal errors
+        with httpx.Client(timeout=60) as http:
+            while time.monotonic() < stop:
+                start = time.perf_counter()
+                try:
+                    ok = http.post(f"{url}/api/stylize", files={"image": ("photo.jpg", photo, "image/jpeg")},
+                                   data={"model": model}).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                with lock:
+                    if ok:
+                        latencies.append(time.perf_counter() - start)
+                    else:
+                        errors += 1
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", type=Path, help="an exported .onnx model")
+    parser.add_argument("--network", default="bilateral", help="without a model: export this untrained network of conf/model/")
+    parser.add_argument("--clients", nargs="+", type=int, default=[1, 8, 32])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--photo", type=Path, default=ROOT / "data" / "samples" / "china.jpg")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        if args.model:
+            (Path(folder) / args.model.name).symlink_to(args.model.resolve())
+            name = args.model.stem
+        else:
+            name = export_network(args.network, Path(folder)).stem
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-m", "photostyle", "serve", folder, "--port", str(port),
+                                   "--workers", str(args.workers)], stdout=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("the server did not start")
+                    time.sleep(0.2)
+            photo = args.photo.read_bytes()
+            print(f"model {name}, photo {args.photo.name} ({len(photo) / 1024:.0f} KiB), server --workers {args.workers}, "
+                  f"{args.seconds:g} s per row, loopback")
+            print("| clients | requests/s | p50 ms | p99 ms | errors | server peak RSS MiB |")
+            print("|---|---|---|---|---|---|")
+            for clients in args.clients:
+                latencies, errors = load(url, photo, name, clients, args.seconds)
+                ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
+                print(f"| {clients} | {len(latencies) / args.seconds:.1f} | {np.percentile(ms, 50):.1f} | "
+                      f"{np.percentile(ms, 99):.1f} | {errors} | {peak_rss_mib(server.pid):.0f} |", flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

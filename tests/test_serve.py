@@ -1,0 +1,106 @@
+"""`photostyle serve`'s HTTP API, through the framework's test client."""
+
+import io
+import shutil
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from photostyle.errors import PhotostyleError
+from photostyle.serve import create_app
+
+from conftest import PHOTOSTYLE, run, smooth_photo
+
+
+@pytest.fixture(scope="module")
+def models_dir(tiny_model, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    shutil.copy(tiny_model, folder / "warm.onnx")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def client(models_dir):
+    with TestClient(create_app(models_dir, max_upload_mb=0.05, max_pixels=100_000)) as test_client:
+        yield test_client
+
+
+def jpeg(height: int = 30, width: int = 44) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(smooth_photo(height, width)).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def post(client, data: bytes, name: str = "photo.jpg", **form):
+    return client.post("/api/stylize", files={"image": (name, data, "image/jpeg")}, data={"model": "warm", **form})
+
+
+def test_health_models_thumbnails_page_and_docs(client):
+    assert client.get("/healthz").json() == {"status": "ok", "models": 1}
+    (model,) = client.get("/api/models").json()
+    assert model["name"] == "warm" and model["network"] == "tiny" and model["photostyle_version"] == "test"
+    thumbnail = client.get(model["thumbnail"])
+    assert thumbnail.headers["content-type"] == "image/jpeg" and Image.open(io.BytesIO(thumbnail.content)).width == 160
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="webcam"' in page.text and 'id="strength"' in page.text
+    assert "/api/stylize" in client.get("/openapi.json").json()["paths"]
+
+
+def test_stylize_keeps_size_and_strength_blends(client):
+    source = jpeg()
+    original = np.asarray(Image.open(io.BytesIO(source)), np.float32)
+    full = post(client, source)
+    assert full.status_code == 200 and full.headers["content-type"] == "image/jpeg"
+    stylized = np.asarray(Image.open(io.BytesIO(full.content)), np.float32)
+    assert stylized.shape == original.shape
+    assert stylized[..., 0].mean() - original[..., 0].mean() > 4  # the tiny model's warm shift
+    half = np.asarray(Image.open(io.BytesIO(post(client, source, strength="0.5").content)), np.float32)
+    assert abs((half - original).mean() - 0.5 * (stylized - original).mean()) < 1.5
+    none = post(client, source, strength="0", format="png")
+    assert none.headers["content-type"] == "image/png"
+    assert np.abs(np.asarray(Image.open(io.BytesIO(none.content)), np.float32) - original).max() <= 1
+
+
+@pytest.mark.parametrize("model", ["cold", "../warm", "/etc/passwd", "warm.onnx", ""])
+def test_only_models_in_the_folder_can_be_named(client, model):
+    answer = client.post("/api/stylize", files={"image": ("p.jpg", jpeg(), "image/jpeg")}, data={"model": model})
+    assert answer.status_code in (404, 422) and "detail" in answer.json()
+
+
+def bomb() -> bytes:
+    # A PNG that declares 20000 x 20000 pixels in a few hundred bytes.
+    buffer = io.BytesIO()
+    Image.new("L", (20000, 20000)).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case, data, status", [
+    ("text", b"this is not a photo", 422),
+    ("empty", b"", 422),
+    ("truncated", jpeg()[:300], 422),
+    ("too many pixels", jpeg(400, 300), 413),
+    ("declared huge", bomb(), 413),
+    ("too many bytes", b"\xff" * 200_000, 413),
+])
+def test_bad_uploads_get_a_clear_answer(client, case, data, status):
+    answer = post(client, data)
+    assert answer.status_code == status, (case, answer.text)
+    assert isinstance(answer.json()["detail"], str) and answer.json()["detail"]
+
+
+@pytest.mark.parametrize("form", [{"strength": "2"}, {"strength": "strong"}, {"format": "gif"}])
+def test_bad_parameters_are_422(client, form):
+    assert post(client, jpeg(), **form).status_code == 422
+
+
+def test_missing_image_is_422(client):
+    assert client.post("/api/stylize", data={"model": "warm"}).status_code == 422
+
+
+def test_an_empty_or_missing_folder_is_refused(tmp_path):
+    with pytest.raises(PhotostyleError, match="no .onnx models"):
+        create_app(tmp_path)
+    result = run(PHOTOSTYLE, "serve", str(tmp_path / "nowhere"))
+    assert result.returncode == 1 and "is not a folder" in result.stderr and "Traceback" not in result.stderr
