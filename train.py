@@ -39,6 +39,8 @@ def main(cfg: DictConfig) -> None:
         trainer.fit(system, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
         checkpoints = Path(cfg.run_dir) / "checkpoints"
         print(f"trained to step {trainer.global_step} in {(time.monotonic() - start) / 60:.1f} min")
+        if datamodule.skipped_photos():
+            print(f"skipped unreadable photos {datamodule.skipped_photos()} time(s) (the warnings above name them)")
         print(f"run folder: {cfg.run_dir}\nlast checkpoint: {checkpoints / 'last.ckpt'}\nbest checkpoint: {checkpoints / 'best.ckpt'}")
 
 

@@ -1,5 +1,10 @@
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +56,10 @@ def run(*args: str, cwd: Path = PROJECT_ROOT, env: dict | None = None) -> subpro
 
 
 PYTHON = sys.executable
+# train.py overrides for runs of a few seconds: a tiny network, tiny crops, two shallow VGG layers.
+TINY = ["model.base_channels=4", "model.num_residual_blocks=1", "data.crop_size=32", "data.batch_size=2",
+        "data.num_workers=0", "style.size=64", "loss.content_layers=[relu2_1]",
+        "loss.style_layers={relu1_1: 1.0, relu2_1: 1.0}", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1"]
 PHOTOSTYLE = str(Path(sys.executable).parent / "photostyle")  # the installed console script
 
 
@@ -76,3 +85,25 @@ def tiny_model(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("model") / "tiny.onnx"
     export_onnx(tiny_network(), path, {"photostyle_version": "test", "style_image": "test.jpg", "network": "tiny", "training_steps": 0})
     return path
+
+
+@contextmanager
+def live_server(app) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port in a thread; yields its base URL."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -32,3 +32,18 @@ def test_serve_load_benchmark_reports_every_client_count_without_errors():
     rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if re.match(r"\| \d+ \|", line)]
     assert [row[0].strip() for row in rows] == ["1", "3"]
     assert all(float(row[1]) > 0 and row[4].strip() == "0" for row in rows)  # requests/s, errors
+
+
+def test_train_throughput_times_real_training_steps():
+    result = run(PYTHON, "benchmarks/train_throughput.py", "--steps", "2", "--warmup", "1", "--crop", "32", "--batch", "2",
+                 "--", "model.base_channels=4", "model.num_residual_blocks=1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "32x32 crops, batch 2 per process, 1 process(es) on cpu, precision 32-true" in result.stdout
+    assert float(re.search(r"([\d.]+) images/s", result.stdout).group(1)) > 0
+
+
+def test_data_startup_lists_splits_and_loads():
+    result = run(PYTHON, "benchmarks/data_startup.py", "--files", "120", "--workers", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "120 photos in 2 folders; 108 train, 12 val" in result.stdout
+    assert "| total before the first step |" in result.stdout

@@ -7,16 +7,13 @@ to serve that model instead of the tests' tiny one (README's picture is made so)
 import io
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
@@ -28,25 +25,12 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
 
 @pytest.fixture
 def server_url(tiny_model, tmp_path):
-    import uvicorn
-
     from photostyle.serve import create_app
 
     model = Path(os.environ.get("PHOTOSTYLE_SCREENSHOT_MODEL", tiny_model))
     shutil.copy(model, tmp_path / model.name)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(tmp_path), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(tmp_path)) as url:
+        yield url + "/"
 
 
 def result_image(page) -> np.ndarray:

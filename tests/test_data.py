@@ -4,7 +4,7 @@ import warnings
 import pytest
 import torch
 
-from photostyle.data import PhotoDataModule, list_photos, split_photos
+from photostyle.data import PhotoDataModule, find_training_photos, list_photos, source_folder, split_photos
 from photostyle.errors import PhotostyleError
 
 from conftest import save_photo
@@ -69,3 +69,38 @@ def test_bad_folders_and_values_are_clear_errors(tmp_path):
         PhotoDataModule(str(tmp_path / "empty")).setup("fit")
     with pytest.raises(PhotostyleError, match="batch_size"):
         PhotoDataModule(str(tmp_path / "empty"), batch_size=0)
+
+
+def test_a_glob_or_a_list_file_names_the_photos(photo_folder, tmp_path):
+    every = find_training_photos(str(photo_folder))
+    assert len(every) == 6
+    assert [p.name for p in find_training_photos(f"{photo_folder}/**/*.png")] == ["b.png"]
+    listing = tmp_path / "photos.txt"
+    listing.write_text("# chosen photos\nphotos/a.jpg\n\nphotos/sub/c.webp\n")
+    assert find_training_photos(str(listing)) == [tmp_path / "photos/a.jpg", tmp_path / "photos/sub/c.webp"]
+    assert source_folder(f"{photo_folder}/**/*.png") == photo_folder
+    with pytest.raises(PhotostyleError, match="neither a folder"):
+        find_training_photos(str(tmp_path / "nothing"))
+
+
+def test_hidden_folders_are_skipped_and_the_list_is_made_once(photo_folder, tmp_path):
+    save_photo(photo_folder / ".thumbnails" / "x.jpg", 20, 20)
+    assert ".thumbnails" not in {p.parent.name for p in list_photos(photo_folder)}
+    cache = tmp_path / "run" / "photos.txt"
+    data = PhotoDataModule(str(photo_folder), crop_size=16, val_fraction=0, num_workers=0, list_cache=str(cache))
+    data.prepare_data()
+    assert len(cache.read_text().splitlines()) == 6
+    # Every process's setup reads the list instead of walking the folder again.
+    cache.write_text(cache.read_text().splitlines()[0] + "\n")
+    data.setup("fit")
+    assert len(data.train_set.photos) == 1
+
+
+def test_worker_processes_skip_corrupt_photos_and_the_main_process_counts_them(photo_folder):
+    for name in ("broken1.jpg", "broken2.png"):
+        (photo_folder / name).write_bytes(b"\xff\xd8 broken")
+    data = PhotoDataModule(str(photo_folder), crop_size=16, batch_size=8, val_fraction=0, epoch_size=8, num_workers=2)
+    data.setup("fit")
+    batches = list(data.train_dataloader())
+    assert sum(batch.shape[0] for batch in batches) == 8  # every sample arrived, none was lost to the broken files
+    assert 2 <= data.skipped_photos() <= 4  # each broken photo, once per worker that met it

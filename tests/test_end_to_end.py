@@ -7,11 +7,7 @@ import onnx
 import torch
 from PIL import Image
 
-from conftest import PHOTOSTYLE, PYTHON, run
-
-TINY = ["model.base_channels=4", "model.num_residual_blocks=1", "data.crop_size=32", "data.batch_size=2",
-        "data.num_workers=0", "style.size=64", "loss.content_layers=[relu2_1]",
-        "loss.style_layers={relu1_1: 1.0, relu2_1: 1.0}", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1"]
+from conftest import PHOTOSTYLE, PYTHON, TINY, run
 
 
 def test_train_resume_export_stylize(tmp_path, photo_folder, style_photo):

@@ -2,6 +2,8 @@
 
 import io
 import shutil
+import socket
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from PIL import Image
 from photostyle.errors import PhotostyleError
 from photostyle.serve import create_app
 
-from conftest import PHOTOSTYLE, run, smooth_photo
+from conftest import PHOTOSTYLE, live_server, run, smooth_photo
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +106,21 @@ def test_an_empty_or_missing_folder_is_refused(tmp_path):
         create_app(tmp_path)
     result = run(PHOTOSTYLE, "serve", str(tmp_path / "nowhere"))
     assert result.returncode == 1 and "is not a folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_stalled_upload_holds_no_worker(models_dir):
+    # One worker only: if reading an upload took a worker, the stalled client below would
+    # block every other request until it gave up.
+    import httpx
+
+    with live_server(create_app(models_dir, workers=1)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as stalled:
+            stalled.sendall(b"POST /api/stylize HTTP/1.1\r\nHost: test\r\nContent-Length: 40000\r\n"
+                            b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\nContent-Disposition: form-data; "
+                            b'name="image"; filename="a.jpg"\r\n\r\n' + jpeg()[:500])  # ...and nothing more
+            for _ in range(3):
+                start = time.monotonic()
+                answer = httpx.post(f"{url}/api/stylize", files={"image": ("p.jpg", jpeg(), "image/jpeg")},
+                                    data={"model": "warm"}, timeout=20)
+                assert answer.status_code == 200 and time.monotonic() - start < 5

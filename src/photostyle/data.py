@@ -1,6 +1,9 @@
 """Training data: a folder of everyday photos as random crops, with a fixed validation split."""
 
+import glob
 import hashlib
+import multiprocessing
+import os
 import warnings
 from pathlib import Path
 
@@ -10,22 +13,71 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from photostyle.errors import PhotostyleError
+from photostyle.files import atomic_write
 from photostyle.images import IMAGE_EXTENSIONS, read_photo
+
+GLOB_CHARACTERS = "*?["
 
 
 def list_photos(root: Path) -> list[Path]:
-    """Every photo below root (recursive, hidden files skipped), in a stable order."""
-    return sorted(
-        path for path in root.rglob("*")
-        if path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".") and path.is_file()
-    )
+    """Every photo below root (recursive; hidden files and folders skipped), in a stable order.
+
+    Names only: nothing is opened or decoded here, that happens in the loader's workers.
+    os.scandir gives each entry's type with its name, so 100k files cost one pass over the
+    folders, not a stat call per file.
+    """
+    found, folders = [], [Path(root)]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir():
+                    folders.append(Path(entry.path))
+                elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
+                    found.append(Path(entry.path))
+    return sorted(found)
+
+
+def _is_glob(source: str) -> bool:
+    return any(character in source for character in GLOB_CHARACTERS)
+
+
+def find_training_photos(source: str) -> list[Path]:
+    """The photos data.root names: a folder (searched recursively), a glob pattern
+    (`photos/**/*.jpg`) or a text file listing one photo per line (relative to the file's
+    folder; # starts a comment line). Listed photos are not checked here: a missing or
+    corrupt one is skipped when a worker fails to read it.
+    """
+    path = Path(source)
+    if path.is_dir():
+        return list_photos(path)
+    if _is_glob(source):
+        return sorted(Path(p) for p in glob.glob(source, recursive=True) if os.path.isfile(p))
+    if path.is_file():
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
+        return [path.parent / line for line in lines if line and not line.startswith("#")]
+    raise PhotostyleError(f"data.root={source} is neither a folder, a glob pattern nor a list file; point it at your photos")
+
+
+def source_folder(source: str) -> Path:
+    """The folder data.root's photos are named below, which keys their validation split."""
+    path = Path(source)
+    if path.is_dir():
+        return path
+    if _is_glob(source):
+        parts = path.parts
+        fixed = next(i for i, part in enumerate(parts) if _is_glob(part))
+        return Path(*parts[:fixed]) if fixed else Path(".")
+    return path.parent
 
 
 def split_photos(photos: list[Path], root: Path, val_fraction: float) -> tuple[list[Path], list[Path]]:
     """(train, val) by a hash of each relative path: fixed across runs and machines, and
     adding photos to the folder never moves an old one between the two sets."""
     def key(path: Path) -> str:
-        return hashlib.sha1(path.relative_to(root).as_posix().encode()).hexdigest()
+        name = path.relative_to(root) if path.is_relative_to(root) else path
+        return hashlib.sha1(name.as_posix().encode()).hexdigest()
 
     by_hash = sorted(photos, key=key)
     count = max(1, round(val_fraction * len(photos))) if len(photos) > 1 and val_fraction > 0 else 0
@@ -39,7 +91,9 @@ class PhotoCrops(Dataset):
     def __init__(self, photos: list[Path], transform: v2.Transform, load_size: int, length: int | None = None):
         self.photos, self.transform, self.load_size = photos, transform, load_size
         self.length = max(length or 0, len(photos))
-        self.unreadable: set[Path] = set()
+        self.unreadable: set[Path] = set()  # per worker process: each warns once per photo
+        # Shared memory, so the main process sees what every worker process skipped.
+        self.skipped = multiprocessing.get_context("spawn").Value("i", 0)
 
     def __len__(self) -> int:
         return self.length
@@ -53,6 +107,8 @@ class PhotoCrops(Dataset):
             except PhotostyleError as error:
                 if path not in self.unreadable:
                     self.unreadable.add(path)
+                    with self.skipped.get_lock():
+                        self.skipped.value += 1
                     warnings.warn(f"skipping unreadable training photo: {error}", stacklevel=1)
                 continue
             return self.transform(torch.from_numpy(photo.rgb).permute(2, 0, 1))  # (3, H, W)
@@ -60,14 +116,20 @@ class PhotoCrops(Dataset):
 
 
 class PhotoDataModule(pl.LightningDataModule):
-    """Random crops and flips of the photos below `root` (jpg, png, webp, bmp, tiff)."""
+    """Random crops and flips of the photos `root` names (see find_training_photos).
+
+    The photo list is made once, by prepare_data (one process per node under DDP), and kept
+    in `list_cache` (one path per line), which every process's setup then reads; photos are
+    decoded in the loader's worker processes, and a corrupt one is skipped with a warning.
+    """
 
     def __init__(self, root: str, crop_size: int = 256, batch_size: int = 4, val_fraction: float = 0.1,
-                 min_scale: float = 0.25, load_size: int = 768, epoch_size: int = 1000, num_workers: int = 1):
+                 min_scale: float = 0.25, load_size: int = 768, epoch_size: int = 1000, num_workers: int = 1,
+                 list_cache: str | None = None):
         super().__init__()
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise PhotostyleError(f"data.root={root} is not a folder; point it at a folder of photos")
+        self.source, self.list_cache = str(root), Path(list_cache) if list_cache else None
+        if not (Path(root).exists() or _is_glob(str(root))):
+            raise PhotostyleError(f"data.root={root} is not a folder; point it at a folder of photos (or a glob pattern or list file)")
         for name, value in [("crop_size", crop_size), ("batch_size", batch_size), ("load_size", load_size), ("epoch_size", epoch_size)]:
             if value < 1:
                 raise PhotostyleError(f"data.{name}={value} must be a positive whole number")
@@ -77,11 +139,21 @@ class PhotoDataModule(pl.LightningDataModule):
         self.crop_size, self.batch_size, self.val_fraction = crop_size, batch_size, val_fraction
         self.min_scale, self.load_size, self.epoch_size, self.num_workers = min_scale, load_size, epoch_size, num_workers
 
+    def prepare_data(self) -> None:
+        if self.list_cache and not self.list_cache.is_file():
+            photos = find_training_photos(self.source)
+            self.list_cache.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(self.list_cache) as stream:
+                stream.write("".join(f"{photo}\n" for photo in photos).encode())
+
     def setup(self, stage: str | None = None) -> None:
-        photos = list_photos(self.root)
+        if self.list_cache and self.list_cache.is_file():
+            photos = [Path(line) for line in self.list_cache.read_text().splitlines() if line]
+        else:
+            photos = find_training_photos(self.source)
         if not photos:
-            raise PhotostyleError(f"no photos in data.root={self.root} (looked for {' '.join(IMAGE_EXTENSIONS)}); add some or point data.root elsewhere")
-        train, val = split_photos(photos, self.root, self.val_fraction)
+            raise PhotostyleError(f"no photos in data.root={self.source} (looked for {' '.join(IMAGE_EXTENSIONS)}); add some or point data.root elsewhere")
+        train, val = split_photos(photos, source_folder(self.source), self.val_fraction)
         augment = v2.Compose([
             v2.RandomResizedCrop(self.crop_size, scale=(self.min_scale, 1.0), antialias=True),
             v2.RandomHorizontalFlip(),
@@ -93,6 +165,10 @@ class PhotoDataModule(pl.LightningDataModule):
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
         return DataLoader(dataset, self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0, drop_last=shuffle)
+
+    def skipped_photos(self) -> int:
+        """How many times a worker process met an unreadable photo and skipped it (each worker counts a photo once)."""
+        return sum(dataset.skipped.value for dataset in (getattr(self, "train_set", None), getattr(self, "val_set", None)) if dataset)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
