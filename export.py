@@ -27,7 +27,12 @@ def main(cfg: DictConfig) -> None:
         checkpoint = load_checkpoint(Path(cfg.ckpt))
         run = checkpoint["hyper_parameters"]
         net = instantiate(run["model"])
-        net.load_state_dict(network_state(checkpoint))
+        try:
+            net.load_state_dict(network_state(checkpoint))
+        except RuntimeError as error:  # the weights belong to another network than the saved config names
+            reason = str(error).strip().splitlines()[0][:160]
+            raise PhotostyleError(f"{cfg.ckpt}: its weights do not fit the network its config names ({reason}); "
+                                  f"export a checkpoint that train.py wrote unchanged") from None
         metadata = {
             "photostyle_version": photostyle.__version__,
             "style_image": _style_fingerprint(run["style"]["image"]),
@@ -36,6 +41,8 @@ def main(cfg: DictConfig) -> None:
             "input": "image: float32 (N, H, W, 3) RGB in [0, 1]; output: stylized, the same",
         }
         out = Path(cfg.out)
+        if out.exists() and not out.is_dir() and not cfg.overwrite:
+            raise PhotostyleError(f"{out} already exists; pass overwrite=true to replace it or choose another out=")
         if out.is_dir():
             raise PhotostyleError(f"out={out} is a folder; give a file name such as {out / 'model.onnx'}")
         if not out.parent.is_dir():

@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from photostyle.checkpoints import load_checkpoint
 from photostyle.errors import exit_on_user_error
 
 OmegaConf.register_new_resolver("project_root", lambda: str(Path(__file__).resolve().parent), replace=True)
@@ -35,6 +36,8 @@ def main(cfg: DictConfig) -> None:
             callbacks=[instantiate(c) for c in cfg.callbacks.values()],
             logger=[instantiate(c) for c in cfg.logger.values()] if cfg.logger else False,
         )
+        if cfg.ckpt_path and cfg.ckpt_path not in ("last", "best"):
+            load_checkpoint(Path(cfg.ckpt_path))  # an unsafe or foreign file gets one line here, not a traceback later
         start = time.monotonic()
         trainer.fit(system, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
         checkpoints = Path(cfg.run_dir) / "checkpoints"

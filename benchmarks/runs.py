@@ -24,7 +24,7 @@ def train_and_export(run_dir: Path, overrides: list[str]) -> Path:
     """train.py into run_dir with the given overrides (CSV logging only), then export.py; the model's path."""
     subprocess.run([sys.executable, "train.py", "logger=csv", f"hydra.run.dir={run_dir}", *overrides], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     model = run_dir / "model.onnx"
-    subprocess.run([sys.executable, "export.py", f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}", f"out={model}"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "export.py", f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}", f"out={model}", "overwrite=true"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return model
 
 

@@ -89,11 +89,17 @@ def test_hidden_folders_are_skipped_and_the_list_is_made_once(photo_folder, tmp_
     cache = tmp_path / "run" / "photos.txt"
     data = PhotoDataModule(str(photo_folder), crop_size=16, val_fraction=0, num_workers=0, list_cache=str(cache))
     data.prepare_data()
-    assert len(cache.read_text().splitlines()) == 6
-    # Every process's setup reads the list instead of walking the folder again.
-    cache.write_text(cache.read_text().splitlines()[0] + "\n")
+    header, *listed = cache.read_text().splitlines()
+    assert len(listed) == 6
+    # Every process's setup reads the list instead of walking the folder again...
+    cache.write_text(f"{header}\n{listed[0]}\n")
     data.setup("fit")
     assert len(data.train_set.photos) == 1
+    # ...but a list made for another data.root is made again, not trusted.
+    other = PhotoDataModule(str(photo_folder / "sub"), crop_size=16, val_fraction=0, num_workers=0, list_cache=str(cache))
+    other.prepare_data()
+    other.setup("fit")
+    assert len(other.train_set.photos) == 3
 
 
 def test_worker_processes_skip_corrupt_photos_and_the_main_process_counts_them(photo_folder):

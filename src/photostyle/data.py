@@ -139,17 +139,28 @@ class PhotoDataModule(pl.LightningDataModule):
         self.crop_size, self.batch_size, self.val_fraction = crop_size, batch_size, val_fraction
         self.min_scale, self.load_size, self.epoch_size, self.num_workers = min_scale, load_size, epoch_size, num_workers
 
+    def _list_header(self) -> str:
+        return f"# photos of data.root={self.source}"
+
+    def _cached_list(self) -> list[Path] | None:
+        """The photo list from list_cache, or None when there is none for this data.root."""
+        if not (self.list_cache and self.list_cache.is_file()):
+            return None
+        lines = self.list_cache.read_text().splitlines()
+        if not lines or lines[0] != self._list_header():
+            return None
+        return [Path(line) for line in lines[1:] if line]
+
     def prepare_data(self) -> None:
-        if self.list_cache and not self.list_cache.is_file():
+        if self.list_cache and self._cached_list() is None:
             photos = find_training_photos(self.source)
             self.list_cache.parent.mkdir(parents=True, exist_ok=True)
             with atomic_write(self.list_cache) as stream:
-                stream.write("".join(f"{photo}\n" for photo in photos).encode())
+                stream.write("".join(f"{line}\n" for line in [self._list_header(), *photos]).encode())
 
     def setup(self, stage: str | None = None) -> None:
-        if self.list_cache and self.list_cache.is_file():
-            photos = [Path(line) for line in self.list_cache.read_text().splitlines() if line]
-        else:
+        photos = self._cached_list()
+        if photos is None:
             photos = find_training_photos(self.source)
         if not photos:
             raise PhotostyleError(f"no photos in data.root={self.source} (looked for {' '.join(IMAGE_EXTENSIONS)}); add some or point data.root elsewhere")

@@ -134,7 +134,9 @@ def write_photo(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None, ex
     if alpha is not None and file_format in ALPHA_FORMATS:
         pixels = np.concatenate([pixels, to_uint8(alpha)[..., None]], axis=2)
     image = Image.fromarray(pixels)
-    options: dict = {"exif": exif} if exif and file_format in ("JPEG", "PNG", "WEBP", "TIFF") else {}
+    # Not into TIFF: a TIFF's "EXIF" from Pillow is its own first directory, whose layout tags
+    # (bits per sample, sample format) would contradict the 8-bit RGB written here.
+    options: dict = {"exif": exif} if exif and file_format in ("JPEG", "PNG", "WEBP") else {}
     if file_format in ("JPEG", "WEBP"):
         options["quality"] = quality
     if file_format == "JPEG":
