@@ -26,8 +26,7 @@ _SYMMETRIC = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
 
 def box_mean(x: torch.Tensor, window: int) -> torch.Tensor:
     """Mean over every window x window square inside the image: (B, C, H, W) -> (B, C, H-k+1, W-k+1)."""
-    # Separable, so a large window costs 2k additions a pixel, not k^2.
-    return F.avg_pool2d(F.avg_pool2d(x, (window, 1), stride=1), (1, window), stride=1)
+    return F.avg_pool2d(x, window, stride=1)
 
 
 def inverse_window_covariance(guide: torch.Tensor, window: int, ridge: float) -> torch.Tensor:
@@ -52,17 +51,22 @@ class WindowFit:
     variance: torch.Tensor  # (B, C, h, w): var_w(target)
 
 
+def _moments(guide: torch.Tensor, target: torch.Tensor, window: int) -> tuple:
+    """Window means of guide and target, cov_w(I_i, x) for each guide channel i, and var_w(x)."""
+    mean_guide, mean_target = box_mean(guide, window), box_mean(target, window)  # (B, 3, h, w), (B, C, h, w)
+    cov = [box_mean(guide[:, i : i + 1] * target, window) - mean_guide[:, i : i + 1] * mean_target for i in range(3)]
+    variance = box_mean(target * target, window) - mean_target * mean_target
+    return mean_guide, mean_target, cov, variance  # cov: three (B, C, h, w)
+
+
 def fit_windows(guide: torch.Tensor, target: torch.Tensor, window: int, ridge: float) -> WindowFit:
     """Fit target (B, C, H, W) as an affine map of guide (B, 3, H, W) in every window; gradients flow to target only."""
     guide = guide.detach()
     with torch.no_grad():
         inverse = inverse_window_covariance(guide, window, ridge)  # (B, 6, h, w)
     full = [[inverse[:, _SYMMETRIC.index((min(i, j), max(i, j)))].unsqueeze(1) for j in range(3)] for i in range(3)]
-    mean_guide, mean_target = box_mean(guide, window), box_mean(target, window)  # (B, 3, h, w), (B, C, h, w)
-    # cov_w(I_i, x_c) for the three guide channels i: each (B, C, h, w).
-    cov = [box_mean(guide[:, i : i + 1] * target, window) - mean_guide[:, i : i + 1] * mean_target for i in range(3)]
+    mean_guide, mean_target, cov, variance = _moments(guide, target, window)
     slopes = [sum(full[i][j] * cov[j] for j in range(3)) for i in range(3)]
-    variance = box_mean(target * target, window) - mean_target * mean_target
     offsets = mean_target - sum(slopes[i] * mean_guide[:, i : i + 1] for i in range(3))
     unexplained = variance - sum(slopes[i] * cov[i] for i in range(3))
     return WindowFit(torch.stack(slopes, dim=2), offsets, unexplained, variance)
@@ -81,8 +85,16 @@ def matting_laplacian_energy(content: torch.Tensor, output: torch.Tensor, eps: f
     if height < WINDOW or width < WINDOW:
         return output.new_zeros(output.shape[0])
     with torch.autocast(output.device.type, enabled=False):
-        fit = fit_windows(content.double(), output.double(), WINDOW, eps / WINDOW_PIXELS)
-        energy = WINDOW_PIXELS * fit.unexplained.sum(dim=(1, 2, 3))
+        image, x = content.detach().double(), output.double()
+        with torch.no_grad():
+            inverse = inverse_window_covariance(image, WINDOW, eps / WINDOW_PIXELS)  # (B, 6, h, w)
+        _, _, cov, variance = _moments(image, x, WINDOW)
+        # The explained variance as the quadratic form cov^T inverse cov over the 6 distinct
+        # entries: no slopes needed, and the training loss stays what it always was.
+        explained = sum(
+            (1 if i == j else 2) * inverse[:, k : k + 1] * cov[i] * cov[j] for k, (i, j) in enumerate(_SYMMETRIC)
+        )
+        energy = WINDOW_PIXELS * (variance - explained).sum(dim=(1, 2, 3))
     return (energy / (height * width)).to(output.dtype)
 
 
