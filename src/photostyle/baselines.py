@@ -6,6 +6,15 @@ import torch
 from photostyle.colour import lab_to_srgb, srgb_to_lab
 
 
+def at_quantiles(ordered: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
+    """Values sorted along the last dimension, read at quantiles in [0, 1] by linear interpolation."""
+    position = quantiles * (ordered.shape[-1] - 1)
+    low = position.floor().long()
+    high = (low + 1).clamp_max(ordered.shape[-1] - 1)
+    weight = (position - low).to(ordered.dtype)
+    return ordered[..., low] * (1 - weight) + ordered[..., high] * weight
+
+
 def identity(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     return content.clone()
 
@@ -32,11 +41,7 @@ def histogram_matching(content: torch.Tensor, style: torch.Tensor) -> torch.Tens
         below = torch.searchsorted(ordered, values, right=False)
         through = torch.searchsorted(ordered, values, right=True)
         quantile = (below + through - 1).double() / 2 / max(len(values) - 1, 1)  # in [0, 1]
-        position = quantile * (len(target) - 1)
-        low = position.floor().long()
-        high = (low + 1).clamp_max(len(target) - 1)
-        weight = (position - low).to(content.dtype)
-        result[0, channel] = (target[low] * (1 - weight) + target[high] * weight).view_as(content[0, channel])
+        result[0, channel] = at_quantiles(target, quantile).view_as(content[0, channel])
     return result
 
 

@@ -24,6 +24,10 @@ DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 _EXIF_ORIENTATION = 0x0112
 
 
+class ImageTooLarge(PhotostyleError):
+    """A photo over the pixel limit (or Pillow's decompression-bomb guard), known from its header."""
+
+
 @dataclass
 class Photo:
     rgb: np.ndarray  # (H, W, 3) float32 in [0, 1]
@@ -85,7 +89,7 @@ def decode_photo(source: Path | BinaryIO, name: str, max_side: int | None = None
         with Image.open(source) as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise PhotostyleError(
+                raise ImageTooLarge(
                     f"{name} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
                     f"{max_pixels / 1e6:.0f}; raise the limit (--max-pixels) if the file is genuine"
                 )
@@ -102,7 +106,7 @@ def decode_photo(source: Path | BinaryIO, name: str, max_side: int | None = None
     except UnidentifiedImageError:
         raise PhotostyleError(f"{name} is not an image Pillow can read; re-save it as JPEG or PNG") from None
     except Image.DecompressionBombError:
-        raise PhotostyleError(f"{name} declares a huge size (decompression bomb guard); it is not a usable photo") from None
+        raise ImageTooLarge(f"{name} declares a huge size (decompression bomb guard); it is not a usable photo") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise PhotostyleError(f"{name} is truncated or corrupt ({error}); re-export the original") from None
     if _EXIF_ORIENTATION in exif:
@@ -130,6 +134,13 @@ def write_photo(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None, ex
     file_format = WRITABLE_FORMATS.get(path.suffix.lower())
     if file_format is None:
         raise PhotostyleError(f"cannot write {path}: unknown image suffix; use one of {', '.join(WRITABLE_FORMATS)}")
+    with atomic_write(path) as stream:
+        save_photo(stream, file_format, rgb, alpha, exif, quality)
+
+
+def save_photo(stream: BinaryIO, file_format: str, rgb: np.ndarray, alpha: np.ndarray | None = None,
+               exif: bytes | None = None, quality: int = 95) -> None:
+    """Encode float RGB (and alpha, where the format has it) as a Pillow format name ("JPEG", "PNG", ...)."""
     pixels = to_uint8(rgb)
     if alpha is not None and file_format in ALPHA_FORMATS:
         pixels = np.concatenate([pixels, to_uint8(alpha)[..., None]], axis=2)
@@ -141,8 +152,7 @@ def write_photo(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None, ex
         options["quality"] = quality
     if file_format == "JPEG":
         options["subsampling"] = "4:4:4" if quality >= 90 else "4:2:0"
-    with atomic_write(path) as stream:
-        image.save(stream, format=file_format, **options)
+    image.save(stream, format=file_format, **options)
 
 
 def find_photos(inputs: list[Path]) -> list[tuple[Path, Path]]:

@@ -3,6 +3,7 @@
 import torch
 from torch.nn import functional as F
 
+from photostyle.baselines import at_quantiles
 from photostyle.colour import srgb_to_lab
 from photostyle.losses import gram_matrix, relative_mse
 from photostyle.matting import WINDOW, fit_windows
@@ -63,10 +64,7 @@ def colour_distance(image: torch.Tensor, style: torch.Tensor) -> float:
     def projected_quantiles(rgb: torch.Tensor) -> torch.Tensor:
         pixels = srgb_to_lab(rgb.double()).flatten(2)[0]  # (3, N)
         ordered = (directions @ pixels).sort(dim=1).values  # (S, N)
-        position = levels * (ordered.shape[1] - 1)
-        low = position.floor().long()
-        high = (low + 1).clamp_max(ordered.shape[1] - 1)
-        return ordered[:, low] * (1 - (position - low)) + ordered[:, high] * (position - low)  # (S, QUANTILES)
+        return at_quantiles(ordered, levels)  # (S, QUANTILES)
 
     difference = projected_quantiles(image) - projected_quantiles(style)
     return float(difference.square().mean(dim=1).sqrt().mean())

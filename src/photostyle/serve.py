@@ -16,14 +16,12 @@ import anyio
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from PIL import Image
 
 from photostyle.errors import PhotostyleError
-from photostyle.images import decode_photo, to_uint8
+from photostyle.images import ImageTooLarge, decode_photo, save_photo
 from photostyle.runtime import StyleModel
 from photostyle.settings import SERVE_MAX_PIXELS, SERVE_MAX_UPLOAD_MB, SERVE_QUEUE, SERVE_WORKERS
 
-THUMBNAIL_SIDE = 160
 MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
 
 
@@ -38,10 +36,9 @@ def load_models(folder: Path, threads: int) -> dict[str, StyleModel]:
     return models
 
 
-def encode(rgb: np.ndarray, image_format: str, quality: int = 92) -> bytes:
+def encode(rgb: np.ndarray, image_format: str) -> bytes:
     buffer = io.BytesIO()
-    options = {"quality": quality} if image_format == "jpeg" else {}
-    Image.fromarray(to_uint8(rgb)).save(buffer, format=image_format.upper(), **options)
+    save_photo(buffer, image_format.upper(), rgb, quality=92)
     return buffer.getvalue()
 
 
@@ -105,15 +102,10 @@ def create_app(models_dir: Path, workers: int = SERVE_WORKERS, queue: int = SERV
             waiting -= 1
 
     def _stylize(data: bytes, name: str, model: StyleModel, strength: float, image_format: str) -> Response:
-        try:
-            with Image.open(io.BytesIO(data)) as header:  # the declared size, before any pixel is decoded
-                width, height = header.size
-        except Exception:
-            raise HTTPException(422, f"{name} is not an image Pillow can read; send a JPEG, PNG or WebP photo") from None
-        if width * height > max_pixels:
-            raise HTTPException(413, f"{name} is {width}x{height}, over the limit of {max_pixels / 1e6:.0f} megapixels; send a smaller photo")
-        try:
+        try:  # decode_photo refuses an oversized photo from its header, before any pixel is decoded
             photo = decode_photo(io.BytesIO(data), name, max_pixels=max_pixels)
+        except ImageTooLarge as error:
+            raise HTTPException(413, str(error)) from None
         except PhotostyleError as error:
             raise HTTPException(422, str(error)) from None
         stylized = model(photo.rgb)
