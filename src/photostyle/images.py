@@ -139,8 +139,11 @@ def write_photo(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None, ex
 
 
 def save_photo(stream: BinaryIO, file_format: str, rgb: np.ndarray, alpha: np.ndarray | None = None,
-               exif: bytes | None = None, quality: int = 95) -> None:
-    """Encode float RGB (and alpha, where the format has it) as a Pillow format name ("JPEG", "PNG", ...)."""
+               exif: bytes | None = None, quality: int = 95, subsampling: str | None = None) -> None:
+    """Encode float RGB (and alpha, where the format has it) as a Pillow format name ("JPEG", "PNG", ...).
+
+    JPEG chroma is kept whole (4:4:4) from quality 90 up unless `subsampling` says otherwise.
+    """
     pixels = to_uint8(rgb)
     if alpha is not None and file_format in ALPHA_FORMATS:
         pixels = np.concatenate([pixels, to_uint8(alpha)[..., None]], axis=2)
@@ -151,7 +154,7 @@ def save_photo(stream: BinaryIO, file_format: str, rgb: np.ndarray, alpha: np.nd
     if file_format in ("JPEG", "WEBP"):
         options["quality"] = quality
     if file_format == "JPEG":
-        options["subsampling"] = "4:4:4" if quality >= 90 else "4:2:0"
+        options["subsampling"] = subsampling or ("4:4:4" if quality >= 90 else "4:2:0")
     image.save(stream, format=file_format, **options)
 
 
