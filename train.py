@@ -1,18 +1,25 @@
 """Train a style network: python train.py style.image=STYLE.jpg data.root=PHOTOS/ [key=value ...]"""
 
 import os
+import shlex
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from photostyle.checkpoints import load_checkpoint
+from photostyle.callbacks import StopOnInterrupt
+from photostyle.checkpoints import check_same_training, load_checkpoint, resume_checkpoint
 from photostyle.errors import exit_on_user_error
 
 OmegaConf.register_new_resolver("project_root", lambda: str(Path(__file__).resolve().parent), replace=True)
+# Lightning warns that a loader resumed mid-epoch starts afresh; ours draws by step number, so it carries on exactly.
+warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -36,14 +43,21 @@ def main(cfg: DictConfig) -> None:
             callbacks=[instantiate(c) for c in cfg.callbacks.values()],
             logger=[instantiate(c) for c in cfg.logger.values()] if cfg.logger else False,
         )
-        if cfg.ckpt_path and cfg.ckpt_path not in ("last", "best"):
-            load_checkpoint(Path(cfg.ckpt_path))  # an unsafe or foreign file gets one line here, not a traceback later
+        resume = resume_checkpoint(cfg.ckpt_path, Path(cfg.run_dir))
+        if resume:
+            # An unsafe, foreign or differently configured checkpoint gets one line here, not a traceback later.
+            check_same_training(load_checkpoint(resume), system.hparams, resume)
         start = time.monotonic()
-        trainer.fit(system, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        trainer.fit(system, datamodule=datamodule, ckpt_path=resume)
         checkpoints = Path(cfg.run_dir) / "checkpoints"
         print(f"trained to step {trainer.global_step} in {(time.monotonic() - start) / 60:.1f} min")
         if datamodule.skipped_photos():
             print(f"skipped unreadable photos {datamodule.skipped_photos()} time(s) (the warnings above name them)")
+        if any(isinstance(c, StopOnInterrupt) and c.interrupted for c in trainer.callbacks):
+            kept = [o for o in HydraConfig.get().overrides.task if not o.startswith(("ckpt_path=", "hydra.run.dir="))]
+            print(f"train.py: interrupted at step {trainer.global_step}; last.ckpt is saved, resume with:\n"
+                  f"  python train.py {shlex.join([*kept, f'hydra.run.dir={cfg.run_dir}', 'ckpt_path=last'])}", file=sys.stderr)
+            sys.exit(130)
         print(f"run folder: {cfg.run_dir}\nlast checkpoint: {checkpoints / 'last.ckpt'}\nbest checkpoint: {checkpoints / 'best.ckpt'}")
 
 

@@ -259,6 +259,7 @@ TRAIN_MISTAKES = {
     "negative photoreal weight": (["loss.photoreal_weight=-1"], "photoreal_weight"),
     "unknown VGG layer": (["loss.content_layers=[relu9_9]"], "relu9_9"),
     "unknown key": (["+loss.colour_weight=1"], "colour_weight"),
+    "resume a run that has no checkpoint": (["ckpt_path=last"], "hydra.run.dir="),
 }
 
 
@@ -344,6 +345,15 @@ def test_training_resumes_only_from_a_safe_checkpoint(trained_checkpoint, photo_
                  f"ckpt_path={evil}", f"hydra.run.dir={tmp_path / 'run'}")
     assert clean_failure(result, "evil.ckpt"), result.stderr[-2000:]
     assert "code ran while loading" not in result.stdout + result.stderr
+
+
+def test_training_resumes_only_with_its_own_settings(trained_checkpoint, tmp_path):
+    folder = trained_checkpoint.parents[2]
+    result = run(PYTHON, "train.py", f"data.root={folder / 'photos'}", f"style.image={folder / 'style.png'}", *TINY,
+                 "data.crop_size=48", "trainer.max_steps=3", "logger=csv", f"ckpt_path={trained_checkpoint}",
+                 f"hydra.run.dir={tmp_path / 'run'}")
+    assert clean_failure(result, "data.crop_size=48 (was 32)", "overrides"), result.stderr[-2000:]
+    assert not (tmp_path / "run" / "checkpoints").exists()
 
 
 OPTIMIZE_MISTAKES = {

@@ -4,7 +4,7 @@ import warnings
 import pytest
 import torch
 
-from photostyle.data import PhotoDataModule, find_training_photos, list_photos, source_folder, split_photos
+from photostyle.data import PhotoDataModule, RunSampler, find_training_photos, list_photos, source_folder, split_photos
 from photostyle.errors import PhotostyleError
 
 from conftest import save_photo
@@ -40,25 +40,46 @@ def test_random_crops_and_fixed_validation_crops(photo_folder):
     batch = next(iter(data.train_dataloader()))
     assert batch.shape == (3, 3, 24, 24) and batch.dtype == torch.float32
     assert 0 <= batch.min() and batch.max() <= 1
-    assert len(data.train_dataloader()) == 4  # epoch_size photos per epoch, even from a small folder
+    assert len(data.train_dataloader()) == 4  # epoch_size samples per epoch, even from a small folder
     first, second = next(iter(data.val_dataloader())), next(iter(data.val_dataloader()))
     assert torch.equal(first, second) and first.shape[1:] == (3, 24, 24)
     torch.manual_seed(0)
     a = data.train_set[0]
     torch.manual_seed(1)
-    assert not torch.equal(a, data.train_set[0])  # random crops and flips
+    assert torch.equal(a, data.train_set[0])  # a sample is fixed by the run's seed and its number...
+    assert not torch.equal(a, data.train_set[1])  # ...and random crops and flips vary between samples
+    other_seed = PhotoDataModule(str(photo_folder), crop_size=24, batch_size=3, val_fraction=0.3, num_workers=0, seed=1)
+    other_seed.setup("fit")
+    assert not torch.equal(a, other_seed.train_set[0])
+
+
+def test_every_pass_over_the_photos_visits_each_once_in_its_own_order(photo_folder):
+    data = PhotoDataModule(str(photo_folder), crop_size=8, val_fraction=0, num_workers=0)
+    data.setup("fit")
+    count = len(data.train_set.photos)
+    first, second = data.train_set._photo_order(0), data.train_set._photo_order(1)
+    assert sorted(first) == sorted(second) == list(range(count)) and list(first) != list(second)
+
+
+def test_the_sampler_continues_the_run_and_gives_each_process_its_own_batches():
+    done = 0
+    sampler = RunSampler(batches=3, batch_size=2, batches_done=lambda: done)
+    assert list(sampler) == [0, 1, 2, 3, 4, 5] and len(sampler) == 6
+    done = 3  # a resumed run, or the next epoch, carries on the stream
+    assert list(sampler) == [6, 7, 8, 9, 10, 11]
+    ranks = [list(RunSampler(2, 2, lambda: 0, rank, world_size=2)) for rank in (0, 1)]
+    assert ranks == [[0, 1, 4, 5], [2, 3, 6, 7]]
 
 
 def test_corrupt_photos_are_skipped_with_a_warning(photo_folder):
     (photo_folder / "broken.jpg").write_bytes(b"\xff\xd8 broken")
     data = PhotoDataModule(str(photo_folder), crop_size=16, val_fraction=0, num_workers=0)
     data.setup("fit")
-    index = data.train_set.photos.index(photo_folder / "broken.jpg")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        crop = data.train_set[index]
-    assert crop.shape == (3, 16, 16)
-    assert any("broken.jpg" in str(w.message) for w in caught)
+        crops = [data.train_set[sample] for sample in range(len(data.train_set.photos))]  # one pass: every photo once
+    assert all(crop.shape == (3, 16, 16) for crop in crops)
+    assert [str(w.message) for w in caught if "broken.jpg" in str(w.message)] and data.skipped_photos() == 1
 
 
 def test_bad_folders_and_values_are_clear_errors(tmp_path):

@@ -1,5 +1,7 @@
-"""Lightning plumbing for safe checkpoints."""
+"""Lightning plumbing for safe checkpoints and a clean stop on Ctrl-C."""
 
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +36,33 @@ class LastCheckpoint(ModelCheckpoint):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._last_global_step_saved != trainer.global_step:
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+class StopOnInterrupt(pl.Callback):
+    """The first Ctrl-C (SIGINT) ends training after the step in progress, so last.ckpt
+    holds a whole step to resume from; a second Ctrl-C stops at once.
+
+    Lightning's own Ctrl-C handling stops wherever the KeyboardInterrupt lands, possibly in
+    the middle of an optimiser step, and saves nothing.
+    """
+
+    def __init__(self):
+        self.interrupted = False
+        self._previous_handler = None
+
+    def _request_stop(self, signum, frame) -> None:
+        self.interrupted = True
+        signal.signal(signal.SIGINT, self._previous_handler)  # the second Ctrl-C raises KeyboardInterrupt
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if threading.current_thread() is threading.main_thread():  # Python only lets the main thread set handlers
+            self._previous_handler = signal.signal(signal.SIGINT, self._request_stop)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        # Every process stops after the same step, whichever of them saw the signal.
+        if trainer.strategy.reduce_boolean_decision(self.interrupted, all=False):
+            self.interrupted = trainer.should_stop = True
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._previous_handler is not None and signal.getsignal(signal.SIGINT) == self._request_stop:
+            signal.signal(signal.SIGINT, self._previous_handler)

@@ -5,11 +5,14 @@ import hashlib
 import multiprocessing
 import os
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import numpy as np
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.transforms import v2
 
 from photostyle.errors import PhotostyleError
@@ -17,6 +20,8 @@ from photostyle.files import atomic_write
 from photostyle.images import IMAGE_EXTENSIONS, read_photo
 
 GLOB_CHARACTERS = "*?["
+# Independent random streams drawn from the run's seed.
+PHOTO_ORDER_STREAM, CROP_STREAM = 0, 1
 
 
 def list_photos(root: Path) -> list[Path]:
@@ -85,21 +90,22 @@ def split_photos(photos: list[Path], root: Path, val_fraction: float) -> tuple[l
 
 
 class PhotoCrops(Dataset):
-    """Photos as (3, H, W) float tensors in [0, 1] after `transform`; `length` may exceed the
-    photo count so that one epoch of a small folder is still many steps."""
+    """Photos as (3, H, W) float tensors in [0, 1] after `transform`, one per photo."""
 
-    def __init__(self, photos: list[Path], transform: v2.Transform, load_size: int, length: int | None = None):
+    def __init__(self, photos: list[Path], transform: v2.Transform, load_size: int):
         self.photos, self.transform, self.load_size = photos, transform, load_size
-        self.length = max(length or 0, len(photos))
         self.unreadable: set[Path] = set()  # per worker process: each warns once per photo
         # Shared memory, so the main process sees what every worker process skipped.
         self.skipped = multiprocessing.get_context("spawn").Value("i", 0)
 
     def __len__(self) -> int:
-        return self.length
+        return len(self.photos)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        # A corrupt photo is skipped (and reported once), not fatal: try the next one.
+        return self.transform(self._read(index))
+
+    def _read(self, index: int) -> torch.Tensor:
+        """Photo `index` as (3, H, W); a corrupt photo is skipped (and reported once), not fatal: the next one is read."""
         for offset in range(len(self.photos)):
             path = self.photos[(index + offset) % len(self.photos)]
             try:
@@ -111,12 +117,64 @@ class PhotoCrops(Dataset):
                         self.skipped.value += 1
                     warnings.warn(f"skipping unreadable training photo: {error}", stacklevel=1)
                 continue
-            return self.transform(torch.from_numpy(photo.rgb).permute(2, 0, 1))  # (3, H, W)
+            return torch.from_numpy(photo.rgb).permute(2, 0, 1)
         raise PhotostyleError("none of the training photos can be read; check data.root")
 
 
+class TrainingCrops(PhotoCrops):
+    """Sample number n of a run -> a random crop of one photo, a pure function of (seed, n).
+
+    The whole run's stream of samples is fixed up front: a run stopped and resumed from a
+    checkpoint draws the same crops as one that never stopped, whatever the worker count.
+    Every pass over the photos visits each once, in its own shuffled order.
+    """
+
+    def __init__(self, photos: list[Path], transform: v2.Transform, load_size: int, seed: int):
+        super().__init__(photos, transform, load_size)
+        self.seed = seed
+        self._order: tuple[int, np.ndarray] | None = None  # (pass, photo order), one pass cached
+
+    def _photo_order(self, pass_number: int) -> np.ndarray:
+        if self._order is None or self._order[0] != pass_number:
+            order = np.random.default_rng([self.seed, PHOTO_ORDER_STREAM, pass_number]).permutation(len(self.photos))
+            self._order = (pass_number, order)
+        return self._order[1]
+
+    def __getitem__(self, sample: int) -> torch.Tensor:
+        pass_number, position = divmod(sample, len(self.photos))
+        photo = self._read(int(self._photo_order(pass_number)[position]))
+        crop_seed = np.random.SeedSequence([self.seed, CROP_STREAM, sample]).generate_state(1)[0]
+        # The transforms draw from torch's global generator: seed a private copy of it per sample.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(crop_seed))
+            return self.transform(photo)
+
+
+class RunSampler(Sampler[int]):
+    """One epoch's sample numbers, continuing the run's stream after `batches_done()` batches.
+
+    Batches, not epochs, index the stream, so a run resumed mid-epoch from a checkpoint
+    (where Lightning starts a fresh loader) carries on exactly where it stopped. Process
+    `rank` of `world_size` takes every world_size-th batch of the stream.
+    """
+
+    def __init__(self, batches: int, batch_size: int, batches_done: Callable[[], int], rank: int = 0, world_size: int = 1):
+        self.batches, self.batch_size, self.batches_done = batches, batch_size, batches_done
+        self.rank, self.world_size = rank, world_size
+
+    def __len__(self) -> int:
+        return self.batches * self.batch_size
+
+    def __iter__(self) -> Iterator[int]:
+        first = self.batches_done()
+        for batch in range(first, first + self.batches):
+            start = (batch * self.world_size + self.rank) * self.batch_size
+            yield from range(start, start + self.batch_size)
+
+
 class PhotoDataModule(pl.LightningDataModule):
-    """Random crops and flips of the photos `root` names (see find_training_photos).
+    """Random crops and flips of the photos `root` names (see find_training_photos), drawn
+    as a fixed stream from `seed` (see TrainingCrops and RunSampler).
 
     The photo list is made once, by prepare_data (one process per node under DDP), and kept
     in `list_cache` (one path per line), which every process's setup then reads; photos are
@@ -125,7 +183,7 @@ class PhotoDataModule(pl.LightningDataModule):
 
     def __init__(self, root: str, crop_size: int = 256, batch_size: int = 4, val_fraction: float = 0.1,
                  min_scale: float = 0.25, load_size: int = 768, epoch_size: int = 1000, num_workers: int = 1,
-                 list_cache: str | None = None):
+                 list_cache: str | None = None, seed: int = 0):
         super().__init__()
         self.source, self.list_cache = str(root), Path(list_cache) if list_cache else None
         if not (Path(root).exists() or _is_glob(str(root))):
@@ -138,6 +196,7 @@ class PhotoDataModule(pl.LightningDataModule):
                                   f"data.num_workers={num_workers} >= 0")
         self.crop_size, self.batch_size, self.val_fraction = crop_size, batch_size, val_fraction
         self.min_scale, self.load_size, self.epoch_size, self.num_workers = min_scale, load_size, epoch_size, num_workers
+        self.seed = seed
 
     def _list_header(self) -> str:
         return f"# photos of data.root={self.source}"
@@ -170,19 +229,27 @@ class PhotoDataModule(pl.LightningDataModule):
             v2.RandomHorizontalFlip(),
         ])
         centre = v2.Compose([v2.Resize(self.crop_size, antialias=True), v2.CenterCrop(self.crop_size)])
-        self.train_set = PhotoCrops(train, augment, self.load_size, self.epoch_size)
+        self.train_set = TrainingCrops(train, augment, self.load_size, self.seed)
         self.val_set = PhotoCrops(val or train[:1], centre, self.load_size)
 
-    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, drop_last=shuffle)
+    def _loader(self, dataset: Dataset, sampler: Sampler[int] | None = None) -> DataLoader:
+        return DataLoader(dataset, self.batch_size, sampler=sampler, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)
+
+    def _batches_done(self) -> int:
+        """Training batches this process has had so far in the run (restored with the checkpoint on resume)."""
+        trainer = self.trainer
+        return trainer.global_step * trainer.accumulate_grad_batches if trainer else 0
 
     def skipped_photos(self) -> int:
         """How many times a worker process met an unreadable photo and skipped it (each worker counts a photo once)."""
         return sum(dataset.skipped.value for dataset in (getattr(self, "train_set", None), getattr(self, "val_set", None)) if dataset)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        rank, world_size = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        # epoch_size samples per epoch over all processes together.
+        batches = max(1, self.epoch_size // (self.batch_size * world_size))
+        return self._loader(self.train_set, RunSampler(batches, self.batch_size, self._batches_done, rank, world_size))
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
+        return self._loader(self.val_set)

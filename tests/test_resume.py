@@ -1,0 +1,73 @@
+"""Training stopped by Ctrl-C or killed outright resumes with ckpt_path=last and ends with
+the weights of a run that was never interrupted."""
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import PROJECT_ROOT, PYTHON, TINY, run, save_photo
+
+MAX_STEPS = 24
+# Crops large enough that a step takes a while, so the signal lands mid-run; a checkpoint every 3 steps.
+SETTINGS = [*TINY, "data.crop_size=96", "data.epoch_size=10", "data.num_workers=1", "logger=csv",
+            "callbacks.last.every_n_train_steps=3", f"trainer.max_steps={MAX_STEPS}"]
+
+
+def _train(inputs: Path, run_dir: Path, *extra: str) -> list[str]:
+    return [PYTHON, "train.py", f"data.root={inputs / 'photos'}", f"style.image={inputs / 'style.png'}", *SETTINGS,
+            f"hydra.run.dir={run_dir}", *extra]
+
+
+def _weights(run_dir: Path) -> tuple[int, dict[str, torch.Tensor]]:
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    return checkpoint["global_step"], checkpoint["state_dict"]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """Photos and a style photo shared by every run here: a resumed run must see what the first one saw."""
+    folder = tmp_path_factory.mktemp("inputs")
+    for seed in range(5):
+        save_photo(folder / "photos" / f"{seed}.png", 60 + seed, 70 - seed, seed)
+    save_photo(folder / "style.png", 48, 64, 9)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(inputs, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    result = run(*_train(inputs, run_dir))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return _weights(run_dir)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
+def test_interrupted_training_resumes_to_the_same_weights(stop, uninterrupted, inputs, tmp_path):
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(_train(inputs, run_dir), cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not (run_dir / "checkpoints" / "last.ckpt").exists() and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(stop)
+    _, stderr = process.communicate(timeout=120)
+    stopped_at, _ = _weights(run_dir)
+    assert 3 <= stopped_at < MAX_STEPS  # it really stopped part way
+    if stop == signal.SIGINT:
+        # Ctrl-C finishes the step in progress, saves it and says how to go on.
+        assert process.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
+        assert f"interrupted at step {stopped_at}" in stderr and "ckpt_path=last" in stderr
+    else:
+        assert process.returncode == -signal.SIGKILL
+        assert stopped_at % 3 == 0  # the last periodic save, whole despite the kill
+
+    result = run(*_train(inputs, run_dir, "ckpt_path=last"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    steps, weights = _weights(run_dir)
+    expected_steps, expected = uninterrupted
+    assert steps == expected_steps == MAX_STEPS
+    assert expected.keys() == weights.keys()
+    for name, tensor in expected.items():
+        assert torch.equal(tensor, weights[name]), name
