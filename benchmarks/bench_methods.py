@@ -15,7 +15,7 @@ contact sheet OUT/sheet.png (content | style | each method).
 import argparse
 from pathlib import Path
 
-from runs import BENCH_PAIRS, ROOT, SHARED_BENCH, read_pairs
+from runs import BENCH_PAIRS, ROOT, SHARED_BENCH, per_pair_markdown, read_pairs
 
 from photostyle.baselines import BASELINES
 from photostyle.contact_sheet import contact_sheet
@@ -63,14 +63,12 @@ def main() -> None:
         pair_rows = evaluate_photo(content, load(style, args.max_side), pair_methods(pair, args.bench, settings),
                                    out_dir, args.max_side, post=True)
         for row in pair_rows:
-            row["photo"] = name
+            row["pair"] = name
         rows += pair_rows
         sheet.append([content, style, *(Path(row["output"]) for row in pair_rows)])
 
     print(f"\n{len(names)} pairs, longer side {args.max_side}" + ("" if args.no_optimize else f", optimize {args.steps} steps"))
-    per_pair = "| pair | method | style distance | colour distance | SSIM | affine residual | s / photo |\n|---|---|---|---|---|---|---|\n"
-    for row in rows:
-        per_pair += markdown([{**row, "photos": 1}]).splitlines()[-1].replace(f"| {row['method']} | 1 |", f"| {row['photo']} | {row['method']} |") + "\n"
+    per_pair = per_pair_markdown(rows)
     means = markdown(mean_table(rows))
     print(per_pair + "\nMeans over the pairs:\n\n" + means, end="")
     args.out.mkdir(parents=True, exist_ok=True)

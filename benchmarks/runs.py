@@ -35,3 +35,14 @@ def photostyle(*args: str | Path) -> None:
 
 def stylize(model: Path, inputs: list[Path], output: Path, *options: str) -> None:
     photostyle("stylize", model, *inputs, "-o", output, "--overwrite", *options)
+
+
+def per_pair_markdown(rows: list[dict]) -> str:
+    """One Markdown row per (pair, method) of evaluate_photo rows that carry a "pair" key."""
+    from photostyle.evaluate import markdown
+
+    lines = ["| pair | method | style distance | colour distance | SSIM | affine residual | s / photo |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        cells = markdown([{**row, "photos": 1}]).splitlines()[-1].split(" | ")[2:]  # the metric cells
+        lines.append(f"| {row['pair']} | {row['method']} | " + " | ".join(cells))
+    return "\n".join(lines) + "\n"

@@ -57,7 +57,7 @@ def run(*args: str, cwd: Path = PROJECT_ROOT, env: dict | None = None) -> subpro
 
 PYTHON = sys.executable
 # train.py overrides for runs of a few seconds: a tiny network, tiny crops, two shallow VGG layers.
-TINY = ["model.base_channels=4", "model.num_residual_blocks=1", "data.crop_size=32", "data.batch_size=2",
+TINY = ["model=residual", "model.base_channels=4", "model.num_residual_blocks=1", "data.crop_size=32", "data.batch_size=2",
         "data.num_workers=0", "style.size=64", "loss.content_layers=[relu2_1]",
         "loss.style_layers={relu1_1: 1.0, relu2_1: 1.0}", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1"]
 PHOTOSTYLE = str(Path(sys.executable).parent / "photostyle")  # the installed console script

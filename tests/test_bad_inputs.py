@@ -260,6 +260,9 @@ TRAIN_MISTAKES = {
     "unknown VGG layer": (["loss.content_layers=[relu9_9]"], "relu9_9"),
     "unknown key": (["+loss.colour_weight=1"], "colour_weight"),
     "resume a run that has no checkpoint": (["ckpt_path=last"], "hydra.run.dir="),
+    "thumbnail off the grid": (["model=bilateral", "model.thumbnail_size=100"], "thumbnail_size=100"),
+    "style colours out of range": (["model=bilateral", "model.style_colours=1.5"], "style_colours=1.5"),
+    "content colours out of range": (["loss.content_colours=-1"], "content_colours=-1"),
 }
 
 

@@ -26,6 +26,19 @@ def test_bench_methods_runs_every_method_on_a_masked_pair(tmp_path):
     assert (tmp_path / "sheet.png").is_file() and (tmp_path / "metrics.csv").is_file()
 
 
+@pytest.mark.skipif(not (PROJECT_ROOT.parent / "shared" / "bench" / "pairs.csv").is_file(), reason="../shared/bench is absent")
+def test_quality_protocol_trains_a_model_and_measures_it_against_the_targets(tmp_path):
+    tiny = ["model=bilateral", "model.thumbnail_size=32", "model.channels=4", "trainer.max_steps=2", "data.crop_size=32",
+            "data.batch_size=2", "data.num_workers=0", "style.size=64", "loss.content_layers=[relu2_1]", "loss.style_layers={relu1_1: 1.0}"]
+    result = run(PYTHON, "benchmarks/quality.py", "--pairs", "stylenas/1", "--out", str(tmp_path), "--", *tiny)
+    assert result.returncode == 0, result.stderr[-3000:]
+    methods = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| stylenas/1 |")]
+    assert methods == ["photostyle", "untrained", "identity", "reinhard", "histogram", "reference"]
+    targets = [line for line in result.stdout.splitlines() if re.match(r"\| (style|colour) distance|\| ssim|\| affine residual", line)]
+    assert len(targets) == 4 and all(re.search(r"\| (yes|no) \| [+-]", line) for line in targets)
+    assert {"sheet.png", "sheet.jpg", "metrics.csv", "metrics.md"} <= {p.name for p in tmp_path.iterdir()}
+
+
 def test_serve_load_benchmark_reports_every_client_count_without_errors():
     result = run(PYTHON, "benchmarks/serve_load.py", "--clients", "1", "3", "--seconds", "1")
     assert result.returncode == 0, result.stderr

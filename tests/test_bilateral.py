@@ -3,6 +3,8 @@ import torch
 from torch.nn import functional as F
 
 from photostyle.bilateral import slice_and_apply, strip_width, tent_weights
+from photostyle.colour import colour_statistics, covariance_transfer, square_roots
+from photostyle.errors import PhotostyleError
 from photostyle.networks.bilateral import BilateralNet
 from photostyle.onnx_export import export_onnx, max_abs_difference
 
@@ -64,9 +66,12 @@ def test_untrained_network_is_the_identity_at_any_size(size):
     torch.testing.assert_close(out, image, atol=1e-6, rtol=0)
 
 
-def perturbed_network(grid_depth: int, thumbnail_samples: int = 1) -> BilateralNet:
+def perturbed_network(grid_depth: int, thumbnail_samples: int = 1, style_colours: float = 0.0) -> BilateralNet:
     torch.manual_seed(grid_depth)
-    net = BilateralNet(thumbnail_size=64, channels=4, grid_depth=grid_depth, thumbnail_samples=thumbnail_samples)
+    net = BilateralNet(thumbnail_size=64, channels=4, grid_depth=grid_depth, thumbnail_samples=thumbnail_samples,
+                       style_colours=style_colours)
+    if style_colours:
+        net.set_style(torch.rand(1, 3, 30, 40) * torch.tensor([0.9, 0.6, 0.3]).view(1, 3, 1, 1))
     with torch.no_grad():
         for parameter in net.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.05)
@@ -87,17 +92,54 @@ def test_output_is_an_affine_map_of_each_pixels_own_colour():
     assert difference.max() < 1e-3
 
 
-@pytest.mark.parametrize("grid_depth,samples", [(1, 1), (2, 2), (3, 1)])
-def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, samples):
-    net = perturbed_network(grid_depth, samples)
+@pytest.mark.parametrize("grid_depth,samples,style_colours", [(1, 1, 0.0), (2, 2, 0.0), (3, 1, 0.0), (1, 1, 0.8)])
+def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, samples, style_colours):
+    net = perturbed_network(grid_depth, samples, style_colours)
     path = tmp_path / "bilateral.onnx"
     export_onnx(net, path, {"network": "bilateral"})
-    assert max_abs_difference(net, path, [(64, 64), (97, 131), (301, 203), (1, 1)]) < 1e-4
+    # A flat photo (1x1) gets a large gain from the colour map, which magnifies float32 rounding.
+    assert max_abs_difference(net, path, [(64, 64), (97, 131), (301, 203), (1, 1)]) < (1e-3 if style_colours else 1e-4)
     with torch.no_grad():  # and the check is not vacuous: the network does change photos
         image = torch.rand(1, 3, 40, 40)
         assert (net(image) - image).abs().max() > 0.05
 
 
+def test_style_colours_give_each_photo_the_style_mean_and_covariance():
+    """Untrained, with style_colours=1, the network is a global map to the style photo's
+    colour statistics, worked out anew for every photo (here the thumbnail is the whole photo)."""
+    generator = torch.Generator().manual_seed(0)
+    style = torch.rand(1, 3, 50, 70, generator=generator) ** 2 * torch.tensor([1.0, 0.7, 0.4]).view(1, 3, 1, 1)
+    net = BilateralNet(thumbnail_size=32, channels=4, style_colours=1.0)
+    net.set_style(style)
+    for scale in (0.5, 1.0):
+        content = torch.rand(1, 3, 32, 32, generator=generator) * scale
+        with torch.no_grad():
+            out = net(content)
+        (mean, covariance), (style_mean, style_covariance) = (
+            colour_statistics(image.flatten(2).transpose(1, 2)) for image in (out, style))
+        torch.testing.assert_close(mean, style_mean, atol=1e-5, rtol=0)
+        torch.testing.assert_close(covariance, style_covariance, atol=5e-4, rtol=0)  # the ridge's small pull
+
+
+def test_colour_square_roots_and_the_transfer_map_are_exact():
+    generator = torch.Generator().manual_seed(1)
+    rotation, _ = torch.linalg.qr(torch.randn(3, 3, generator=generator, dtype=torch.float64))
+    matrix = (rotation @ torch.diag(torch.tensor([0.05, 5e-3, 5e-5], dtype=torch.float64)) @ rotation.T)[None]
+    root, inverse_root = square_roots(matrix)
+    torch.testing.assert_close(root @ root, matrix, atol=1e-9, rtol=1e-6)
+    torch.testing.assert_close(root @ inverse_root, torch.eye(3, dtype=torch.float64)[None], atol=1e-6, rtol=0)
+    content = torch.rand(1, 500, 3, generator=generator, dtype=torch.float64) * torch.tensor([0.5, 0.2, 0.9], dtype=torch.float64)
+    style = torch.rand(1, 300, 3, generator=generator, dtype=torch.float64) ** 3
+    (content_mean, content_covariance), (style_mean, style_covariance) = colour_statistics(content), colour_statistics(style)
+    transfer = covariance_transfer(content_mean, content_covariance, style_mean, style_covariance, ridge=0.0)
+    moved_mean, moved_covariance = colour_statistics(content @ transfer[:, :3] + transfer[:, 3:])
+    torch.testing.assert_close(moved_mean, style_mean)
+    torch.testing.assert_close(moved_covariance, style_covariance)
+    half = covariance_transfer(content_mean, content_covariance, style_mean, style_covariance, strength=0.5, ridge=0.0)
+    torch.testing.assert_close(half, (transfer + torch.eye(4, 3, dtype=torch.float64)) / 2 + torch.cat(
+        [torch.zeros(3, 3, dtype=torch.float64), (content_mean - content_mean @ torch.eye(3, dtype=torch.float64)) / 2]))
+
+
 def test_thumbnail_size_must_fit_the_grid():
-    with pytest.raises(ValueError, match="multiple of 16"):
+    with pytest.raises(PhotostyleError, match="multiple of 16"):
         BilateralNet(thumbnail_size=100)

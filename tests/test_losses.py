@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from photostyle.losses import content_loss, gram_matrix, relative_mse, style_loss, total_variation
+from photostyle.objective import PhotorealStyleLoss
 
 
 def test_gram_matrix_matches_explicit_sum_and_is_symmetric_psd():
@@ -47,6 +48,19 @@ def test_style_loss_uses_layer_weights_and_is_zero_at_the_target():
     assert one > 0
     assert style_loss(output, targets, {"relu1_1": 3.0}) == pytest.approx(3 * one.item())
     assert style_loss(output, targets, {"relu1_1": 1.0, "relu2_1": 0.0}) == pytest.approx(one.item())
+
+
+def test_content_colours_give_the_content_target_the_style_colour_statistics():
+    generator = torch.Generator().manual_seed(0)
+    style = torch.rand(1, 3, 24, 32, generator=generator) * torch.tensor([0.9, 0.5, 0.2]).view(1, 3, 1, 1)
+    content = torch.rand(2, 3, 20, 20, generator=generator) * 0.5 + 0.25
+    anchored = PhotorealStyleLoss(["relu1_1"], {"relu1_1": 1.0}, content_colours=1.0)
+    anchored.set_style(style)
+    target = anchored.content_target(content)
+    torch.testing.assert_close(target.mean(dim=(2, 3)), style.mean(dim=(2, 3)).expand(2, 3), atol=2e-3, rtol=0)
+    plain = PhotorealStyleLoss(["relu1_1"], {"relu1_1": 1.0})
+    plain.set_style(style)
+    assert plain.content_target(content) is content
 
 
 def test_total_variation_zero_for_flat_positive_for_noise():

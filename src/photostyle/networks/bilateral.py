@@ -12,7 +12,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from photostyle.bilateral import AFFINE_COLUMNS, AFFINE_ROWS, identity_affine, padded_width, slice_and_apply
+from photostyle.bilateral import AFFINE_COLUMNS, AFFINE_ROWS, identity_affine, padded_width, slice_and_apply, then
+from photostyle.colour import apply_affine, colour_statistics, transfer_to_style
+from photostyle.errors import PhotostyleError
 
 # The grid has one spatial knot per 16x16 thumbnail pixels (four stride-2 convolutions).
 THUMBNAIL_PER_CELL = 16
@@ -68,6 +70,32 @@ class GuideNet(nn.Module):
         return (pixels @ self.weight[:, None] + self.bias).clamp(0, 1)  # (B, H, W, 1)
 
 
+class StyleColours(nn.Module):
+    """The style photo's RGB mean and covariance, kept as buffers (so they travel in the
+    checkpoint and the ONNX model), and the per-photo affine map that gives them to a photo.
+
+    A content-adaptive start: before any training the network already does a global colour
+    transfer suited to each photo it sees, and learning only has to add the local part.
+    """
+
+    def __init__(self, strength: float):
+        super().__init__()
+        self.strength = strength
+        # Zeros until set_style: a network with this part is made for one style photo.
+        self.register_buffer("style_mean", torch.zeros(3))
+        self.register_buffer("style_covariance", torch.zeros(3, 3))
+
+    def set_style(self, style: torch.Tensor) -> None:
+        """style (1, 3, H, W) in [0, 1]."""
+        mean, covariance = colour_statistics(style.flatten(2).transpose(1, 2).to(self.style_mean))
+        self.style_mean.copy_(mean[0])
+        self.style_covariance.copy_(covariance[0])
+
+    def forward(self, thumbnail: torch.Tensor) -> torch.Tensor:
+        """(B, 3, T, T) -> (B, 4, 3) affine maps, one per photo."""
+        return transfer_to_style(thumbnail.flatten(2).transpose(1, 2), self.style_mean, self.style_covariance, self.strength)
+
+
 class BilateralNet(nn.Module):
     """RGB (B, 3, H, W) in [0, 1] to the same photo with a per-pixel affine colour transform applied.
 
@@ -75,15 +103,25 @@ class BilateralNet(nn.Module):
     one more full-resolution pass; whoever displays or saves it clips (the runtime does).
     """
 
-    def __init__(self, thumbnail_size: int = 144, channels: int = 8, grid_depth: int = 1, thumbnail_samples: int = 1):
+    def __init__(self, thumbnail_size: int = 144, channels: int = 8, grid_depth: int = 1, thumbnail_samples: int = 1,
+                 style_colours: float = 0.0):
         super().__init__()
         if thumbnail_size % THUMBNAIL_PER_CELL:
-            raise ValueError(f"model.thumbnail_size={thumbnail_size} must be a multiple of {THUMBNAIL_PER_CELL}")
+            raise PhotostyleError(f"model.thumbnail_size={thumbnail_size} must be a multiple of {THUMBNAIL_PER_CELL}, e.g. 144")
+        if not 0 <= style_colours <= 1:
+            raise PhotostyleError(f"model.style_colours={style_colours} must be in [0, 1] (0 leaves the global colour map out)")
         self.thumbnail_size = thumbnail_size
         self.thumbnail_samples = thumbnail_samples
         self.grid = GridNet(channels, grid_depth)
         # With one bin the guide has nothing to choose between.
         self.guide = GuideNet() if grid_depth > 1 else None
+        # style_colours > 0: first a global map to the style's colour statistics, at that strength (see StyleColours).
+        self.style_colours = StyleColours(style_colours) if style_colours > 0 else None
+
+    def set_style(self, style: torch.Tensor) -> None:
+        """Remember the style photo (1, 3, H, W)'s colour statistics, where the network uses them."""
+        if self.style_colours is not None:
+            self.style_colours.set_style(style)
 
     def thumbnail(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, H, W, 3) -> (B, 3, T, T): the mean of s x s point samples per thumbnail pixel.
@@ -104,6 +142,14 @@ class BilateralNet(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         pixels = image.permute(0, 2, 3, 1)  # (B, H, W, 3)
-        grid = self.grid(self.thumbnail(pixels))
+        thumbnail = self.thumbnail(pixels)
+        if self.style_colours is None:
+            grid = self.grid(thumbnail)
+        else:
+            # The grid network sees the globally mapped thumbnail; the global map and each
+            # grid cell's map are composed on the grid, so full resolution pays nothing.
+            first = self.style_colours(thumbnail)  # (B, 4, 3)
+            mapped = apply_affine(thumbnail.flatten(2).transpose(1, 2), first).transpose(1, 2).view_as(thumbnail)  # (B, 3, T, T)
+            grid = then(first, self.grid(mapped))
         guide = self.guide(pixels) if self.guide is not None else None
         return slice_and_apply(grid, guide, pixels).permute(0, 3, 1, 2)
