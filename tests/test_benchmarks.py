@@ -49,7 +49,7 @@ def test_serve_load_benchmark_reports_every_client_count_without_errors():
 
 def test_train_throughput_times_real_training_steps():
     result = run(PYTHON, "benchmarks/train_throughput.py", "--steps", "2", "--warmup", "1", "--crop", "32", "--batch", "2",
-                 "--", "model.base_channels=4", "model.num_residual_blocks=1")
+                 "--", "model=residual", "model.base_channels=4", "model.num_residual_blocks=1")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "32x32 crops, batch 2 per process, 1 process(es) on cpu, precision 32-true" in result.stdout
     assert float(re.search(r"([\d.]+) images/s", result.stdout).group(1)) > 0
