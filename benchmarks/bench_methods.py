@@ -15,30 +15,12 @@ contact sheet OUT/sheet.png (content | style | each method).
 import argparse
 from pathlib import Path
 
-from runs import BENCH_PAIRS, ROOT, SHARED_BENCH, per_pair_markdown, read_pairs
+from runs import BENCH_PAIRS, ROOT, SHARED_BENCH, pair_methods, per_pair_markdown, read_pairs
 
-from photostyle.baselines import BASELINES
 from photostyle.contact_sheet import contact_sheet
-from photostyle.evaluate import Method, evaluate_photo, markdown, mean_table, write_csv, write_text
-from photostyle.masks import read_labels, shared_masks
-from photostyle.optimize import optimize_photo
+from photostyle.evaluate import evaluate_photo, markdown, mean_table, write_csv, write_text
 from photostyle.settings import OptimizeSettings
 from photostyle.tensors import load
-
-
-def pair_methods(pair: dict[str, str], bench: Path, settings: OptimizeSettings | None) -> list[Method]:
-    methods = [Method(name, lambda path, content, style, baseline=baseline: baseline(content, style))
-               for name, baseline in BASELINES.items()]
-    if settings:
-        def optimize(path, content, style):
-            masks = (None, None)
-            if pair["content_seg"] and pair["style_seg"]:
-                masks = shared_masks(read_labels(bench / pair["content_seg"], content.shape[-2:]),
-                                     read_labels(bench / pair["style_seg"], style.shape[-2:]))
-            return optimize_photo(content, style, settings, *masks, progress=False)[0]
-        methods.append(Method("optimize", optimize))
-    methods.append(Method("reference", lambda path, content, style: load(bench / pair["reference"]), timed=False))
-    return methods
 
 
 def main() -> None:

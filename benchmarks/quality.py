@@ -22,12 +22,11 @@ from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
-from runs import BENCH_PAIRS, ROOT, SHARED_BENCH, per_pair_markdown, read_pairs, train_and_export
+from runs import BENCH_PAIRS, ROOT, SHARED_BENCH, pair_methods, per_pair_markdown, read_pairs, train_and_export
 
-from photostyle.baselines import BASELINES
+from photostyle.checkpoints import load_checkpoint
 from photostyle.contact_sheet import contact_sheet
 from photostyle.evaluate import Method, evaluate_photo, markdown, mean_table, onnx_method, write_csv, write_text
-from photostyle.checkpoints import load_checkpoint
 from photostyle.tensors import load
 
 SIDE = 512
@@ -84,8 +83,7 @@ def main() -> None:
             minutes.append((time.monotonic() - start) / 60)
             print(f"[{number}/{len(args.pairs)}] {name}: trained and exported in {minutes[-1]:.1f} min", flush=True)
         methods = [onnx_method(MODEL, model), untrained_method(out_dir / "run" / "checkpoints" / "last.ckpt"),
-                   *(Method(n, lambda path, c, s, b=b: b(c, s)) for n, b in BASELINES.items()),
-                   Method("reference", lambda path, c, s: load(args.bench / pair["reference"]), timed=False)]
+                   *pair_methods(pair, args.bench)]
         pair_rows = evaluate_photo(content, load(style, SIDE), methods, out_dir, SIDE)
         for row in pair_rows:
             row["pair"] = name

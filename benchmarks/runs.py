@@ -1,9 +1,17 @@
-"""What the benchmark scripts share: training, exporting and stylizing through the real entry points."""
+"""What the benchmark scripts share: the bench pairs and the methods compared on them; training, exporting and
+stylizing through the real entry points."""
 
 import csv
 import subprocess
 import sys
 from pathlib import Path
+
+from photostyle.baselines import BASELINES
+from photostyle.evaluate import Method, markdown
+from photostyle.masks import read_labels, shared_masks
+from photostyle.optimize import optimize_photo
+from photostyle.settings import OptimizeSettings
+from photostyle.tensors import load
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_BENCH = ROOT.parent / "shared" / "bench"
@@ -39,10 +47,24 @@ def stylize(model: Path, inputs: list[Path], output: Path, *options: str) -> Non
 
 def per_pair_markdown(rows: list[dict]) -> str:
     """One Markdown row per (pair, method) of evaluate_photo rows that carry a "pair" key."""
-    from photostyle.evaluate import markdown
-
     lines = ["| pair | method | style distance | colour distance | SSIM | affine residual | s / photo |", "|---|---|---|---|---|---|---|"]
     for row in rows:
         cells = markdown([{**row, "photos": 1}]).splitlines()[-1].split(" | ")[2:]  # the metric cells
         lines.append(f"| {row['pair']} | {row['method']} | " + " | ".join(cells))
     return "\n".join(lines) + "\n"
+
+
+def pair_methods(pair: dict[str, str], bench: Path, settings: OptimizeSettings | None = None) -> list[Method]:
+    """The baselines, `optimize` (with settings; the pair's masks where it has them) and the pair's published output."""
+    methods = [Method(name, lambda path, content, style, baseline=baseline: baseline(content, style))
+               for name, baseline in BASELINES.items()]
+    if settings:
+        def optimize(path, content, style):
+            masks = (None, None)
+            if pair["content_seg"] and pair["style_seg"]:
+                masks = shared_masks(read_labels(bench / pair["content_seg"], content.shape[-2:]),
+                                     read_labels(bench / pair["style_seg"], style.shape[-2:]))
+            return optimize_photo(content, style, settings, *masks, progress=False)[0]
+        methods.append(Method("optimize", optimize))
+    methods.append(Method("reference", lambda path, content, style: load(bench / pair["reference"]), timed=False))
+    return methods
