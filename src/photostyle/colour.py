@@ -31,23 +31,27 @@ def lab_to_srgb(lab: torch.Tensor) -> torch.Tensor:
     return torch.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055).clamp(0, 1)
 
 
-def colour_statistics(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, N, 3) colours -> their mean (B, 3) and covariance (B, 3, 3)."""
-    mean = pixels.mean(dim=1)
-    centred = pixels - mean[:, None]
-    return mean, centred.transpose(1, 2) @ centred / pixels.shape[1]
+def colour_statistics(colours: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 3, N) colours (an image's channels, flattened) -> their mean (B, 3) and covariance (B, 3, 3).
+
+    Channels first, as images are laid out: with the 3 innermost, onnxruntime's broadcasts
+    and transposes over a thumbnail cost several times more than the rest of the map.
+    """
+    mean = colours.mean(dim=2)
+    centred = colours - mean[:, :, None]
+    return mean, centred @ centred.transpose(1, 2) / colours.shape[2]
 
 
 def square_roots(matrix: torch.Tensor, iterations: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
-    """A^(1/2) and A^(-1/2) of symmetric positive definite (B, 3, 3) matrices.
+    """A^(1/2) and A^(-1/2) of symmetric positive definite (..., 3, 3) matrices.
 
     Coupled Newton-Schulz iterations (matrix products only, so they export to ONNX, which
     has no eigendecomposition). Scaled by the trace, every eigenvalue lies in (0, 1], where
-    the iteration converges; 30 steps give A^(1/2) to about 1e-6 (relative, float32) up to
-    a condition number of 1e5, past what the ridge in `covariance_transfer` allows a photo.
+    the iteration converges; in float64, 30 steps give A^(-1/2) to better than 1e-6
+    (relative) up to a condition number of 1e9.
     """
     eye = torch.eye(3, dtype=matrix.dtype, device=matrix.device).expand_as(matrix)
-    scale = matrix.diagonal(dim1=1, dim2=2).sum(-1)[:, None, None]  # (B, 1, 1) trace
+    scale = matrix.diagonal(dim1=-2, dim2=-1).sum(-1)[..., None, None]  # (..., 1, 1) trace
     root, inverse_root = matrix / scale, eye
     for _ in range(iterations):
         step = 0.5 * (3 * eye - inverse_root @ root)
@@ -59,27 +63,33 @@ def covariance_transfer(content_mean: torch.Tensor, content_covariance: torch.Te
                         style_covariance: torch.Tensor, strength: float = 1.0, ridge: float = 1e-4) -> torch.Tensor:
     """(B, 4, 3) matrices M, rgb' = [r, g, b, 1] @ M, that give the content the style's colour mean and covariance.
 
-    The linear map is the one that moves colours least while doing so (the Monge-Kantorovich
-    solution for Gaussians, as in Pitie and Kokaram 2007): A = C^-1/2 (C^1/2 S C^1/2)^1/2 C^-1/2.
-    `ridge` adds a little variance to both, so that a nearly flat channel is not stretched
-    without bound; `strength` blends the map with the identity.
+    Content statistics are (B, 3) and (B, 3, 3); the style's the same, or one (3,) and
+    (3, 3) for every photo. The linear map is the one that moves colours least while doing
+    so (the Monge-Kantorovich solution for Gaussians, as in Pitie and Kokaram 2007): the
+    symmetric positive definite A with A C A = S, A = S^1/2 (S^1/2 C S^1/2)^-1/2 S^1/2.
+    In that form the style's root is a constant of a style model (onnxruntime works it out
+    once, when it loads the model), so each photo costs one root. The middle matrix is as
+    ill-conditioned as C and S together (a black-and-white photo and style: ~1e8), beyond
+    float32, so the roots are taken in float64. `ridge` adds a little variance to both, so
+    that a nearly flat channel is not stretched without bound; `strength` blends the map
+    with the identity.
     """
-    eye = torch.eye(3, dtype=content_covariance.dtype, device=content_covariance.device)
-    root, inverse_root = square_roots(content_covariance + ridge * eye)
-    middle, _ = square_roots(root @ (style_covariance + ridge * eye) @ root)
-    linear = strength * (inverse_root @ middle @ inverse_root) + (1 - strength) * eye  # (B, 3, 3), symmetric
+    dtype = content_covariance.dtype
+    eye = torch.eye(3, dtype=torch.float64, device=content_covariance.device)
+    style_root, _ = square_roots(style_covariance.double() + ridge * eye)
+    _, inverse_middle = square_roots(style_root @ (content_covariance.double() + ridge * eye) @ style_root)
+    linear = (strength * (style_root @ inverse_middle @ style_root) + (1 - strength) * eye).to(dtype)  # (B, 3, 3), symmetric
     target_mean = strength * style_mean + (1 - strength) * content_mean  # (B, 3)
     offset = target_mean - (content_mean[:, None] @ linear)[:, 0]  # (B, 3)
     return torch.cat([linear, offset[:, None]], dim=1)
 
 
-def transfer_to_style(pixels: torch.Tensor, style_mean: torch.Tensor, style_covariance: torch.Tensor,
+def transfer_to_style(colours: torch.Tensor, style_mean: torch.Tensor, style_covariance: torch.Tensor,
                       strength: float) -> torch.Tensor:
-    """covariance_transfer's (B, 4, 3) maps from each photo's colours (B, N, 3) to one style's mean (3,) and covariance (3, 3)."""
-    batch = pixels.shape[0]
-    return covariance_transfer(*colour_statistics(pixels), style_mean.expand(batch, 3), style_covariance.expand(batch, 3, 3), strength)
+    """covariance_transfer's (B, 4, 3) maps from each photo's colours (B, 3, N) to one style's mean (3,) and covariance (3, 3)."""
+    return covariance_transfer(*colour_statistics(colours), style_mean, style_covariance, strength)
 
 
-def apply_affine(pixels: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
-    """[r, g, b, 1] @ M for colours (B, N, 3) and one map (B, 4, 3) per photo."""
-    return pixels @ maps[:, :3] + maps[:, 3:]
+def apply_affine(colours: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+    """[r, g, b, 1] @ M for colours (B, 3, N) and one map (B, 4, 3) per photo."""
+    return maps[:, :3].transpose(1, 2) @ colours + maps[:, 3:].transpose(1, 2)

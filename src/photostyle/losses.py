@@ -9,6 +9,8 @@ sets (Caffe's 0..255 input and torchvision's standardised one).
 import torch
 from torch.nn import functional as F
 
+from photostyle.baselines import at_quantiles
+
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) -> (B, C, C): mean outer product of the feature vectors.
@@ -52,6 +54,20 @@ def style_loss(output: dict[str, torch.Tensor], target_grams: dict[str, torch.Te
         weight * relative_mse(gram_matrix(output[name]), target_grams[name].expand(output[name].shape[0], -1, -1))
         for name, weight in layer_weights.items()
     )
+
+
+def sliced_colour_loss(colours: torch.Tensor, style_sorted: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """Squared sliced Wasserstein distance between each photo's colour distribution and the
+    style's, relative to the style's variance along the directions.
+
+    colours (B, N, 3); style_sorted (D, M), the style's colours projected on directions
+    (D, 3) and sorted along M. Each photo's projections, sorted, are compared with the
+    style's at the same quantiles, so the whole distribution counts, not its first moments.
+    """
+    projected = (colours @ directions.T).transpose(1, 2).sort(dim=-1).values  # (B, D, N)
+    levels = (torch.arange(colours.shape[1], device=colours.device, dtype=colours.dtype) + 0.5) / colours.shape[1]
+    target = at_quantiles(style_sorted, levels)  # (D, N)
+    return (projected - target).square().mean() / style_sorted.var(dim=-1).mean().clamp_min(1e-12)
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:

@@ -87,13 +87,13 @@ class StyleColours(nn.Module):
 
     def set_style(self, style: torch.Tensor) -> None:
         """style (1, 3, H, W) in [0, 1]."""
-        mean, covariance = colour_statistics(style.flatten(2).transpose(1, 2).to(self.style_mean))
+        mean, covariance = colour_statistics(style.flatten(2).to(self.style_mean))
         self.style_mean.copy_(mean[0])
         self.style_covariance.copy_(covariance[0])
 
     def forward(self, thumbnail: torch.Tensor) -> torch.Tensor:
         """(B, 3, T, T) -> (B, 4, 3) affine maps, one per photo."""
-        return transfer_to_style(thumbnail.flatten(2).transpose(1, 2), self.style_mean, self.style_covariance, self.strength)
+        return transfer_to_style(thumbnail.flatten(2), self.style_mean, self.style_covariance, self.strength)
 
 
 class BilateralNet(nn.Module):
@@ -149,7 +149,7 @@ class BilateralNet(nn.Module):
             # The grid network sees the globally mapped thumbnail; the global map and each
             # grid cell's map are composed on the grid, so full resolution pays nothing.
             first = self.style_colours(thumbnail)  # (B, 4, 3)
-            mapped = apply_affine(thumbnail.flatten(2).transpose(1, 2), first).transpose(1, 2).view_as(thumbnail)  # (B, 3, T, T)
+            mapped = apply_affine(thumbnail.flatten(2), first).view_as(thumbnail)  # (B, 3, T, T)
             grid = then(first, self.grid(mapped))
         guide = self.guide(pixels) if self.guide is not None else None
         return slice_and_apply(grid, guide, pixels).permute(0, 3, 1, 2)
