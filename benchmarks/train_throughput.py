@@ -2,11 +2,11 @@
 
     python benchmarks/train_throughput.py [--steps 20] [--warmup 3] [--crop 256] [--batch 4] [-- OVERRIDE ...]
 
-Runs the real train.py (default config: residual network, full loss with the matting term)
+Runs the real train.py (default config: bilateral network, full loss with the matting term)
 with 256x256 crops and batch 4, no validation, no checkpoints, and times every training step
 with a callback (benchmarks/step_timer.py). The first --warmup steps are left out (start-up,
 first allocations). Anything after `--` goes to train.py, e.g. `-- trainer=gpu` or
-`-- model=bilateral`. Prints the configuration and images/s (all processes together).
+`-- model=residual`. Prints the configuration and images/s (all processes together).
 """
 
 import argparse
