@@ -78,9 +78,9 @@ def test_sliced_colour_loss_pulls_colours_to_the_style_distribution():
     tones = torch.tensor([[70.0, 20.0, -30.0], [30.0, -10.0, 40.0]])
     style = torch.cat([tones[0].expand(500, 3), tones[1].expand(500, 3)])
     style_sorted = (directions @ style.T).sort(dim=-1).values
-    shuffled = style[torch.randperm(1000, generator=generator)][None]
+    shuffled = style[torch.randperm(1000, generator=generator)].T[None]  # (1, 3, N)
     assert sliced_colour_loss(shuffled, style_sorted, directions) < 1e-8  # float32 rounding
-    colours = (50 + 20 * torch.randn(1, 400, 3, generator=generator)).requires_grad_()
+    colours = (50 + 20 * torch.randn(1, 400, 3, generator=generator)).transpose(1, 2).detach().requires_grad_()
     optimiser = torch.optim.Adam([colours], lr=1.0)
     start = sliced_colour_loss(colours, style_sorted, directions).item()
     for _ in range(300):
@@ -88,5 +88,5 @@ def test_sliced_colour_loss_pulls_colours_to_the_style_distribution():
         sliced_colour_loss(colours, style_sorted, directions).backward()
         optimiser.step()
     assert sliced_colour_loss(colours, style_sorted, directions).item() < 0.05 * start
-    moved = colours.detach()[0]
+    moved = colours.detach()[0].T
     torch.testing.assert_close(moved.mean(dim=0), style.mean(dim=0), atol=1.0, rtol=0)

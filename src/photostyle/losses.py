@@ -60,12 +60,13 @@ def sliced_colour_loss(colours: torch.Tensor, style_sorted: torch.Tensor, direct
     """Squared sliced Wasserstein distance between each photo's colour distribution and the
     style's, relative to the style's variance along the directions.
 
-    colours (B, N, 3); style_sorted (D, M), the style's colours projected on directions
-    (D, 3) and sorted along M. Each photo's projections, sorted, are compared with the
-    style's at the same quantiles, so the whole distribution counts, not its first moments.
+    colours (B, 3, N), channels first like colour.colour_statistics; style_sorted (D, M), the
+    style's colours projected on directions (D, 3) and sorted along M. Each photo's
+    projections, sorted, are compared with the style's at the same quantiles, so the whole
+    distribution counts, not its first moments.
     """
-    projected = (colours @ directions.T).transpose(1, 2).sort(dim=-1).values  # (B, D, N)
-    levels = (torch.arange(colours.shape[1], device=colours.device, dtype=colours.dtype) + 0.5) / colours.shape[1]
+    projected = (directions @ colours).sort(dim=-1).values  # (B, D, N)
+    levels = (torch.arange(colours.shape[2], device=colours.device, dtype=colours.dtype) + 0.5) / colours.shape[2]
     target = at_quantiles(style_sorted, levels)  # (D, N)
     return (projected - target).square().mean() / style_sorted.var(dim=-1).mean().clamp_min(1e-12)
 

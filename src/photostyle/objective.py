@@ -97,7 +97,7 @@ class PhotorealStyleLoss(nn.Module):
         if self.photoreal_weight > 0:
             terms["photoreal"] = self.photoreal_weight * matting_laplacian_energy(content, output, self.matting_eps).mean()
         if self.colour_weight > 0:
-            colours = srgb_to_lab(output.clamp(0, 1)).flatten(2).transpose(1, 2)  # (B, H W, 3)
+            colours = srgb_to_lab(output.clamp(0, 1)).flatten(2)  # (B, 3, H W)
             terms["colour"] = self.colour_weight * sliced_colour_loss(colours, self.style_lab_sorted, self.colour_directions)
         if self.tv_weight > 0:
             terms["tv"] = self.tv_weight * total_variation(output)
