@@ -2,13 +2,15 @@
 
     python benchmarks/latency.py [MODEL.onnx ...] [--networks residual bilateral]
         [--sizes 512x512 1920x1080 3840x2160] [--runs 20] [--warmup 3] [--threads 2]
-        [--provider cpu|cuda] [--torch-cuda]
+        [--provider cpu|cuda] [--torch-cuda [--cuda-graph]]
 
 --networks exports each named network of conf/model/ with its default settings (untrained:
 speed does not depend on the weights) into a temporary folder; MODEL.onnx files are taken as
 they are. Each model runs in its own child process on the same random images, with
 onnxruntime (--provider cuda needs an onnxruntime build with CUDA) or, with --torch-cuda,
-as the PyTorch network on the GPU (for machines whose onnxruntime has no CUDA). The table
+as the PyTorch network on the GPU (for machines whose onnxruntime has no CUDA); --cuda-graph
+then captures the network once per size as a CUDA graph and times its replays, which leaves
+out the launch of each small kernel from Python (most of the bilateral network's time). The table
 gives median and p90 milliseconds of --runs timed runs after --warmup untimed ones, the peak
 memory while running that size (process RSS; GPU memory with --torch-cuda), the peak memory
 added by the run as a multiple of the input image's bytes, and, for every model after the
@@ -87,10 +89,32 @@ def _measure_torch_cuda(model: str, sizes: list[tuple[int, int]], args: argparse
         image = torch.rand(1, height, width, 3, generator=torch.Generator().manual_seed(0)).cuda()
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()
-        median, p90 = _timed(run, image, args.runs, args.warmup)
+        median, p90 = _timed(_graph_replay(net, image) if args.cuda_graph else run, image, args.runs, args.warmup)
         peak = torch.cuda.max_memory_allocated()
         results.append((median, p90, peak / MIB, (peak - before) / (image.numel() * 4)))
     queue.put(results)
+
+
+def _graph_replay(net, example):
+    """A run(image) that copies the image into a static input and replays net captured on it as one CUDA graph."""
+    import torch
+
+    static = example.clone()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.no_grad(), torch.cuda.stream(side):
+        for _ in range(3):  # capture needs the kernels chosen and the memory pool warm
+            net(static)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.no_grad(), torch.cuda.graph(graph):
+        net(static)
+
+    def run(image: torch.Tensor) -> None:
+        static.copy_(image)
+        graph.replay()
+        torch.cuda.synchronize()
+    return run
 
 
 def build_network(name: str):
@@ -120,12 +144,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     parser.add_argument("--provider", choices=["cpu", "cuda"], default="cpu", help="onnxruntime execution provider")
     parser.add_argument("--torch-cuda", action="store_true", help="time the PyTorch networks (--networks) on the GPU instead")
+    parser.add_argument("--cuda-graph", action="store_true", help="with --torch-cuda: time replays of each network captured as a CUDA graph")
     args = parser.parse_args()
     sizes = [tuple(int(v) for v in size.split("x"))[::-1] for size in args.sizes]  # (height, width)
 
     workdir = tempfile.TemporaryDirectory()
+    if args.cuda_graph and not args.torch_cuda:
+        parser.error("--cuda-graph needs --torch-cuda")
     if args.torch_cuda:
-        models, measure, engine = list(args.networks), _measure_torch_cuda, "PyTorch on CUDA"
+        models, measure = list(args.networks), _measure_torch_cuda
+        import torch
+
+        engine = f"PyTorch on CUDA ({torch.cuda.get_device_name()})" + (", replaying CUDA graphs" if args.cuda_graph else "")
     else:
         models = [str(m) for m in args.models] + [str(export_network(n, Path(workdir.name))) for n in args.networks]
         measure, engine = _measure_onnxruntime, f"onnxruntime {args.provider}, {args.threads} threads"
