@@ -146,15 +146,15 @@ def main() -> None:
     parser.add_argument("--torch-cuda", action="store_true", help="time the PyTorch networks (--networks) on the GPU instead")
     parser.add_argument("--cuda-graph", action="store_true", help="with --torch-cuda: time replays of each network captured as a CUDA graph")
     args = parser.parse_args()
+    if args.cuda_graph and not args.torch_cuda:
+        parser.error("--cuda-graph needs --torch-cuda")
     sizes = [tuple(int(v) for v in size.split("x"))[::-1] for size in args.sizes]  # (height, width)
 
     workdir = tempfile.TemporaryDirectory()
-    if args.cuda_graph and not args.torch_cuda:
-        parser.error("--cuda-graph needs --torch-cuda")
     if args.torch_cuda:
-        models, measure = list(args.networks), _measure_torch_cuda
         import torch
 
+        models, measure = list(args.networks), _measure_torch_cuda
         engine = f"PyTorch on CUDA ({torch.cuda.get_device_name()})" + (", replaying CUDA graphs" if args.cuda_graph else "")
     else:
         models = [str(m) for m in args.models] + [str(export_network(n, Path(workdir.name))) for n in args.networks]
