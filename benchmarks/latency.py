@@ -5,11 +5,11 @@
         [--provider cpu|cuda] [--torch-cuda [--cuda-graph]]
 
 --networks exports each named network of conf/model/ with its default settings (untrained:
-speed does not depend on the weights) into a temporary folder; MODEL.onnx files are taken as
-they are. Each model runs in its own child process on the same random images, with
-onnxruntime (--provider cuda needs an onnxruntime build with CUDA) or, with --torch-cuda,
-as the PyTorch network on the GPU (for machines whose onnxruntime has no CUDA); --cuda-graph
-then captures the network once per size as a CUDA graph and times its replays, which leaves
+speed does not depend on the weights), or with some changed, NAME:KEY=VALUE[,KEY=VALUE...],
+into a temporary folder; MODEL.onnx files are taken as they are. Each model runs in its own
+child process on the same random images, with onnxruntime (--provider cuda needs an
+onnxruntime build with CUDA) or, with --torch-cuda, as the PyTorch network on the GPU (for
+machines whose onnxruntime has no CUDA); --cuda-graph then captures the network once per size as a CUDA graph and times its replays, which leaves
 out the launch of each small kernel from Python (most of the bilateral network's time). The table
 gives median and p90 milliseconds of --runs timed runs after --warmup untimed ones, the peak
 memory while running that size (process RSS; GPU memory with --torch-cuda), the peak memory
@@ -117,27 +117,31 @@ def _graph_replay(net, example):
     return run
 
 
-def build_network(name: str):
+def build_network(spec: str):
+    """The untrained network of conf/model/NAME.yaml, for a spec NAME or NAME:KEY=VALUE[,KEY=VALUE...]."""
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    return instantiate(OmegaConf.load(ROOT / "conf" / "model" / f"{name}.yaml")).eval()
+    name, _, changes = spec.partition(":")
+    config = OmegaConf.load(ROOT / "conf" / "model" / f"{name}.yaml")
+    return instantiate(OmegaConf.merge(config, OmegaConf.from_dotlist(changes.split(",") if changes else []))).eval()
 
 
-def export_network(name: str, folder: Path) -> Path:
-    """The untrained default network of conf/model/NAME.yaml as a photostyle ONNX model."""
+def export_network(spec: str, folder: Path) -> Path:
+    """build_network(spec) as a photostyle ONNX model in folder, named after the spec."""
     from photostyle import __version__
     from photostyle.onnx_export import export_onnx
 
-    path = folder / f"{name}.onnx"
-    export_onnx(build_network(name), path, {"network": name, "photostyle_version": __version__})
+    path = folder / f"{spec.replace(':', '.')}.onnx"
+    export_onnx(build_network(spec), path, {"network": spec.partition(":")[0], "photostyle_version": __version__})
     return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", type=Path, help="exported .onnx files")
-    parser.add_argument("--networks", nargs="*", default=[], help="names in conf/model/ to export (or, with --torch-cuda, build) and measure")
+    parser.add_argument("--networks", nargs="*", default=[],
+                        help="names in conf/model/ to export (or, with --torch-cuda, build) and measure, as NAME or NAME:KEY=VALUE,...")
     parser.add_argument("--sizes", nargs="+", default=["512x512", "1920x1080", "3840x2160"], help="WIDTHxHEIGHT")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)

@@ -7,13 +7,15 @@ import pytest
 from conftest import PROJECT_ROOT, PYTHON, run
 
 
-def test_latency_benchmark_times_both_networks_side_by_side():
-    result = run(PYTHON, "benchmarks/latency.py", "--networks", "residual", "bilateral", "--sizes", "40x24", "--runs", "2", "--warmup", "1")
+def test_latency_benchmark_times_networks_side_by_side():
+    """Both networks, and one with a setting changed (here: in bands at any size)."""
+    result = run(PYTHON, "benchmarks/latency.py", "--networks", "residual", "bilateral", "bilateral:banded_from_pixels=0",
+                 "--sizes", "40x24", "--runs", "2", "--warmup", "1")
     assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if re.match(r"\| (residual|bilateral) \| 40x24 \|", line)]
-    assert len(rows) == 2
-    ratio = rows[1].split("|")[-2].strip()
-    assert re.fullmatch(r"\d+\.\dx", ratio)  # residual / bilateral, measured in the same run
+    rows = [line for line in result.stdout.splitlines() if re.match(r"\| (residual|bilateral|bilateral\.banded_from_pixels=0) \| 40x24 \|", line)]
+    assert len(rows) == 3
+    for row in rows[1:]:
+        assert re.fullmatch(r"\d+\.\dx", row.split("|")[-2].strip())  # residual / this one, measured in the same run
 
 
 @pytest.mark.skipif(not (PROJECT_ROOT.parent / "shared" / "bench" / "pairs.csv").is_file(), reason="../shared/bench is absent")

@@ -26,14 +26,16 @@ def grid_sample_reference(grid: torch.Tensor, guide: torch.Tensor | None, pixels
     return (pixels[..., None] * matrix[..., :3, :]).sum(-2) + matrix[..., 3, :]
 
 
+@pytest.mark.parametrize("banded", [False, True])
 @pytest.mark.parametrize("depth,size", [(1, (37, 53)), (1, (16, 12)), (2, (16, 16)), (3, (1, 7)), (4, (45, 30))])
-def test_slice_and_apply_equals_trilinear_grid_sample(depth, size):
+def test_slice_and_apply_equals_trilinear_grid_sample(depth, size, banded):
+    """In one piece and in bands of rows (a photo 1 row high leaves most bands empty)."""
     generator = torch.Generator().manual_seed(depth)
     grid = torch.randn(2, 5, 7, depth, 4, 3, generator=generator, dtype=torch.float64)
     pixels = torch.rand(2, *size, 3, generator=generator, dtype=torch.float64)
     guide = torch.rand(2, *size, 1, generator=generator, dtype=torch.float64) if depth > 1 else None
     expected = grid_sample_reference(grid, guide, pixels)
-    torch.testing.assert_close(slice_and_apply(grid, guide, pixels), expected, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(slice_and_apply(grid, guide, pixels, 0 if banded else None), expected, rtol=1e-10, atol=1e-10)
 
 
 def test_tent_weights_are_a_partition_of_unity_clamped_at_the_ends():
@@ -66,10 +68,11 @@ def test_untrained_network_is_the_identity_at_any_size(size):
     torch.testing.assert_close(out, image, atol=1e-6, rtol=0)
 
 
-def perturbed_network(grid_depth: int, thumbnail_samples: int = 1, style_colours: float = 0.0) -> BilateralNet:
+def perturbed_network(grid_depth: int, thumbnail_samples: int = 1, style_colours: float = 0.0,
+                      banded_from_pixels: int = 3_000_000) -> BilateralNet:
     torch.manual_seed(grid_depth)
     net = BilateralNet(thumbnail_size=64, channels=4, grid_depth=grid_depth, thumbnail_samples=thumbnail_samples,
-                       style_colours=style_colours)
+                       style_colours=style_colours, banded_from_pixels=banded_from_pixels)
     if style_colours:
         net.set_style(torch.rand(1, 3, 30, 40) * torch.tensor([0.9, 0.6, 0.3]).view(1, 3, 1, 1))
     with torch.no_grad():
@@ -102,6 +105,15 @@ def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, sample
     with torch.no_grad():  # and the check is not vacuous: the network does change photos
         image = torch.rand(1, 3, 40, 40)
         assert (net(image) - image).abs().max() > 0.05
+
+
+def test_onnx_export_chooses_bands_on_each_photos_size(tmp_path):
+    """The exported model decides per photo, as PyTorch does: one piece up to 2000 pixels, bands
+    above (5 rows leave most of them empty)."""
+    net = perturbed_network(1, style_colours=0.8, banded_from_pixels=2000)
+    path = tmp_path / "bilateral.onnx"
+    export_onnx(net, path, {"network": "bilateral"})
+    assert max_abs_difference(net, path, [(32, 48), (37, 53), (64, 64), (61, 67), (5, 800)]) < 1e-3
 
 
 def test_style_colours_give_each_photo_the_style_mean_and_covariance():

@@ -20,12 +20,18 @@ matrix is M_left + f (M_right - M_left), f its fraction of the way across. So tw
 3x3 products over (row, strip) blocks, a row-wise scaling by f and one plain matrix product
 for the offsets do the whole slice and apply, and no coefficient plane ever exists
 (benchmarks/latency.py measures it).
+
+A photo of more than `banded_from_pixels` goes through those passes in BANDS bands of rows,
+one band after another, so that what one pass writes is still in the processor's cache when
+the next reads it; for smaller photos the bands' extra operations cost more than they save.
+In an exported model the choice is an ONNX If, made on each photo's size when it runs.
 """
 
 import torch
 from torch.nn import functional as F
 
 AFFINE_ROWS, AFFINE_COLUMNS = 4, 3  # [r, g, b, 1] @ M -> [r', g', b']
+BANDS = 8
 
 
 def identity_affine(depth: int) -> torch.Tensor:
@@ -68,7 +74,8 @@ def pixel_centres(size: int | torch.SymInt, extent: int | torch.SymInt, knots: i
     return (torch.arange(size, dtype=like.dtype, device=like.device) + 0.5) * ((knots - 1) / extent)
 
 
-def slice_and_apply(grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor) -> torch.Tensor:
+def slice_and_apply(grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor,
+                    banded_from_pixels: int | None = None) -> torch.Tensor:
     """out = [r, g, b, 1] @ M(pixel), M the grid interpolated at the pixel: (B, H, W, 3).
 
     Along the guide, the result under each bin's (spatially interpolated) matrices is blended
@@ -76,41 +83,72 @@ def slice_and_apply(grid: torch.Tensor, guide: torch.Tensor | None, pixels: torc
     """
     depth = grid.shape[3]
     if depth == 1:
-        return slice_bin(grid[:, :, :, 0], pixels)
+        return slice_bin(grid[:, :, :, 0], pixels, banded_from_pixels)
     position = guide * (depth - 1)  # (B, H, W, 1) in bin units
     out = 0
     for d in range(depth):
         # One bin at a time: whole planes, where a trailing axis of D bins is slow in onnxruntime.
-        out = out + tent(position, d) * slice_bin(grid[:, :, :, d], pixels)
+        out = out + tent(position, d) * slice_bin(grid[:, :, :, d], pixels, banded_from_pixels)
     return out
 
 
-def slice_bin(grid: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
-    """One bin: grid (B, Gh, Gw, 4, 3) interpolated in y and x and applied to pixels (B, H, W, 3)."""
+def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, banded_from_pixels: int | None) -> torch.Tensor:
+    """One bin: grid (B, Gh, Gw, 4, 3) interpolated in y and x and applied to pixels (B, H, W, 3),
+    in bands of rows for photos of more than banded_from_pixels (None: never)."""
     batch, height, width, _ = pixels.shape
     knots_y, knots_x = grid.shape[1:3]
-    strips, strip, padded = knots_x - 1, strip_width(width, knots_x), padded_width(width, knots_x)
-    blocks = batch * height * strips  # one (row, strip) block of `strip` pixels each
+    strip, padded = strip_width(width, knots_x), padded_width(width, knots_x)
 
     # The y interpolation on the grid itself: one row of knots per image row.
     rows = tent_weights(pixel_centres(height, height, knots_y, pixels), knots_y)  # (H, Gh)
     knot_rows = (rows @ grid.flatten(2)).view(batch, height, knots_x, 4, 3)  # (B, H, Gw, 4, 3)
     # Strip k reads knot k (its left side) and knot k + 1 (its right side).
-    left, right = knot_rows[:, :, :-1].reshape(blocks, 4, 3), knot_rows[:, :, 1:].reshape(blocks, 4, 3)
+    left, right = knot_rows[:, :, :-1], knot_rows[:, :, 1:]  # (B, H, S, 4, 3)
+    linear, change = left[..., :3, :], right[..., :3, :] - left[..., :3, :]  # (B, H, S, 3, 3)
+    offsets = torch.stack([left[..., 3, :], right[..., 3, :]], dim=3)  # (B, H, S, 2, 3)
 
-    # Padding by concatenation and cropping by splitting: onnxruntime runs Concat and Split on
-    # both cores, Pad and Slice on one, and these are two of the few full-resolution passes.
-    colour = torch.cat([pixels, pixels.new_zeros(batch, height, padded - width, 3)], dim=2).view(blocks, strip, 3)
     f = pixel_centres(strip, strip, 2, pixels)  # (w,) fraction of the way across a strip
-    # A pixel's result under the left matrix, plus f times the change to the right one. f
-    # scales whole rows of w x 3 numbers by one w x 3 pattern: onnxruntime does that in one
+    # f scales whole rows of w x 3 numbers by one w x 3 pattern: onnxruntime does that in one
     # dense pass, where scaling each pixel's triple by its own scalar is ~10x slower.
     f3 = f[:, None].expand(strip, 3).flatten()  # (w 3,)
-    change = torch.bmm(colour, right[:, :3] - left[:, :3]).view(blocks, 3 * strip) * f3
-    linear = torch.bmm(colour, left[:, :3]).view(blocks, 3 * strip) + change  # (BHS, w 3)
     # The offsets, (1 - f) o_left + f o_right, as one plain matrix product: blocks x (side, rgb)
     # times (side, rgb) x (pixel, rgb); a batched product per block costs 2x more here.
     sides = torch.stack([1 - f, f], dim=1)  # (w, 2)
     spread = torch.einsum("is,cd->scid", sides, torch.eye(3, dtype=pixels.dtype, device=pixels.device)).reshape(6, 3 * strip)
-    out = torch.addmm(linear, torch.stack([left[:, 3], right[:, 3]], dim=1).view(blocks, 6), spread)
-    return out.view(batch, height, padded, 3).split([width, padded - width], dim=2)[0]
+
+    operands = (pixels, pixels.new_zeros(batch, height, padded - width, 3), linear, change, offsets, f3, spread)
+    if banded_from_pixels is None:
+        return apply_strips(*operands)
+    large = height * width > banded_from_pixels
+    if torch.compiler.is_exporting():
+        # An ONNX If, decided on each photo's size when it runs (a Python `if` would fix the
+        # graph to the example photo's). A branch must give a tensor of its own; the crop is a view.
+        return torch.cond(large, in_bands, lambda *operands: apply_strips(*operands).clone(), operands)
+    # Bands are for a processor's cache: on a GPU they would only add kernel launches.
+    return in_bands(*operands) if large and pixels.device.type == "cpu" else apply_strips(*operands)
+
+
+def in_bands(pixels, padding, linear, change, offsets, f3, spread) -> torch.Tensor:
+    """apply_strips over BANDS bands of rows, one after another."""
+    height = pixels.shape[1]
+    sizes = [(b + 1) * height // BANDS - b * height // BANDS for b in range(BANDS)]
+    split = (t.split(sizes, dim=1) for t in (pixels, padding, linear, change, offsets))
+    return torch.cat([apply_strips(*band, f3, spread) for band in zip(*split)], dim=1)
+
+
+def apply_strips(pixels: torch.Tensor, padding: torch.Tensor, linear: torch.Tensor, change: torch.Tensor,
+                 offsets: torch.Tensor, f3: torch.Tensor, spread: torch.Tensor) -> torch.Tensor:
+    """Rows of pixels (B, h, W, 3), with their strips' maps (B, h, S, ...), to their results (B, h, W, 3).
+
+    padding (B, h, P - W, 3) zeros fill the last strip of each row; the result is cropped again.
+    """
+    # Padding by concatenation and cropping by splitting: onnxruntime runs Concat and Split on
+    # both cores, Pad and Slice on one.
+    colour = torch.cat([pixels, padding], dim=2)  # (B, h, P, 3)
+    width3 = f3.shape[0]  # one strip: w pixels x rgb
+    blocks = colour.view(-1, width3 // 3, 3)  # one (row, strip) block of w pixels each
+    # A pixel's result under the left matrix, plus f times the change to the right one.
+    changed = torch.bmm(blocks, change.reshape(-1, 3, 3)).view(-1, width3) * f3
+    mapped = torch.bmm(blocks, linear.reshape(-1, 3, 3)).view(-1, width3) + changed
+    out = torch.addmm(mapped, offsets.reshape(-1, 6), spread).view(colour.shape)
+    return out.split([pixels.shape[2], padding.shape[2]], dim=2)[0]

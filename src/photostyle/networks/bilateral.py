@@ -104,14 +104,18 @@ class BilateralNet(nn.Module):
     """
 
     def __init__(self, thumbnail_size: int = 144, channels: int = 8, grid_depth: int = 1, thumbnail_samples: int = 1,
-                 style_colours: float = 0.0):
+                 style_colours: float = 0.0, banded_from_pixels: int = 3_000_000):
         super().__init__()
         if thumbnail_size % THUMBNAIL_PER_CELL:
             raise PhotostyleError(f"model.thumbnail_size={thumbnail_size} must be a multiple of {THUMBNAIL_PER_CELL}, e.g. 144")
         if not 0 <= style_colours <= 1:
             raise PhotostyleError(f"model.style_colours={style_colours} must be in [0, 1] (0 leaves the global colour map out)")
+        if not (isinstance(banded_from_pixels, int) and banded_from_pixels >= 0):
+            raise PhotostyleError(f"model.banded_from_pixels={banded_from_pixels} must be a whole number of pixels, 0 or more, e.g. 3000000")
         self.thumbnail_size = thumbnail_size
         self.thumbnail_samples = thumbnail_samples
+        # Photos of more pixels are sliced in bands of rows, which keeps them in cache (see bilateral.py).
+        self.banded_from_pixels = banded_from_pixels
         self.grid = GridNet(channels, grid_depth)
         # With one bin the guide has nothing to choose between.
         self.guide = GuideNet() if grid_depth > 1 else None
@@ -152,4 +156,4 @@ class BilateralNet(nn.Module):
             mapped = apply_affine(thumbnail.flatten(2), first).view_as(thumbnail)  # (B, 3, T, T)
             grid = then(first, self.grid(mapped))
         guide = self.guide(pixels) if self.guide is not None else None
-        return slice_and_apply(grid, guide, pixels).permute(0, 3, 1, 2)
+        return slice_and_apply(grid, guide, pixels, self.banded_from_pixels).permute(0, 3, 1, 2)
