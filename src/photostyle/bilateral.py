@@ -75,7 +75,7 @@ def pixel_centres(size: int | torch.SymInt, extent: int | torch.SymInt, knots: i
 
 
 def slice_and_apply(grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor,
-                    banded_from_pixels: int | None = None) -> torch.Tensor:
+                    banded_from_pixels: int) -> torch.Tensor:
     """out = [r, g, b, 1] @ M(pixel), M the grid interpolated at the pixel: (B, H, W, 3).
 
     Along the guide, the result under each bin's (spatially interpolated) matrices is blended
@@ -92,9 +92,9 @@ def slice_and_apply(grid: torch.Tensor, guide: torch.Tensor | None, pixels: torc
     return out
 
 
-def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, banded_from_pixels: int | None) -> torch.Tensor:
+def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, banded_from_pixels: int) -> torch.Tensor:
     """One bin: grid (B, Gh, Gw, 4, 3) interpolated in y and x and applied to pixels (B, H, W, 3),
-    in bands of rows for photos of more than banded_from_pixels (None: never)."""
+    in bands of rows for photos of more than banded_from_pixels."""
     batch, height, width, _ = pixels.shape
     knots_y, knots_x = grid.shape[1:3]
     strip, padded = strip_width(width, knots_x), padded_width(width, knots_x)
@@ -117,8 +117,6 @@ def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, banded_from_pixels: int 
     spread = torch.einsum("is,cd->scid", sides, torch.eye(3, dtype=pixels.dtype, device=pixels.device)).reshape(6, 3 * strip)
 
     operands = (pixels, pixels.new_zeros(batch, height, padded - width, 3), linear, change, offsets, f3, spread)
-    if banded_from_pixels is None:
-        return apply_strips(*operands)
     large = height * width > banded_from_pixels
     if torch.compiler.is_exporting():
         # An ONNX If, decided on each photo's size when it runs (a Python `if` would fix the
