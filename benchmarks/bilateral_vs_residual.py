@@ -9,7 +9,16 @@ with the pair's style photo and the same steps, batch and crops, exported, and r
 pair's content photo (longer side 512), which no model saw in training. Printed per pair and
 network: greyscale SSIM of the output against the content (structure kept; 1 = untouched)
 and the relative Gram distance to the style photo (relu1_1..relu4_1; lower = closer to the
-look), with the untouched content's distance for scale. A contact sheet (content, style, each
+look), with the untouched content's distance for scale, and SSIM's two factors: its luminance
+term (tone kept) and its contrast-structure term (detail kept).
+
+A model that moves a photo less keeps more SSIM for that alone, so each output is also blended
+with its photo at strengths 0.05..1 (`photostyle stylize --strength`; for the bilateral
+network that is still a per-pixel affine colour map), and networks are compared at equal
+style distance. For every network after the first, per pair: the lowest strength at which it
+is as close to the style as the first network's output, its SSIM there, and how many points
+of the first network's strength curve it dominates (its own curve, linear between strengths,
+gets as close with at least that SSIM). A contact sheet (content, style, each
 network) goes to OUT/sheet.jpg. Anything after `--` is passed to every train.py run, e.g.
 `-- trainer.accelerator=gpu`. --network replaces the compared networks (default: NETWORKS
 below). --reuse measures runs already in --out instead of retraining.
@@ -22,10 +31,12 @@ from runs import ROOT, SHARED_BENCH, read_pairs, stylize, train_and_export
 
 from photostyle.contact_sheet import contact_sheet
 from photostyle.images import output_suffix
-from photostyle.metrics import StyleDistance, grey_ssim
+from photostyle.metrics import StyleDistance, grey_ssim, grey_ssim_terms
+from photostyle.runtime import blend
 from photostyle.tensors import load
 
 SIDE = 512
+STRENGTHS = [step / 20 for step in range(1, 21)]
 DEV_PAIRS = ["photowct2/0", "photowct2/3", "stylenas/1", "stylenas/4", "dpst/2", "dpst/9"]
 # Each network with its own defaults (the residual one trains best at a lower learning rate).
 NETWORKS = {
@@ -47,13 +58,14 @@ def main() -> None:
     networks = {n: o.split(",") for n, o in (spec.split("=", 1) for spec in args.network)} or NETWORKS
     pairs = read_pairs(args.bench)
 
-    rows, sheet = [], []
+    rows, terms, matched, sheet = [], [], [], []
     for name in args.pairs:
         pair = pairs[name]
         content, style = args.bench / pair["content"], args.bench / pair["style"]
         original = load(content, SIDE)
         distance = StyleDistance(load(style, SIDE))
-        row, outputs = [name, distance(original)], []
+        untouched = distance(original)
+        row, outputs, curves = [name, untouched], [], []
         for network, overrides in networks.items():
             run_dir = args.out / name.replace("/", "_") / network
             output = run_dir / "stylized" / content.with_suffix(output_suffix(content)).name
@@ -61,9 +73,14 @@ def main() -> None:
                 model = train_and_export(run_dir, [f"style.image={style.resolve()}", f"trainer.max_steps={args.steps}", *overrides, *args.overrides])
                 stylize(model, [content], run_dir / "stylized", "--max-side", str(SIDE))
             stylized = load(output)
-            row += [grey_ssim(stylized, original), distance(stylized)]
+            ssim, luminance, structure = grey_ssim_terms(stylized, original)
+            row += [ssim, distance(stylized)]
+            terms.append(f"| {name} | {network} | {luminance:.3f} | {structure:.3f} |")
+            curves.append([(untouched, 1.0)] + [(distance(image), grey_ssim(image, original))
+                                                 for image in (blend(original, stylized, s) for s in STRENGTHS)])
             outputs.append(output)
         rows.append(row)
+        matched += [f"| {name} | {other} | " + match_cells(curves[0], curve) for other, curve in list(zip(networks, curves))[1:]]
         sheet.append([content, style, *outputs])
     contact_sheet(sheet, ["content", "style", *networks], args.out / "sheet.jpg", height=200)
 
@@ -75,6 +92,37 @@ def main() -> None:
         print(f"| {name} | {untouched:.2f} | " + " | ".join(f"{v:.3f}" if i % 2 == 0 else f"{v:.2f}" for i, v in enumerate(scores)) + " |")
     means = [sum(column) / len(rows) for column in zip(*(row[1:] for row in rows))]
     print(f"| mean | {means[0]:.2f} | " + " | ".join(f"{v:.3f}" if i % 2 == 0 else f"{v:.2f}" for i, v in enumerate(means[1:])) + " |")
+    print("\nSSIM's factors (window means): luminance term (tone kept), contrast-structure term (detail kept)")
+    print("| pair | network | luminance | contrast-structure |\n|---|---|---|---|\n" + "\n".join(terms))
+    first = next(iter(networks))
+    print(f"\nAgainst {first}'s output, with strength (0 = the photo, 1 = the output; {STRENGTHS[0]} steps)")
+    print(f"| pair | network | lowest strength as close as {first} | its SSIM | {first} SSIM | points of {first}'s curve dominated |")
+    print("|---|---|---|---|---|---|\n" + "\n".join(matched))
+
+
+def as_close(curve: list[tuple[float, float]], target: float) -> tuple[float, float] | None:
+    """(strength, SSIM) where a (distance, SSIM) strength curve, from strength 0 (the photo) in
+    STRENGTHS steps, first gets as close to the style as `target`, linear between its points;
+    None if it never does."""
+    for i, (distance, ssim) in enumerate(curve):
+        if distance <= target:
+            if i == 0:
+                return 0.0, ssim
+            previous_distance, previous_ssim = curve[i - 1]
+            step = (previous_distance - target) / (previous_distance - distance)
+            return (i - 1 + step) * STRENGTHS[0], previous_ssim + step * (ssim - previous_ssim)
+    return None
+
+
+def match_cells(reference: list[tuple[float, float]], curve: list[tuple[float, float]]) -> str:
+    """Table cells comparing `curve` with the `reference` network's curve: where it gets as
+    close to the style as the reference's output, and how many reference points it dominates."""
+    target_distance, target_ssim = reference[-1]
+    match = as_close(curve, target_distance)
+    cells = f"{match[0]:.2f} | {match[1]:.3f}" if match else "never | -"
+    matches = [(as_close(curve, distance), ssim) for distance, ssim in reference[1:]]
+    dominated = sum(match is not None and match[1] >= ssim for match, ssim in matches)
+    return f"{cells} | {target_ssim:.3f} | {dominated}/{len(reference) - 1} |"
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
 """The benchmark scripts that README quotes keep working (on tiny sizes; their figures come from full runs)."""
 
 import re
+import sys
 
 import pytest
 
 from conftest import PROJECT_ROOT, PYTHON, run
+
+sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+from bilateral_vs_residual import as_close, match_cells  # noqa: E402
 
 
 def test_latency_benchmark_times_networks_side_by_side():
@@ -39,6 +43,31 @@ def test_quality_protocol_trains_a_model_and_measures_it_against_the_targets(tmp
     targets = [line for line in result.stdout.splitlines() if re.match(r"\| (style|colour) distance|\| ssim|\| affine residual", line)]
     assert len(targets) == 4 and all(re.search(r"\| (yes|no) \| [+-]", line) for line in targets)
     assert {"sheet.png", "sheet.jpg", "metrics.csv", "metrics.md"} <= {p.name for p in tmp_path.iterdir()}
+
+
+def test_strength_curves_are_compared_at_equal_style_distance():
+    curve = [(2.0, 1.0), (1.0, 0.9), (0.5, 0.8)]  # (distance, SSIM) at strengths 0, 0.05, 0.1
+    assert as_close(curve, 2.5) == (0.0, 1.0)  # the photo itself is close enough
+    assert as_close(curve, 1.5) == pytest.approx((0.025, 0.95))  # halfway between the first two points
+    assert as_close(curve, 0.4) is None
+    reference = [(2.0, 1.0), (1.5, 0.92), (1.0, 0.85)]
+    assert match_cells(reference, curve) == "0.05 | 0.900 | 0.850 | 2/2 |"
+    stronger_reference = [(2.0, 1.0), (1.5, 0.97), (0.4, 0.5)]  # keeps more SSIM at 1.5; reaches a distance curve never does
+    assert match_cells(stronger_reference, curve) == "never | - | 0.500 | 0/2 |"
+
+
+@pytest.mark.skipif(not (PROJECT_ROOT.parent / "shared" / "bench" / "pairs.csv").is_file(), reason="../shared/bench is absent")
+def test_bilateral_vs_residual_compares_at_full_and_at_matched_strength(tmp_path):
+    tiny = ["trainer.max_steps=2", "data.crop_size=32", "data.num_workers=0", "style.size=64",
+            "loss.content_layers=[relu2_1]", "loss.style_layers={relu1_1: 1.0}"]
+    result = run(PYTHON, "benchmarks/bilateral_vs_residual.py", "--pairs", "stylenas/1", "--out", str(tmp_path),
+                 "--network", "residual=model=residual,model.base_channels=4",
+                 "--network", "bilateral=model=bilateral,model.channels=4,model.thumbnail_size=32", "--", *tiny)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| stylenas/1 |")]
+    assert len(rows) == 4  # full strength; SSIM's factors for each network; matched strength
+    assert re.fullmatch(r"\| stylenas/1 \| bilateral \| (\d\.\d\d \| \d\.\d{3}|never \| -) \| \d\.\d{3} \| \d+/20 \|", rows[-1])
+    assert (tmp_path / "sheet.jpg").is_file()
 
 
 def test_serve_load_benchmark_reports_every_client_count_without_errors():

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from photostyle.colour import lab_to_srgb, srgb_to_lab
-from photostyle.metrics import StyleDistance, affine_residual, colour_distance, grey_ssim
+from photostyle.metrics import StyleDistance, affine_residual, colour_distance, grey_ssim, grey_ssim_terms
 
 
 def test_ssim_is_one_for_identity_and_drops_with_noise_and_blur():
@@ -17,6 +17,18 @@ def test_ssim_is_one_for_identity_and_drops_with_noise_and_blur():
     assert grey_ssim(blurred, image) < grey_ssim(image, image)
     # A global brightness change keeps structure better than noise.
     assert grey_ssim(image * 0.8, image) > grey_ssim(noisy, image)
+
+
+def test_ssim_terms_tell_a_tone_change_from_lost_detail():
+    torch.manual_seed(0)
+    image = 0.3 + 0.4 * torch.rand(1, 3, 40, 40)
+    ssim, luminance, structure = grey_ssim_terms(image - 0.25, image)  # darker, detail untouched
+    assert structure == pytest.approx(1.0, abs=1e-4)
+    assert luminance < 0.9 and ssim == pytest.approx(luminance, abs=1e-3)
+    flattened = image.mean() + 0.3 * (image - image.mean())  # same tone, a third of the detail
+    ssim, luminance, structure = grey_ssim_terms(flattened, image)
+    assert luminance > 0.99 and structure < 0.8
+    assert ssim == pytest.approx(grey_ssim(flattened, image))
 
 
 def test_style_distance_is_zero_for_the_style_and_larger_for_other_colours():

@@ -47,6 +47,19 @@ def test_matches_the_model_run_directly(tiny_model, tmp_path):
     assert np.abs(written - expected).max() <= 0.5 / 255 + 1e-6  # only the rounding to 8 bits
 
 
+def test_strength_blends_the_result_with_the_photo(tiny_model, tmp_path):
+    source = save_photo(tmp_path / "x.png", 23, 29)
+    photo = np.asarray(Image.open(source), np.float32) / 255
+    full = StyleModel(tiny_model)(photo)
+    for strength in ["0", "0.5"]:
+        assert stylize(tiny_model, source, "-o", tmp_path / strength, "--strength", strength).returncode == 0
+        written = np.asarray(Image.open(tmp_path / strength / "x.png"), np.float32) / 255
+        assert np.abs(written - (photo + float(strength) * (full - photo))).max() <= 0.5 / 255 + 1e-6
+    assert np.abs(full - photo).max() > 0.05  # so the blends above are not all the photo
+    line = one_error_line(stylize(tiny_model, source, "-o", tmp_path / "bad", "--strength", "1.5"))
+    assert "--strength" in line and "between 0" in line and not (tmp_path / "bad").exists()
+
+
 def test_never_imports_torch(tiny_model, tmp_path):
     source = save_photo(tmp_path / "x.jpg", 20, 20)
     code = (

@@ -16,6 +16,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _strength(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 (the photo) and 1 (fully stylized)")
+    return value
+
+
 def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
     defaults = settings.OptimizeSettings()
     parser.add_argument("--max-side", type=_positive_int, default=512, help="work at this longer side (default: %(default)s)")
@@ -47,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never overwritten)")
     stylize.add_argument("--quality", type=int, default=95, choices=range(1, 101), metavar="1..100", help="JPEG/WebP quality (default: %(default)s)")
     stylize.add_argument("--threads", type=_positive_int, help="onnxruntime threads (default: all cores)")
+    stylize.add_argument("--strength", type=_strength, default=1.0,
+                         help="how much of the look: 0 = the photo, 1 = the model's output (default: %(default)s)")
     stylize.add_argument("--post", action="store_true", help="clean each result up with the guided filter (removes halos; needs torch)")
 
     optimize = commands.add_parser("optimize", help="stylize one photo by per-image optimisation (Gatys et al. + Luan et al.'s photorealism term; slow, the quality reference)")
@@ -167,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
             from photostyle.stylize import stylize_paths
 
             failures = stylize_paths(args.model, args.inputs, args.output, args.max_side, args.max_pixels,
-                                     args.overwrite, args.quality, args.threads, args.post)
+                                     args.overwrite, args.quality, args.threads, args.post, args.strength)
             if failures:
                 print(f"photostyle: {len(failures)} photo(s) could not be stylized (see above)", file=sys.stderr)
                 sys.exit(1)

@@ -22,8 +22,10 @@ QUANTILES = 256
 AFFINE_RIDGE = 1e-6
 
 
-def grey_ssim(image: torch.Tensor, reference: torch.Tensor) -> float:
-    """Mean SSIM (Wang et al. 2004; 7x7 uniform windows) of the greyscale images."""
+def grey_ssim_terms(image: torch.Tensor, reference: torch.Tensor) -> tuple[float, float, float]:
+    """Mean SSIM (Wang et al. 2004; 7x7 uniform windows) of the greyscale images, and the
+    means of its two factors: the luminance term (local mean brightness kept; a tone change
+    lowers it) and the contrast-structure term (local detail kept, whatever the brightness)."""
     weights = torch.tensor(LUMA, dtype=image.dtype).view(1, 3, 1, 1)
     a, b = (image * weights).sum(1, keepdim=True), (reference * weights).sum(1, keepdim=True)  # (1, 1, H, W)
     mean_a, mean_b = F.avg_pool2d(a, SSIM_WINDOW, 1), F.avg_pool2d(b, SSIM_WINDOW, 1)
@@ -31,8 +33,14 @@ def grey_ssim(image: torch.Tensor, reference: torch.Tensor) -> float:
     var_b = F.avg_pool2d(b * b, SSIM_WINDOW, 1) - mean_b**2
     cov = F.avg_pool2d(a * b, SSIM_WINDOW, 1) - mean_a * mean_b
     c1, c2 = 0.01**2, 0.03**2
-    ssim = ((2 * mean_a * mean_b + c1) * (2 * cov + c2)) / ((mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2))
-    return float(ssim.mean())
+    luminance = (2 * mean_a * mean_b + c1) / (mean_a**2 + mean_b**2 + c1)
+    contrast_structure = (2 * cov + c2) / (var_a + var_b + c2)
+    return float((luminance * contrast_structure).mean()), float(luminance.mean()), float(contrast_structure.mean())
+
+
+def grey_ssim(image: torch.Tensor, reference: torch.Tensor) -> float:
+    """Mean SSIM of the greyscale images (see grey_ssim_terms)."""
+    return grey_ssim_terms(image, reference)[0]
 
 
 class StyleDistance:

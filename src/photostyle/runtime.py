@@ -47,8 +47,21 @@ class StyleModel:
         if kind != "tensor(float)" or len(shape) != 4 or shape[3] != 3:
             raise PhotostyleError(f"{path} takes {kind} {shape}, expected float (N, H, W, 3); export it again with export.py")
 
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        """(H, W, 3) float RGB in [0, 1] -> stylized (H, W, 3) float32 in [0, 1]."""
+    def __call__(self, rgb: np.ndarray, strength: float = 1.0) -> np.ndarray:
+        """(H, W, 3) float RGB in [0, 1] -> stylized (H, W, 3) float32 in [0, 1], at `strength`
+        (0 = the photo, 1 = the model's output; see blend)."""
         batch = np.ascontiguousarray(rgb[None], dtype=np.float32)  # (1, H, W, 3)
         (stylized,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})
-        return np.clip(stylized[0], 0.0, 1.0)
+        return blend(rgb, np.clip(stylized[0], 0.0, 1.0), strength)
+
+
+def blend(photo, stylized, strength: float):
+    """photo + strength * (stylized - photo), for numpy arrays or torch tensors alike.
+
+    For the bilateral network this is exactly its output with every affine colour transform
+    blended with the identity (wherever the output needed no clipping), so any strength is
+    still a photograph.
+    """
+    if strength == 1:
+        return stylized
+    return photo + strength * (stylized - photo)

@@ -108,8 +108,6 @@ def create_app(models_dir: Path, workers: int = SERVE_WORKERS, queue: int = SERV
             raise HTTPException(413, str(error)) from None
         except PhotostyleError as error:
             raise HTTPException(422, str(error)) from None
-        stylized = model(photo.rgb)
-        blended = photo.rgb + strength * (stylized - photo.rgb)
-        return Response(encode(blended, image_format), media_type=MEDIA_TYPES[image_format])
+        return Response(encode(model(photo.rgb, strength), image_format), media_type=MEDIA_TYPES[image_format])
 
     return app

@@ -36,9 +36,10 @@ def plan_outputs(inputs: list[Path], output_dir: Path, overwrite: bool) -> list[
 
 def stylize_paths(model_path: Path, inputs: list[Path], output_dir: Path, max_side: int | None = None,
                   max_pixels: int = DEFAULT_MAX_PIXELS, overwrite: bool = False, quality: int = 95,
-                  threads: int | None = None, post: bool = False) -> list[str]:
+                  threads: int | None = None, post: bool = False, strength: float = 1.0) -> list[str]:
     """Stylize every photo; returns one message per photo that could not be done.
 
+    `strength` blends each result with its photo (0 = the photo, 1 = the model's output).
     `post` adds the guided-filter clean-up (photostyle.post), which needs torch.
     """
     model = StyleModel(model_path, threads=threads)
@@ -52,7 +53,7 @@ def stylize_paths(model_path: Path, inputs: list[Path], output_dir: Path, max_si
             if image.frames > 1:
                 tqdm.write(f"photostyle: note: {photo} is animated; only its first frame is stylized", file=sys.stderr)
             target.parent.mkdir(parents=True, exist_ok=True)
-            stylized = model(image.rgb)
+            stylized = model(image.rgb, strength)
             if post:
                 stylized = post_process_rgb(image.rgb, stylized)
             write_photo(target, stylized, image.alpha, image.exif, quality)
