@@ -12,16 +12,16 @@ and the relative Gram distance to the style photo (relu1_1..relu4_1; lower = clo
 look), with the untouched content's distance for scale, and SSIM's two factors: its luminance
 term (tone kept) and its contrast-structure term (detail kept).
 
-A model that moves a photo less keeps more SSIM for that alone, so each output is also blended
-with its photo at strengths 0.05..1 (`photostyle stylize --strength`; for the bilateral
-network that is still a per-pixel affine colour map), and networks are compared at equal
-style distance. For every network after the first, per pair: the lowest strength at which it
-is as close to the style as the first network's output, its SSIM there, and how many points
-of the first network's strength curve it dominates (its own curve, linear between strengths,
-gets as close with at least that SSIM). A contact sheet (content, style, each
-network) goes to OUT/sheet.jpg. Anything after `--` is passed to every train.py run, e.g.
-`-- trainer.accelerator=gpu`. --network replaces the compared networks (default: NETWORKS
-below). --reuse measures runs already in --out instead of retraining.
+A model that moves a photo less keeps more SSIM for that alone, so each output is also
+blended with its photo at strengths 0.05..1 (`photostyle stylize --strength`; for the
+bilateral network that is still a per-pixel affine colour map), and networks are compared at
+equal style distance. For every network after the first, per pair: the lowest strength at
+which it is as close to the style as the first network's output, its SSIM there, and how
+many points of the first network's strength curve it dominates (its own curve, linear
+between strengths, gets as close with at least that SSIM). A contact sheet (content, style,
+each network) goes to OUT/sheet.jpg. Anything after `--` is passed to every train.py run,
+e.g. `-- trainer.accelerator=gpu`. --network replaces the compared networks (default:
+NETWORKS below). --reuse measures runs already in --out instead of retraining.
 """
 
 import argparse
@@ -120,8 +120,8 @@ def match_cells(reference: list[tuple[float, float]], curve: list[tuple[float, f
     target_distance, target_ssim = reference[-1]
     match = as_close(curve, target_distance)
     cells = f"{match[0]:.2f} | {match[1]:.3f}" if match else "never | -"
-    matches = [(as_close(curve, distance), ssim) for distance, ssim in reference[1:]]
-    dominated = sum(match is not None and match[1] >= ssim for match, ssim in matches)
+    reached = [(as_close(curve, distance), ssim) for distance, ssim in reference[1:]]
+    dominated = sum(point is not None and point[1] >= ssim for point, ssim in reached)
     return f"{cells} | {target_ssim:.3f} | {dominated}/{len(reference) - 1} |"
 
 

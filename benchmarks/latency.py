@@ -11,10 +11,11 @@ child process on the same random images, with onnxruntime (--provider cuda needs
 onnxruntime build with CUDA) or, with --torch-cuda, as the PyTorch network on the GPU (for
 machines whose onnxruntime has no CUDA); --cuda-graph then captures the network once per
 size as a CUDA graph and times its replays, which leaves out the launch of each small kernel
-from Python (most of the bilateral network's time). The table gives median and p90 milliseconds of --runs timed runs after --warmup untimed ones, the peak
-memory while running that size (process RSS; GPU memory with --torch-cuda), the peak memory
-added by the run as a multiple of the input image's bytes, and, for every model after the
-first, the ratio first/this at each size.
+from Python (most of the bilateral network's time). The table gives median and p90
+milliseconds of --runs timed runs after --warmup untimed ones, the peak memory while running
+that size (process RSS; GPU memory with --torch-cuda), the peak memory added by the run as a
+multiple of the input image's bytes, and, for every model after the first, the ratio
+first/this at each size.
 """
 
 import argparse
