@@ -9,9 +9,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 import photostyle
-from photostyle.checkpoints import load_checkpoint, network_state
+from photostyle.training.checkpoints import load_checkpoint, network_state
 from photostyle.errors import PhotostyleError, exit_on_user_error
-from photostyle.onnx_export import export_onnx, max_abs_difference
+from photostyle.training.onnx_export import export_onnx, max_abs_difference
 
 
 def _style_fingerprint(path: str) -> str:

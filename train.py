@@ -13,8 +13,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from photostyle.callbacks import StopOnInterrupt
-from photostyle.checkpoints import check_same_training, load_checkpoint, resume_checkpoint
+from photostyle.training.callbacks import StopOnInterrupt
+from photostyle.training.checkpoints import check_same_training, load_checkpoint, resume_checkpoint
 from photostyle.errors import exit_on_user_error
 
 OmegaConf.register_new_resolver("project_root", lambda: str(Path(__file__).resolve().parent), replace=True)

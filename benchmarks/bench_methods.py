@@ -17,10 +17,10 @@ from pathlib import Path
 
 from runs import BENCH_PAIRS, ROOT, SHARED_BENCH, pair_methods, per_pair_markdown, read_pairs
 
-from photostyle.contact_sheet import contact_sheet
-from photostyle.evaluate import evaluate_photo, markdown, mean_table, write_csv, write_text
+from photostyle.evaluation.contact_sheet import contact_sheet
+from photostyle.evaluation.evaluate import evaluate_photo, markdown, mean_table, write_csv, write_text
 from photostyle.settings import OptimizeSettings
-from photostyle.tensors import load
+from photostyle.training.tensors import load
 
 
 def main() -> None:

@@ -29,11 +29,11 @@ from pathlib import Path
 
 from runs import ROOT, SHARED_BENCH, read_pairs, stylize, train_and_export
 
-from photostyle.contact_sheet import contact_sheet
+from photostyle.evaluation.contact_sheet import contact_sheet
 from photostyle.images import output_suffix
-from photostyle.metrics import StyleDistance, grey_ssim, grey_ssim_terms
-from photostyle.runtime import blend
-from photostyle.tensors import load
+from photostyle.evaluation.metrics import StyleDistance, grey_ssim, grey_ssim_terms
+from photostyle.inference.runtime import blend
+from photostyle.training.tensors import load
 
 SIDE = 512
 STRENGTHS = [step / 20 for step in range(1, 21)]

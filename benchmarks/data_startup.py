@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from photostyle.data import PhotoDataModule
+from photostyle.training.data import PhotoDataModule
 
 
 def main() -> None:

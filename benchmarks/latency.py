@@ -76,7 +76,7 @@ def _measure_onnxruntime(model: str, sizes: list[tuple[int, int]], args: argpars
 def _measure_torch_cuda(model: str, sizes: list[tuple[int, int]], args: argparse.Namespace, queue) -> None:
     import torch
 
-    from photostyle.onnx_export import ChannelsLast
+    from photostyle.training.onnx_export import ChannelsLast
 
     net = ChannelsLast(build_network(model)).cuda().eval()
 
@@ -131,7 +131,7 @@ def build_network(spec: str):
 def export_network(spec: str, folder: Path) -> Path:
     """build_network(spec) as a photostyle ONNX model in folder, named after the spec."""
     from photostyle import __version__
-    from photostyle.onnx_export import export_onnx
+    from photostyle.training.onnx_export import export_onnx
 
     path = folder / f"{spec.replace(':', '.')}.onnx"
     export_onnx(build_network(spec), path, {"network": spec.partition(":")[0], "photostyle_version": __version__})

@@ -19,9 +19,9 @@ from pathlib import Path
 from runs import ROOT, photostyle, stylize, train_and_export
 
 from photostyle.images import find_photos
-from photostyle.matting import matting_laplacian_energy
-from photostyle.metrics import StyleDistance, grey_ssim
-from photostyle.tensors import load
+from photostyle.training.matting import matting_laplacian_energy
+from photostyle.evaluation.metrics import StyleDistance, grey_ssim
+from photostyle.training.tensors import load
 
 
 def train_export_stylize(run_dir: Path, weight: float, steps: int, overrides: list[str], samples: Path) -> None:

@@ -24,10 +24,10 @@ import torch
 from hydra.utils import instantiate
 from runs import BENCH_PAIRS, ROOT, SHARED_BENCH, pair_methods, per_pair_markdown, read_pairs, train_and_export
 
-from photostyle.checkpoints import load_checkpoint
-from photostyle.contact_sheet import contact_sheet
-from photostyle.evaluate import Method, evaluate_photo, markdown, mean_table, onnx_method, write_csv, write_text
-from photostyle.tensors import load
+from photostyle.training.checkpoints import load_checkpoint
+from photostyle.evaluation.contact_sheet import contact_sheet
+from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, onnx_method, write_csv, write_text
+from photostyle.training.tensors import load
 
 SIDE = 512
 MODEL = "photostyle"

@@ -6,12 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from photostyle.baselines import BASELINES
-from photostyle.evaluate import Method, markdown
-from photostyle.masks import read_labels, shared_masks
-from photostyle.optimize import optimize_photo
+from photostyle.evaluation.baselines import BASELINES
+from photostyle.evaluation.evaluate import Method, markdown
+from photostyle.evaluation.masks import read_labels, shared_masks
+from photostyle.evaluation.optimize import optimize_photo
 from photostyle.settings import OptimizeSettings
-from photostyle.tensors import load
+from photostyle.training.tensors import load
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_BENCH = ROOT.parent / "shared" / "bench"

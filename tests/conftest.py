@@ -80,7 +80,7 @@ def tiny_network(seed: int = 0):
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A tiny photostyle ONNX model, exported once for the whole session."""
-    from photostyle.onnx_export import export_onnx
+    from photostyle.training.onnx_export import export_onnx
 
     path = tmp_path_factory.mktemp("model") / "tiny.onnx"
     export_onnx(tiny_network(), path, {"photostyle_version": "test", "style_image": "test.jpg", "network": "tiny", "training_steps": 0})

@@ -140,7 +140,7 @@ def test_stylize_each_odd_or_bad_photo(case, photos, tiny_model, tmp_path):
 
 @pytest.mark.parametrize("case", PHOTOS)
 def test_serve_answers_each_odd_or_bad_photo(case, photos, tiny_model, tmp_path_factory):
-    from photostyle.serve import create_app
+    from photostyle.inference.serve import create_app
 
     file_name, _, valid = PHOTOS[case]
     folder = tmp_path_factory.mktemp("served")

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from photostyle.baselines import histogram_matching, identity, reinhard
+from photostyle.evaluation.baselines import histogram_matching, identity, reinhard
 from photostyle.colour import lab_to_srgb, srgb_to_lab
 
 

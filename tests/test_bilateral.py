@@ -2,11 +2,11 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from photostyle.bilateral import slice_and_apply, strip_width, tent_weights
+from photostyle.networks.slicing import slice_and_apply, strip_width, tent_weights
 from photostyle.colour import apply_affine, colour_statistics, covariance_transfer, square_roots
 from photostyle.errors import PhotostyleError
 from photostyle.networks.bilateral import BilateralNet
-from photostyle.onnx_export import export_onnx, max_abs_difference
+from photostyle.training.onnx_export import export_onnx, max_abs_difference
 
 
 def grid_sample_reference(grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,7 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
 
 @pytest.fixture
 def server_url(tiny_model, tmp_path):
-    from photostyle.serve import create_app
+    from photostyle.inference.serve import create_app
 
     model = Path(os.environ.get("PHOTOSTYLE_SCREENSHOT_MODEL", tiny_model))
     shutil.copy(model, tmp_path / model.name)

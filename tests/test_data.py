@@ -4,7 +4,7 @@ import warnings
 import pytest
 import torch
 
-from photostyle.data import PhotoDataModule, RunSampler, find_training_photos, list_photos, source_folder, split_photos
+from photostyle.training.data import PhotoDataModule, RunSampler, find_training_photos, list_photos, source_folder, split_photos
 from photostyle.errors import PhotostyleError
 
 from conftest import save_photo

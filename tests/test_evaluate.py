@@ -5,7 +5,7 @@ import csv
 import numpy as np
 from PIL import Image
 
-from photostyle.evaluate import mean_table
+from photostyle.evaluation.evaluate import mean_table
 
 from conftest import PHOTOSTYLE, run, save_photo
 

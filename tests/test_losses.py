@@ -1,8 +1,15 @@
 import pytest
 import torch
 
-from photostyle.losses import content_loss, gram_matrix, relative_mse, sliced_colour_loss, style_loss, total_variation
-from photostyle.objective import PhotorealStyleLoss
+from photostyle.training.loss import (
+    PhotorealStyleLoss,
+    content_loss,
+    gram_matrix,
+    relative_mse,
+    sliced_colour_loss,
+    style_loss,
+    total_variation,
+)
 
 
 def test_gram_matrix_matches_explicit_sum_and_is_symmetric_psd():

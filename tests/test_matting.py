@@ -3,7 +3,7 @@ import pytest
 import scipy.sparse
 import torch
 
-from photostyle.matting import guided_filter, matting_laplacian_energy
+from photostyle.training.matting import guided_filter, matting_laplacian_energy
 
 
 def sparse_matting_laplacian(image: np.ndarray, eps: float) -> scipy.sparse.csr_matrix:

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from photostyle.colour import lab_to_srgb, srgb_to_lab
-from photostyle.metrics import StyleDistance, affine_residual, colour_distance, grey_ssim, grey_ssim_terms
+from photostyle.evaluation.metrics import StyleDistance, affine_residual, colour_distance, grey_ssim, grey_ssim_terms
 
 
 def test_ssim_is_one_for_identity_and_drops_with_noise_and_blur():

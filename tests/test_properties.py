@@ -11,7 +11,7 @@ from PIL import Image
 
 from photostyle.images import read_photo, write_photo
 from photostyle.networks.bilateral import BilateralNet
-from photostyle.runtime import StyleModel
+from photostyle.inference.runtime import StyleModel
 
 sizes = st.tuples(st.integers(1, 2000), st.integers(1, 2000))
 # Each mode with the formats that can hold it.

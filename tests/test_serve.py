@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from photostyle.errors import PhotostyleError
-from photostyle.serve import create_app
+from photostyle.inference.serve import create_app
 
 from conftest import PHOTOSTYLE, live_server, run, smooth_photo
 

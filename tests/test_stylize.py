@@ -8,7 +8,7 @@ import onnx
 import pytest
 from PIL import Image
 
-from photostyle.runtime import StyleModel
+from photostyle.inference.runtime import StyleModel
 
 from conftest import PHOTOSTYLE, PYTHON, run, save_photo, smooth_photo
 
@@ -154,8 +154,8 @@ def test_corrupt_photo_in_a_batch_is_reported_and_the_rest_done(tiny_model, phot
 
 
 def test_post_makes_the_result_closer_to_a_local_affine_map_of_the_photo(tiny_model, tmp_path):
-    from photostyle.metrics import affine_residual
-    from photostyle.tensors import load
+    from photostyle.evaluation.metrics import affine_residual
+    from photostyle.training.tensors import load
 
     source = save_photo(tmp_path / "x.png", 48, 64)
     plain, post = tmp_path / "plain", tmp_path / "post"

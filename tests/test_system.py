@@ -2,11 +2,12 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from photostyle.data import PhotoDataModule
+from photostyle.training.data import PhotoDataModule
 from photostyle.networks.bilateral import BilateralNet
 from photostyle.networks.residual import ResidualNet
-from photostyle.objective import PhotorealStyleLoss
-from photostyle.system import StyleTransferSystem, load_style
+from photostyle.training.loss import PhotorealStyleLoss
+from photostyle.training.system import StyleTransferSystem
+from photostyle.training.tensors import load
 
 
 NETWORKS = {
@@ -47,7 +48,7 @@ def test_style_targets_are_computed_once_and_kept_out_of_checkpoints(style_photo
 
 def test_a_network_that_uses_the_style_colours_gets_them_and_keeps_them_in_checkpoints(style_photo):
     system = make_system(style_photo, network="bilateral+style_colours")
-    style = load_style(str(style_photo), 64)
+    style = load(style_photo, max_side=64)
     torch.testing.assert_close(system.state_dict()["net.style_colours.style_mean"], style.mean(dim=(0, 2, 3)))
 
 
@@ -80,7 +81,7 @@ def test_same_seed_gives_identical_weights(style_photo, photo_folder, tmp_path):
 
 
 def test_photoreal_weight_keeps_outputs_locally_affine(style_photo, photo_folder, tmp_path):
-    from photostyle.matting import matting_laplacian_energy
+    from photostyle.training.matting import matting_laplacian_energy
 
     batch = validation_batch(photo_folder)
     energies = []

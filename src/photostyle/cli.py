@@ -25,21 +25,23 @@ def _strength(text: str) -> float:
 
 def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
     defaults = settings.OptimizeSettings()
+    loss = defaults.loss
     parser.add_argument("--max-side", type=_positive_int, default=512, help="work at this longer side (default: %(default)s)")
     parser.add_argument("--steps", type=_positive_int, default=defaults.steps, help="optimisation steps (default: %(default)s)")
     parser.add_argument("--init", choices=["reinhard", "content"], default=defaults.init,
                         help="start from Reinhard's colour transfer of the content or from the content itself (default: %(default)s)")
     parser.add_argument("--optimizer", choices=["adam", "lbfgs"], default=defaults.optimizer, help="(default: %(default)s)")
     parser.add_argument("--lr", type=float, default=defaults.lr, help="Adam step size (default: %(default)s)")
-    parser.add_argument("--style-weight", type=float, default=defaults.style_weight, help="(default: %(default)s)")
-    parser.add_argument("--photoreal-weight", type=float, default=defaults.photoreal_weight,
+    parser.add_argument("--style-weight", type=float, default=loss["style_weight"], help="(default: %(default)s)")
+    parser.add_argument("--photoreal-weight", type=float, default=loss["photoreal_weight"],
                         help="matting-Laplacian weight: higher keeps a cleaner photograph (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
 
 
 def _optimize_settings(args: argparse.Namespace) -> settings.OptimizeSettings:
-    return settings.OptimizeSettings(steps=args.steps, init=args.init, optimizer=args.optimizer, lr=args.lr, style_weight=args.style_weight,
-                            photoreal_weight=args.photoreal_weight, seed=args.seed)
+    loss = settings.optimize_loss() | {"style_weight": args.style_weight, "photoreal_weight": args.photoreal_weight}
+    return settings.OptimizeSettings(steps=args.steps, init=args.init, optimizer=args.optimizer, lr=args.lr, seed=args.seed,
+                                     loss=loss)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _compare(before: Path, after: Path, output: Path, height: int) -> None:
-    from photostyle.contact_sheet import contact_sheet
+    from photostyle.evaluation.contact_sheet import contact_sheet
     from photostyle.errors import PhotostyleError
     from photostyle.images import find_photos, output_suffix
 
@@ -115,10 +117,11 @@ def _compare(before: Path, after: Path, output: Path, height: int) -> None:
 def _optimize(args: argparse.Namespace) -> None:
     from photostyle.errors import PhotostyleError
     from photostyle.images import WRITABLE_FORMATS, write_photo
-    from photostyle.masks import read_labels, shared_masks
-    from photostyle.optimize import optimize_photo
-    from photostyle.post import post_process
-    from photostyle.tensors import load, to_array
+    from photostyle.evaluation.masks import read_labels, shared_masks
+    from photostyle.evaluation.optimize import optimize_photo
+    from photostyle.evaluation.post import post_process
+    from photostyle.training.loss import PhotorealStyleLoss
+    from photostyle.training.tensors import load, to_array
 
     if (args.content_mask is None) != (args.style_mask is None):
         raise PhotostyleError("give both --content-mask and --style-mask, or neither")
@@ -130,11 +133,12 @@ def _optimize(args: argparse.Namespace) -> None:
         raise PhotostyleError(f"cannot write {args.output}: unknown image suffix; use one of {', '.join(WRITABLE_FORMATS)}")
     optimize_settings = _optimize_settings(args)
     optimize_settings.check()
+    loss = PhotorealStyleLoss(**optimize_settings.loss)
     content, style = load(args.content, args.max_side), load(args.style, args.max_side)
     masks = (None, None)
     if args.content_mask:
         masks = shared_masks(read_labels(args.content_mask, content.shape[-2:]), read_labels(args.style_mask, style.shape[-2:]))
-    result, losses = optimize_photo(content, style, optimize_settings, *masks)
+    result, losses = optimize_photo(content, style, loss, optimize_settings, *masks)
     if args.post:
         result = post_process(content, result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +148,7 @@ def _optimize(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from photostyle.errors import PhotostyleError
-    from photostyle.evaluate import evaluate, parse_method
+    from photostyle.evaluation.evaluate import evaluate, parse_method
     from photostyle.images import find_photos
 
     contents = [photo for photo, _ in find_photos(args.contents)]
@@ -162,7 +166,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from photostyle.serve import create_app
+    from photostyle.inference.serve import create_app
 
     app = create_app(args.models, args.workers, args.queue, args.max_upload_mb, args.max_pixels)
     print(f"photostyle: serving {args.models} on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops it", flush=True)
@@ -173,10 +177,14 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     with exit_on_user_error("photostyle"):
         if args.command == "stylize":
-            from photostyle.stylize import stylize_paths
+            from photostyle.inference.stylize import stylize_paths
+
+            post = None
+            if args.post:  # the guided filter needs torch, which stylize alone never imports
+                from photostyle.evaluation.post import post_process_rgb as post
 
             failures = stylize_paths(args.model, args.inputs, args.output, args.max_side, args.max_pixels,
-                                     args.overwrite, args.quality, args.threads, args.post, args.strength)
+                                     args.overwrite, args.quality, args.threads, post, args.strength)
             if failures:
                 print(f"photostyle: {len(failures)} photo(s) could not be stylized (see above)", file=sys.stderr)
                 sys.exit(1)

@@ -1,5 +1,6 @@
 """Colour maths: sRGB <-> CIELAB (D65) on (B, 3, H, W) tensors (sRGB in [0, 1], L in
-[0, 100]), and the affine map that gives one photo's RGB mean and covariance to another.
+[0, 100]), the affine map that gives one photo's RGB mean and covariance to another, and
+reading sorted colour distributions at quantiles.
 """
 
 import torch
@@ -93,3 +94,12 @@ def transfer_to_style(colours: torch.Tensor, style_mean: torch.Tensor, style_cov
 def apply_affine(colours: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
     """[r, g, b, 1] @ M for colours (B, 3, N) and one map (B, 4, 3) per photo."""
     return maps[:, :3].transpose(1, 2) @ colours + maps[:, 3:].transpose(1, 2)
+
+
+def at_quantiles(ordered: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
+    """Values sorted along the last dimension, read at quantiles in [0, 1] by linear interpolation."""
+    position = quantiles * (ordered.shape[-1] - 1)
+    low = position.floor().long()
+    high = (low + 1).clamp_max(ordered.shape[-1] - 1)
+    weight = (position - low).to(ordered.dtype)
+    return ordered[..., low] * (1 - weight) + ordered[..., high] * weight

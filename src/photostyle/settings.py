@@ -10,8 +10,23 @@ SERVE_MAX_UPLOAD_MB = 25.0
 SERVE_MAX_PIXELS = 40_000_000  # a 40-megapixel photo: a phone's full resolution fits
 
 
+def optimize_loss() -> dict:
+    """The per-image method's loss, as PhotorealStyleLoss's arguments (training's are in conf/loss/):
+    Luan et al.'s layers, content relu4_1 and style relu1_1..relu5_1, and a photorealism weight
+    strong enough that the result stays a locally affine colour map of the photo."""
+    return dict(
+        content_layers=["relu4_1"],
+        style_layers={f"relu{i}_1": 1.0 for i in range(1, 6)},
+        content_weight=1.0,
+        style_weight=1.0,
+        photoreal_weight=1e4,
+    )
+
+
 @dataclass
 class OptimizeSettings:
+    """How `optimize` runs: its optimiser, and its loss as PhotorealStyleLoss's arguments (checked there)."""
+
     steps: int = 200
     # The starting image: "reinhard" (the content with the style's CIELAB mean and spread,
     # so the optimisation starts from the right palette and adds the local look), or
@@ -19,14 +34,8 @@ class OptimizeSettings:
     init: str = "reinhard"
     optimizer: str = "adam"  # or "lbfgs"
     lr: float = 0.02  # Adam's step on [0, 1] pixels; L-BFGS uses its own line search
-    content_weight: float = 1.0
-    style_weight: float = 1.0
-    photoreal_weight: float = 1e4
-    matting_eps: float = 1e-7
-    tv_weight: float = 0.0
-    content_layers: list[str] = field(default_factory=lambda: ["relu4_1"])
-    style_layers: dict[str, float] = field(default_factory=lambda: {f"relu{i}_1": 1.0 for i in range(1, 6)})
     seed: int = 0
+    loss: dict = field(default_factory=optimize_loss)
 
     def check(self) -> None:
         if self.init not in ("content", "reinhard"):
@@ -36,6 +45,3 @@ class OptimizeSettings:
         for name in ("steps", "lr"):
             if not getattr(self, name) > 0:
                 raise PhotostyleError(f"{name}={getattr(self, name)} must be > 0")
-        for name in ("content_weight", "style_weight", "photoreal_weight", "matting_eps", "tv_weight"):
-            if not getattr(self, name) >= 0:
-                raise PhotostyleError(f"{name}={getattr(self, name)} must be >= 0")

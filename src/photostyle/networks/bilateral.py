@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from photostyle.bilateral import AFFINE_COLUMNS, AFFINE_ROWS, identity_affine, padded_width, slice_and_apply, then
+from photostyle.networks.slicing import AFFINE_COLUMNS, AFFINE_ROWS, identity_affine, padded_width, slice_and_apply, then
 from photostyle.colour import apply_affine, colour_statistics, transfer_to_style
 from photostyle.errors import PhotostyleError
 

@@ -1,13 +1,19 @@
 """`photostyle stylize`: files and folders through an ONNX style model, written atomically."""
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from tqdm import tqdm
 
 from photostyle.errors import PhotostyleError
 from photostyle.images import DEFAULT_MAX_PIXELS, find_photos, output_suffix, read_photo, write_photo
-from photostyle.runtime import StyleModel
+from photostyle.inference.runtime import StyleModel
+
+# (photo, stylized) -> cleaned-up stylized, each (H, W, 3) float RGB
+PostProcess = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def plan_outputs(inputs: list[Path], output_dir: Path, overwrite: bool) -> list[tuple[Path, Path]]:
@@ -36,15 +42,13 @@ def plan_outputs(inputs: list[Path], output_dir: Path, overwrite: bool) -> list[
 
 def stylize_paths(model_path: Path, inputs: list[Path], output_dir: Path, max_side: int | None = None,
                   max_pixels: int = DEFAULT_MAX_PIXELS, overwrite: bool = False, quality: int = 95,
-                  threads: int | None = None, post: bool = False, strength: float = 1.0) -> list[str]:
+                  threads: int | None = None, post: PostProcess | None = None, strength: float = 1.0) -> list[str]:
     """Stylize every photo; returns one message per photo that could not be done.
 
     `strength` blends each result with its photo (0 = the photo, 1 = the model's output).
-    `post` adds the guided-filter clean-up (photostyle.post), which needs torch.
+    `post(photo, stylized)` cleans each result up (the CLI's --post passes the guided filter).
     """
     model = StyleModel(model_path, threads=threads)
-    if post:
-        from photostyle.post import post_process_rgb
     plan = plan_outputs(inputs, output_dir, overwrite)
     failures = []
     for photo, target in tqdm(plan, desc="stylize", unit="photo"):
@@ -54,8 +58,8 @@ def stylize_paths(model_path: Path, inputs: list[Path], output_dir: Path, max_si
                 tqdm.write(f"photostyle: note: {photo} is animated; only its first frame is stylized", file=sys.stderr)
             target.parent.mkdir(parents=True, exist_ok=True)
             stylized = model(image.rgb, strength)
-            if post:
-                stylized = post_process_rgb(image.rgb, stylized)
+            if post is not None:
+                stylized = post(image.rgb, stylized)
             write_photo(target, stylized, image.alpha, image.exif, quality)
         except PhotostyleError as error:
             failures.append(str(error))

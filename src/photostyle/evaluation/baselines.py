@@ -3,16 +3,7 @@
 
 import torch
 
-from photostyle.colour import lab_to_srgb, srgb_to_lab
-
-
-def at_quantiles(ordered: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
-    """Values sorted along the last dimension, read at quantiles in [0, 1] by linear interpolation."""
-    position = quantiles * (ordered.shape[-1] - 1)
-    low = position.floor().long()
-    high = (low + 1).clamp_max(ordered.shape[-1] - 1)
-    weight = (position - low).to(ordered.dtype)
-    return ordered[..., low] * (1 - weight) + ordered[..., high] * weight
+from photostyle.colour import at_quantiles, lab_to_srgb, srgb_to_lab
 
 
 def identity(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:

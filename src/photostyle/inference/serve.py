@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from photostyle.errors import PhotostyleError
 from photostyle.images import ImageTooLarge, decode_photo, save_photo
-from photostyle.runtime import StyleModel
+from photostyle.inference.runtime import StyleModel
 from photostyle.settings import SERVE_MAX_PIXELS, SERVE_MAX_UPLOAD_MB, SERVE_QUEUE, SERVE_WORKERS
 
 MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
@@ -46,9 +46,9 @@ def create_app(models_dir: Path, workers: int = SERVE_WORKERS, queue: int = SERV
                max_upload_mb: float = SERVE_MAX_UPLOAD_MB, max_pixels: int = SERVE_MAX_PIXELS) -> FastAPI:
     threads = max(1, (os.cpu_count() or 1) // workers)  # the workers share the cores, not each take them all
     models = load_models(models_dir, threads)
-    sample = decode_photo(importlib.resources.files("photostyle").joinpath("static", "sample.jpg").open("rb"), "sample").rgb
+    sample = decode_photo(importlib.resources.files("photostyle.inference").joinpath("static", "sample.jpg").open("rb"), "sample").rgb
     thumbnails = {name: encode(model(sample), "jpeg") for name, model in models.items()}
-    page = importlib.resources.files("photostyle").joinpath("static", "index.html").read_text()
+    page = importlib.resources.files("photostyle.inference").joinpath("static", "index.html").read_text()
     limiter = anyio.CapacityLimiter(workers)
     max_bytes = int(max_upload_mb * 1024 * 1024)
     waiting = 0

@@ -9,14 +9,9 @@ from pytorch_lightning.loggers import WandbLogger
 from torch import nn
 from torchvision.utils import make_grid
 
-from photostyle.images import read_photo, write_photo
-from photostyle.objective import PhotorealStyleLoss
-
-
-def load_style(path: str, size: int) -> torch.Tensor:
-    """The style photo as (1, 3, H, W) in [0, 1], its longer side at most `size`."""
-    photo = read_photo(Path(path), max_side=size)
-    return torch.from_numpy(photo.rgb).permute(2, 0, 1)[None]
+from photostyle.images import write_photo
+from photostyle.training.loss import PhotorealStyleLoss
+from photostyle.training.tensors import load
 
 
 class StyleTransferSystem(pl.LightningModule):
@@ -30,7 +25,7 @@ class StyleTransferSystem(pl.LightningModule):
         super().__init__()
         self.net = net
         self.objective = objective
-        style = load_style(style_image, style_size)
+        style = load(Path(style_image), max_side=style_size)  # (1, 3, H, W), longer side at most style_size
         self.objective.set_style(style)
         if hasattr(net, "set_style"):  # a network that adapts to the style photo's statistics
             net.set_style(style)

@@ -8,8 +8,8 @@ edge for are averaged away, while the content's own edges stay sharp.
 import numpy as np
 import torch
 
-from photostyle.matting import guided_filter
-from photostyle.tensors import to_array, to_tensor
+from photostyle.training.matting import guided_filter
+from photostyle.training.tensors import to_array, to_tensor
 
 # Window radius at a longer side of 512 pixels (scaled with the image, so the effect looks
 # the same at any size) and the ridge on [0, 1] colours (larger = smoother colour maps).

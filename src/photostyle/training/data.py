@@ -17,6 +17,7 @@ from torchvision.transforms import v2
 from photostyle.errors import PhotostyleError
 from photostyle.files import atomic_write
 from photostyle.images import IMAGE_EXTENSIONS, read_photo
+from photostyle.training.tensors import to_tensor
 
 GLOB_CHARACTERS = "*?["
 # Independent random streams drawn from the run's seed.
@@ -116,7 +117,7 @@ class PhotoCrops(Dataset):
                         self.skipped.value += 1
                     warnings.warn(f"skipping unreadable training photo: {error}", stacklevel=1)
                 continue
-            return torch.from_numpy(photo.rgb).permute(2, 0, 1)
+            return to_tensor(photo.rgb)[0]
         raise PhotostyleError("none of the training photos can be read; check data.root")
 
 

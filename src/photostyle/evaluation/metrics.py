@@ -3,11 +3,11 @@
 import torch
 from torch.nn import functional as F
 
-from photostyle.baselines import at_quantiles
+from photostyle.colour import at_quantiles
 from photostyle.colour import srgb_to_lab
-from photostyle.losses import gram_matrix, relative_mse
-from photostyle.matting import WINDOW, fit_windows
-from photostyle.vgg import VGG19Features
+from photostyle.training.loss import gram_matrix, relative_mse
+from photostyle.training.matting import WINDOW, fit_windows
+from photostyle.training.vgg import VGG19Features
 
 # Rec. 601 luma weights, as in the usual greyscale SSIM.
 LUMA = (0.299, 0.587, 0.114)

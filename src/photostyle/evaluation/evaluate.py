@@ -11,14 +11,14 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from photostyle.baselines import BASELINES
+from photostyle.evaluation.baselines import BASELINES
 from photostyle.errors import PhotostyleError
 from photostyle.files import atomic_write
 from photostyle.images import write_photo
-from photostyle.metrics import StyleDistance, affine_residual, colour_distance, grey_ssim
-from photostyle.post import post_process
+from photostyle.evaluation.metrics import StyleDistance, affine_residual, colour_distance, grey_ssim
+from photostyle.evaluation.post import post_process
 from photostyle.settings import OptimizeSettings
-from photostyle.tensors import load, to_array, to_tensor
+from photostyle.training.tensors import load, to_array, to_tensor
 
 # (content photo's path, content, style) -> output, all (1, 3, H, W) in [0, 1]; any output size.
 Runner = Callable[[Path, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -51,16 +51,18 @@ def file_method(name: str, outputs: Path) -> Method:
 
 
 def onnx_method(name: str, model_path: Path) -> Method:
-    from photostyle.runtime import StyleModel
+    from photostyle.inference.runtime import StyleModel
 
     model = StyleModel(model_path)
     return Method(name, lambda path, content, style: to_tensor(model(to_array(content))))
 
 
 def optimize_method(name: str, settings: OptimizeSettings) -> Method:
-    from photostyle.optimize import optimize_photo
+    from photostyle.evaluation.optimize import optimize_photo
+    from photostyle.training.loss import PhotorealStyleLoss
 
-    return Method(name, lambda path, content, style: optimize_photo(content, style, settings, progress=False)[0])
+    loss = PhotorealStyleLoss(**settings.loss)  # one VGG for every photo; a bad weight is refused before any work
+    return Method(name, lambda path, content, style: optimize_photo(content, style, loss, settings, progress=False)[0])
 
 
 def parse_method(spec: str, optimize_settings: OptimizeSettings) -> Method:
@@ -151,7 +153,7 @@ def evaluate(contents: list[Path], style_path: Path, methods: list[Method], out_
              post: bool = False, overwrite: bool = False, sheet_height: int = 192) -> str:
     """Evaluate every method on every content photo; writes outputs, metrics.csv, metrics.md and
     sheet.png (content | style | each method) into out_dir and returns the Markdown table."""
-    from photostyle.contact_sheet import contact_sheet
+    from photostyle.evaluation.contact_sheet import contact_sheet
 
     stems = [path.stem for path in contents]
     if len(set(stems)) < len(stems):

@@ -1,0 +1,1 @@
+"""Training a network for one style: the frozen VGG19, the loss, the data, the LightningModule, ONNX export."""

