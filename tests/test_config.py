@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from conftest import PROJECT_ROOT
 
 CONF = PROJECT_ROOT / "conf"
-GROUPS = ["model", "loss", "style", "data", "trainer", "logger"]
+GROUPS = ["model", "loss", "style", "data", "trainer", "hardware", "strategy", "logger"]
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
 
 
@@ -30,13 +30,15 @@ def test_every_group_has_options():
 
 @pytest.mark.parametrize("group,option", OPTIONS)
 def test_every_option_composes_and_instantiates(tmp_path, group, option):
-    # The GPU presets are built here on the CPU (the only device CI has), all else as written.
-    on_cpu = ["trainer.accelerator=cpu", "trainer.devices=1"] if group == "trainer" and option != "cpu" else []
+    # The GPU and DDP presets are built here on the CPU (the only device CI has), all else as written.
+    on_cpu = ["trainer.accelerator=cpu", "trainer.devices=1"] if option in ("gpu", "ddp") else []
     cfg = compose_config(tmp_path, f"{group}={option}", *on_cpu)
     if group == "style":
         assert Path(cfg.style.image).is_file() and cfg.style.size > 0
     elif group == "logger":  # a set of named loggers
         assert all(instantiate(logger) for logger in cfg.logger.values())
+    elif group in ("hardware", "strategy"):  # parts of the trainer
+        assert instantiate(cfg.trainer) is not None
     else:
         assert instantiate(cfg[group]) is not None
 
@@ -53,14 +55,19 @@ def test_the_default_config_builds_a_whole_system(tmp_path):
     assert OmegaConf.to_container(cfg, resolve=True)  # what train.py stores in checkpoints resolves fully
 
 
-def test_trainer_presets():
-    presets = {}
-    for option in ("cpu", "gpu", "ddp"):
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            presets[option] = compose("config", overrides=[f"trainer={option}", "run_dir=."]).trainer
-    assert (presets["cpu"].accelerator, presets["cpu"].precision) == ("cpu", "32-true")
-    assert (presets["gpu"].accelerator, presets["gpu"].devices, presets["gpu"].precision) == ("gpu", 1, "bf16-mixed")
-    assert (presets["ddp"].strategy, presets["ddp"].devices, presets["ddp"].precision) == ("ddp", -1, "bf16-mixed")
+def test_hardware_and_strategy_compose_independently():
+    trainers = {}
+    for hardware in ("cpu", "gpu"):
+        for strategy in ("single", "ddp"):
+            with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+                overrides = [f"hardware={hardware}", f"strategy={strategy}", "run_dir=."]
+                trainers[hardware, strategy] = compose("config", overrides=overrides).trainer
+    for strategy in ("single", "ddp"):  # precision follows the hardware, whatever the strategy
+        assert (trainers["cpu", strategy].accelerator, trainers["cpu", strategy].precision) == ("cpu", "32-true")
+        assert (trainers["gpu", strategy].accelerator, trainers["gpu", strategy].precision) == ("gpu", "bf16-mixed")
+    for hardware in ("cpu", "gpu"):  # and the strategy whatever the hardware
+        assert (trainers[hardware, "single"].strategy, trainers[hardware, "single"].devices) == ("auto", 1)
+        assert (trainers[hardware, "ddp"].strategy, trainers[hardware, "ddp"].devices) == ("ddp", "auto")
     # Everything else (schedule, checkpoint plugin) is shared, not copied.
-    assert presets["ddp"].max_steps == presets["gpu"].max_steps == presets["cpu"].max_steps
-    assert presets["ddp"].plugins == presets["cpu"].plugins
+    assert len({t.max_steps for t in trainers.values()}) == 1
+    assert all(t.plugins == trainers["cpu", "single"].plugins for t in trainers.values())

@@ -6,9 +6,7 @@ import numpy as np
 import onnxruntime as ort
 
 from photostyle.errors import PhotostyleError
-
-INPUT_NAME = "image"  # float32 (N, H, W, 3) RGB in [0, 1]
-OUTPUT_NAME = "stylized"  # the same layout; may leave [0, 1] a little, so clip it
+from photostyle.interface import INPUT_NAME, OUTPUT_NAME
 VERSION_KEY = "photostyle_version"
 
 

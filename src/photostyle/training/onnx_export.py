@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from photostyle.files import atomic_write
-from photostyle.inference.runtime import INPUT_NAME, OUTPUT_NAME
+from photostyle.interface import INPUT_NAME, OUTPUT_NAME
 
 
 class ChannelsLast(nn.Module):

@@ -1,0 +1,76 @@
+"""The package's layers: imports point one way, and the inference layer runs without torch."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import PROJECT_ROOT
+
+PACKAGE = PROJECT_ROOT / "src" / "photostyle"
+SHARED = {"errors", "files", "images", "colour", "interface", "settings"}
+# What each layer may import from photostyle, besides itself. The CLI is the one entry point
+# that wires the layers together, so it may import any of them.
+ALLOWED = {
+    "shared": {"shared"},
+    "networks": {"shared"},
+    "training": {"shared", "networks"},
+    "inference": {"shared"},
+    "evaluation": {"shared", "networks", "training", "inference"},
+}
+
+
+def layer(module: str) -> str:
+    """photostyle.training.loss -> training; photostyle.images -> shared."""
+    parts = module.split(".")
+    if len(parts) > 2 or parts[1] in ALLOWED:
+        return parts[1]
+    return "shared" if parts[1] in SHARED else parts[1]
+
+
+def photostyle_imports(path: Path) -> set[str]:
+    """Every photostyle module a source file imports, at its top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("photostyle"):
+            found.add(node.module if node.module != "photostyle" else f"photostyle.{node.names[0].name}")
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("photostyle."))
+    return found
+
+
+def test_every_module_belongs_to_a_layer():
+    for path in PACKAGE.rglob("*.py"):
+        module = ".".join(("photostyle", *path.relative_to(PACKAGE).with_suffix("").parts))
+        if module.endswith("__init__") or module in ("photostyle.cli", "photostyle.__main__"):
+            continue
+        assert layer(module) in ALLOWED, f"{module} is in no layer; put it in one of {sorted(ALLOWED)}"
+
+
+def test_imports_point_one_way():
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        module = ".".join(("photostyle", *path.relative_to(PACKAGE).with_suffix("").parts))
+        if module.endswith("__init__") or module in ("photostyle.cli", "photostyle.__main__"):
+            continue
+        own = layer(module)
+        for imported in photostyle_imports(path):
+            if layer(imported) != own and layer(imported) not in ALLOWED[own]:
+                wrong.append(f"{module} ({own}) imports {imported} ({layer(imported)})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_checker_sees_a_wrong_import(tmp_path):
+    source = tmp_path / "bad.py"
+    source.write_text("def f():\n    from photostyle.training.loss import gram_matrix\n")
+    assert photostyle_imports(source) == {"photostyle.training.loss"}
+    assert "training" not in ALLOWED["inference"]
+
+
+def test_inference_imports_no_torch():
+    # torch made unimportable: any import of it, however indirect, fails this process.
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import photostyle.inference.runtime, photostyle.inference.stylize, photostyle.inference.serve, photostyle.cli\n"
+            "assert not any(name == 'torch' or name.startswith('torch.') for name in sys.modules if sys.modules[name])\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
