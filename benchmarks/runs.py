@@ -11,6 +11,7 @@ from photostyle.evaluation.evaluate import Method, markdown
 from photostyle.evaluation.masks import read_labels, shared_masks
 from photostyle.evaluation.optimize import optimize_photo
 from photostyle.settings import OptimizeSettings
+from photostyle.training.loss import PhotorealStyleLoss
 from photostyle.training.tensors import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,12 +60,14 @@ def pair_methods(pair: dict[str, str], bench: Path, settings: OptimizeSettings |
     methods = [Method(name, lambda path, content, style, baseline=baseline: baseline(content, style))
                for name, baseline in BASELINES.items()]
     if settings:
+        loss = PhotorealStyleLoss(**settings.loss)
+
         def optimize(path, content, style):
             masks = (None, None)
             if pair["content_seg"] and pair["style_seg"]:
                 masks = shared_masks(read_labels(bench / pair["content_seg"], content.shape[-2:]),
                                      read_labels(bench / pair["style_seg"], style.shape[-2:]))
-            return optimize_photo(content, style, settings, *masks, progress=False)[0]
+            return optimize_photo(content, style, loss, settings, *masks, progress=False)[0]
         methods.append(Method("optimize", optimize))
     methods.append(Method("reference", lambda path, content, style: load(bench / pair["reference"]), timed=False))
     return methods
