@@ -1,4 +1,5 @@
-# Quick start: `make demo` (train, export, stylize the bundled photos) and `make test`.
+# Quick start: `make demo` (train, export, stylize the bundled photos) and `make test`;
+# `make check` is the fast tier to run while working, `make lint` the linter and formatter.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 endif
 DEMO_DIR := outputs/demo
 
-.PHONY: demo test install clean
+.PHONY: demo test check lint install clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +34,13 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+check: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) outputs

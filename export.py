@@ -9,8 +9,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 import photostyle
-from photostyle.training.checkpoints import load_checkpoint, network_state
 from photostyle.errors import PhotostyleError, exit_on_user_error
+from photostyle.training.checkpoints import load_checkpoint, network_state
 from photostyle.training.onnx_export import export_onnx, max_abs_difference
 
 
@@ -31,8 +31,10 @@ def main(cfg: DictConfig) -> None:
             net.load_state_dict(network_state(checkpoint))
         except RuntimeError as error:  # the weights belong to another network than the saved config names
             reason = str(error).strip().splitlines()[0][:160]
-            raise PhotostyleError(f"{cfg.ckpt}: its weights do not fit the network its config names ({reason}); "
-                                  f"export a checkpoint that train.py wrote unchanged") from None
+            raise PhotostyleError(
+                f"{cfg.ckpt}: its weights do not fit the network its config names ({reason}); "
+                f"export a checkpoint that train.py wrote unchanged"
+            ) from None
         metadata = {
             "photostyle_version": photostyle.__version__,
             "style_image": _style_fingerprint(run["style"]["image"]),
@@ -52,7 +54,10 @@ def main(cfg: DictConfig) -> None:
         sizes = ", ".join(f"{h}x{w}" for h, w in cfg.check_sizes)
         if difference > cfg.tolerance:
             out.unlink()
-            raise PhotostyleError(f"onnxruntime differs from PyTorch by {difference:.2e} (> {cfg.tolerance}) at {sizes}; the export is wrong, nothing was written")
+            raise PhotostyleError(
+                f"onnxruntime differs from PyTorch by {difference:.2e} (> {cfg.tolerance}) at {sizes};"
+                " the export is wrong, nothing was written"
+            )
         print(f"wrote {out} (opset {cfg.opset}); max |onnxruntime - PyTorch| = {difference:.2e} at {sizes}")
 
 

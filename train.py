@@ -13,9 +13,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from photostyle.errors import exit_on_user_error
 from photostyle.training.callbacks import StopOnInterrupt
 from photostyle.training.checkpoints import check_same_training, load_checkpoint, resume_checkpoint
-from photostyle.errors import exit_on_user_error
 
 OmegaConf.register_new_resolver("project_root", lambda: str(Path(__file__).resolve().parent), replace=True)
 # Lightning warns that a loader resumed mid-epoch starts afresh; ours draws by step number, so it carries on exactly.
@@ -55,10 +55,16 @@ def main(cfg: DictConfig) -> None:
             print(f"skipped unreadable photos {datamodule.skipped_photos()} time(s) (the warnings above name them)")
         if any(isinstance(c, StopOnInterrupt) and c.interrupted for c in trainer.callbacks):
             kept = [o for o in HydraConfig.get().overrides.task if not o.startswith(("ckpt_path=", "hydra.run.dir="))]
-            print(f"train.py: interrupted at step {trainer.global_step}; last.ckpt is saved, resume with:\n"
-                  f"  python train.py {shlex.join([*kept, f'hydra.run.dir={cfg.run_dir}', 'ckpt_path=last'])}", file=sys.stderr)
+            print(
+                f"train.py: interrupted at step {trainer.global_step}; last.ckpt is saved, resume with:\n"
+                f"  python train.py {shlex.join([*kept, f'hydra.run.dir={cfg.run_dir}', 'ckpt_path=last'])}",
+                file=sys.stderr,
+            )
             sys.exit(130)
-        print(f"run folder: {cfg.run_dir}\nlast checkpoint: {checkpoints / 'last.ckpt'}\nbest checkpoint: {checkpoints / 'best.ckpt'}")
+        print(
+            f"run folder: {cfg.run_dir}\nlast checkpoint: {checkpoints / 'last.ckpt'}\nbest checkpoint: "
+            f"{checkpoints / 'best.ckpt'}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Every method `photostyle evaluate` knows, on ../shared/bench pairs, against the published results.
 
-    python benchmarks/bench_methods.py [--pairs SET/ID ...] [--steps 300] [--max-side 512]
+    python -m benchmarks.bench_methods [--pairs SET/ID ...] [--steps 300] [--max-side 512]
         [--bench ../shared/bench] [--out outputs/bench_methods] [--no-optimize]
 
 For each pair: the identity, Reinhard's and histogram-matching colour transfer, the per-image
@@ -15,8 +15,7 @@ contact sheet OUT/sheet.png (content | style | each method).
 import argparse
 from pathlib import Path
 
-from runs import BENCH_PAIRS, ROOT, SHARED_BENCH, pair_methods, per_pair_markdown, read_pairs
-
+from benchmarks.common import BENCH_PAIRS, ROOT, SHARED_BENCH, pair_methods, per_pair_markdown, read_pairs
 from photostyle.evaluation.contact_sheet import contact_sheet
 from photostyle.evaluation.evaluate import evaluate_photo, markdown, mean_table, write_csv, write_text
 from photostyle.settings import OptimizeSettings
@@ -30,7 +29,9 @@ def main() -> None:
     parser.add_argument("--max-side", type=int, default=512)
     parser.add_argument("--bench", type=Path, default=SHARED_BENCH)
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_methods")
-    parser.add_argument("--no-optimize", action="store_true", help="leave out the per-image optimisation (minutes per pair)")
+    parser.add_argument(
+        "--no-optimize", action="store_true", help="leave out the per-image optimisation (minutes per pair)"
+    )
     args = parser.parse_args()
     pairs = read_pairs(args.bench)
     names = list(pairs) if args.pairs == ["all"] else args.pairs
@@ -42,21 +43,32 @@ def main() -> None:
         print(f"[{number}/{len(names)}] {name}", flush=True)
         content, style = args.bench / pair["content"], args.bench / pair["style"]
         out_dir = args.out / name.replace("/", "_")
-        pair_rows = evaluate_photo(content, load(style, args.max_side), pair_methods(pair, args.bench, settings),
-                                   out_dir, args.max_side, post=True)
+        pair_rows = evaluate_photo(
+            content,
+            load(style, args.max_side),
+            pair_methods(pair, args.bench, settings),
+            out_dir,
+            args.max_side,
+            post=True,
+        )
         for row in pair_rows:
             row["pair"] = name
         rows += pair_rows
         sheet.append([content, style, *(Path(row["output"]) for row in pair_rows)])
 
-    print(f"\n{len(names)} pairs, longer side {args.max_side}" + ("" if args.no_optimize else f", optimize {args.steps} steps"))
+    print(
+        f"\n{len(names)} pairs, longer side {args.max_side}"
+        + ("" if args.no_optimize else f", optimize {args.steps} steps")
+    )
     per_pair = per_pair_markdown(rows)
     means = markdown(mean_table(rows))
     print(per_pair + "\nMeans over the pairs:\n\n" + means, end="")
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "metrics.csv", rows)
     write_text(args.out / "metrics.md", per_pair + "\n" + means)
-    contact_sheet(sheet, ["content", "style", *dict.fromkeys(row["method"] for row in rows)], args.out / "sheet.png", 160)
+    contact_sheet(
+        sheet, ["content", "style", *dict.fromkeys(row["method"] for row in rows)], args.out / "sheet.png", 160
+    )
     print(f"written under {args.out} (contact sheet: {args.out / 'sheet.png'})")
 
 

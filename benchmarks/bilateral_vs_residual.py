@@ -1,6 +1,6 @@
 """Bilateral-grid vs residual network on ../shared/bench pairs, same training budget, side by side.
 
-    python benchmarks/bilateral_vs_residual.py [--pairs photowct2/0 stylenas/1 ...] [--steps 200]
+    python -m benchmarks.bilateral_vs_residual [--pairs photowct2/0 stylenas/1 ...] [--steps 200]
         [--bench ../shared/bench] [--out outputs/bilateral_vs_residual] [--reuse]
         [--network NAME=OVERRIDE,OVERRIDE ...] [-- OVERRIDE ...]
 
@@ -19,19 +19,20 @@ equal style distance. For every network after the first, per pair: the lowest st
 which it is as close to the style as the first network's output, its SSIM there, and how
 many points of the first network's strength curve it dominates (its own curve, linear
 between strengths, gets as close with at least that SSIM). A contact sheet (content, style,
-each network) goes to OUT/sheet.jpg. Anything after `--` is passed to every train.py run,
-e.g. `-- trainer.accelerator=gpu`. --network replaces the compared networks (default:
+each network) goes to OUT/sheet.jpg, and `photostyle evaluate`'s metrics of every output and
+of the untouched photo (identity) to OUT/metrics.csv. Anything after `--` is passed to every
+train.py run, e.g. `-- hardware=gpu`. --network replaces the compared networks (default:
 NETWORKS below). --reuse measures runs already in --out instead of retraining.
 """
 
 import argparse
 from pathlib import Path
 
-from runs import ROOT, SHARED_BENCH, read_pairs, stylize, train_and_export
-
+from benchmarks.common import ROOT, SHARED_BENCH, baseline_method, read_pairs, stylize, train_and_export
 from photostyle.evaluation.contact_sheet import contact_sheet
-from photostyle.images import output_suffix
+from photostyle.evaluation.evaluate import evaluate_photo, file_method, write_csv
 from photostyle.evaluation.metrics import StyleDistance, grey_ssim, grey_ssim_terms
+from photostyle.images import output_suffix
 from photostyle.inference.runtime import blend
 from photostyle.training.tensors import load
 
@@ -58,45 +59,84 @@ def main() -> None:
     networks = {n: o.split(",") for n, o in (spec.split("=", 1) for spec in args.network)} or NETWORKS
     pairs = read_pairs(args.bench)
 
-    rows, terms, matched, sheet = [], [], [], []
+    rows, terms, matched, sheet, measured = [], [], [], [], []
     for name in args.pairs:
         pair = pairs[name]
         content, style = args.bench / pair["content"], args.bench / pair["style"]
-        original = load(content, SIDE)
-        distance = StyleDistance(load(style, SIDE))
-        untouched = distance(original)
-        row, outputs, curves = [name, untouched], [], []
+        pair_dir = args.out / name.replace("/", "_")
+        outputs = []
         for network, overrides in networks.items():
-            run_dir = args.out / name.replace("/", "_") / network
-            output = run_dir / "stylized" / content.with_suffix(output_suffix(content)).name
+            output = pair_dir / network / "stylized" / content.with_suffix(output_suffix(content)).name
             if not (args.reuse and output.is_file()):
-                model = train_and_export(run_dir, [f"style.image={style.resolve()}", f"trainer.max_steps={args.steps}", *overrides, *args.overrides])
-                stylize(model, [content], run_dir / "stylized", "--max-side", str(SIDE))
-            stylized = load(output)
-            ssim, luminance, structure = grey_ssim_terms(stylized, original)
-            row += [ssim, distance(stylized)]
-            terms.append(f"| {name} | {network} | {luminance:.3f} | {structure:.3f} |")
-            curves.append([(untouched, 1.0)] + [(distance(image), grey_ssim(image, original))
-                                                 for image in (blend(original, stylized, s) for s in STRENGTHS)])
+                model = train_and_export(
+                    pair_dir / network,
+                    [f"style.image={style.resolve()}", f"trainer.max_steps={args.steps}", *overrides, *args.overrides],
+                )
+                stylize(model, [content], output.parent, "--max-side", str(SIDE))
             outputs.append(output)
+
+        style_image = load(style, SIDE)
+        distance = StyleDistance(style_image)
+        methods = [
+            baseline_method("identity"),
+            *(file_method(network, output.parent) for network, output in zip(networks, outputs)),
+        ]
+        pair_rows = evaluate_photo(content, style_image, methods, pair_dir, SIDE, distance=distance)
+        for result in pair_rows:
+            result["pair"] = name
+        measured += pair_rows
+        untouched = pair_rows[0]["style_distance"]  # the identity row: the photo itself
+        original = load(content, SIDE)
+        row, curves = [name, untouched], []
+        for network, output, result in zip(networks, outputs, pair_rows[1:]):
+            stylized = load(output)
+            _, luminance, structure = grey_ssim_terms(stylized, original)
+            row += [result["ssim"], result["style_distance"]]
+            terms.append(f"| {name} | {network} | {luminance:.3f} | {structure:.3f} |")
+            curves.append(
+                [(untouched, 1.0)]
+                + [
+                    (distance(image), grey_ssim(image, original))
+                    for image in (blend(original, stylized, s) for s in STRENGTHS)
+                ]
+            )
         rows.append(row)
-        matched += [f"| {name} | {other} | " + match_cells(curves[0], curve) for other, curve in list(zip(networks, curves))[1:]]
+        matched += [
+            f"| {name} | {other} | " + match_cells(curves[0], curve) for other, curve in list(zip(networks, curves))[1:]
+        ]
         sheet.append([content, style, *outputs])
     contact_sheet(sheet, ["content", "style", *networks], args.out / "sheet.jpg", height=200)
+    write_csv(args.out / "metrics.csv", measured)
 
-    print(f"{args.steps} training steps per model on data/content {' '.join(args.overrides)}; outputs at longer side {SIDE}; "
-          f"written under {args.out} (contact sheet: {args.out / 'sheet.jpg'})")
-    print("| pair | untouched style distance | " + " | ".join(f"{n} SSIM | {n} style distance" for n in networks) + " |")
+    print(
+        f"{args.steps} training steps per model on data/content {' '.join(args.overrides)}; "
+        f"outputs at longer side {SIDE}; "
+        f"written under {args.out} (contact sheet: {args.out / 'sheet.jpg'})"
+    )
+    print(
+        "| pair | untouched style distance | " + " | ".join(f"{n} SSIM | {n} style distance" for n in networks) + " |"
+    )
     print("|---|---|" + "---|---|" * len(networks))
     for name, untouched, *scores in rows:
-        print(f"| {name} | {untouched:.2f} | " + " | ".join(f"{v:.3f}" if i % 2 == 0 else f"{v:.2f}" for i, v in enumerate(scores)) + " |")
+        print(
+            f"| {name} | {untouched:.2f} | "
+            + " | ".join(f"{v:.3f}" if i % 2 == 0 else f"{v:.2f}" for i, v in enumerate(scores))
+            + " |"
+        )
     means = [sum(column) / len(rows) for column in zip(*(row[1:] for row in rows))]
-    print(f"| mean | {means[0]:.2f} | " + " | ".join(f"{v:.3f}" if i % 2 == 0 else f"{v:.2f}" for i, v in enumerate(means[1:])) + " |")
+    print(
+        f"| mean | {means[0]:.2f} | "
+        + " | ".join(f"{v:.3f}" if i % 2 == 0 else f"{v:.2f}" for i, v in enumerate(means[1:]))
+        + " |"
+    )
     print("\nSSIM's factors (window means): luminance term (tone kept), contrast-structure term (detail kept)")
     print("| pair | network | luminance | contrast-structure |\n|---|---|---|---|\n" + "\n".join(terms))
     first = next(iter(networks))
     print(f"\nAgainst {first}'s output, with strength (0 = the photo, 1 = the output; {STRENGTHS[0]} steps)")
-    print(f"| pair | network | lowest strength as close as {first} | its SSIM | {first} SSIM | points of {first}'s curve dominated |")
+    print(
+        f"| pair | network | lowest strength as close as {first} | its SSIM | {first} SSIM | "
+        f"points of {first}'s curve dominated |"
+    )
     print("|---|---|---|---|---|---|\n" + "\n".join(matched))
 
 

@@ -1,6 +1,6 @@
 """How long training waits for its data: list, split and first batch on a large synthetic folder.
 
-    python benchmarks/data_startup.py [--files 10000] [--workers 2]
+    python -m benchmarks.data_startup [--files 10000] [--workers 2]
 
 Writes --files small JPEGs (64x48, 100 per folder) into a temporary folder, then times the
 data module's steps as train.py runs them: prepare_data (walk the folder, write the photo
@@ -32,8 +32,14 @@ def main() -> None:
             path = root / f"{index // 100:04d}" / f"{index:06d}.jpg"
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(np.roll(pixels, index, axis=1)).save(path, quality=80)
-        data = PhotoDataModule(str(root), crop_size=32, batch_size=4, load_size=64, num_workers=args.workers,
-                               list_cache=str(Path(folder) / "run" / "photos.txt"))
+        data = PhotoDataModule(
+            str(root),
+            crop_size=32,
+            batch_size=4,
+            load_size=64,
+            num_workers=args.workers,
+            list_cache=str(Path(folder) / "run" / "photos.txt"),
+        )
         times = {}
         start = time.perf_counter()
         data.prepare_data()
@@ -44,7 +50,10 @@ def main() -> None:
         start = time.perf_counter()
         next(iter(data.train_dataloader()))
         times[f"first batch ({args.workers} worker processes)"] = time.perf_counter() - start
-    print(f"{args.files} photos in {-(-args.files // 100)} folders; {len(data.train_set.photos)} train, {len(data.val_set.photos)} val")
+    print(
+        f"{args.files} photos in {-(-args.files // 100)} folders; "
+        f"{len(data.train_set.photos)} train, {len(data.val_set.photos)} val"
+    )
     print("| step | seconds |\n|---|---|")
     for step, seconds in times.items():
         print(f"| {step} | {seconds:.3f} |")

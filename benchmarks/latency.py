@@ -1,21 +1,21 @@
 """Latency of style networks at photo sizes, side by side in one run.
 
-    python benchmarks/latency.py [MODEL.onnx ...] [--networks residual bilateral]
+    python -m benchmarks.latency [MODEL.onnx ...] [--networks residual bilateral]
         [--sizes 512x512 1920x1080 3840x2160] [--runs 20] [--warmup 3] [--threads 2]
         [--provider cpu|cuda] [--torch-cuda [--cuda-graph]]
 
 --networks exports each named network of conf/model/ with its default settings (untrained:
-speed does not depend on the weights), or with some changed, NAME:KEY=VALUE[,KEY=VALUE...],
-into a temporary folder; MODEL.onnx files are taken as they are. Each model runs in its own
-child process on the same random images, with onnxruntime (--provider cuda needs an
-onnxruntime build with CUDA) or, with --torch-cuda, as the PyTorch network on the GPU (for
-machines whose onnxruntime has no CUDA); --cuda-graph then captures the network once per
-size as a CUDA graph and times its replays, which leaves out the launch of each small kernel
-from Python (most of the bilateral network's time). The table gives median and p90
-milliseconds of --runs timed runs after --warmup untimed ones, the peak memory while running
-that size (process RSS; GPU memory with --torch-cuda), the peak memory added by the run as a
-multiple of the input image's bytes, and, for every model after the first, the ratio
-first/this at each size.
+speed does not depend on the weights), or with some changed, NAME:KEY=VALUE[,KEY=VALUE...]
+(train.py's config with the overrides model=NAME model.KEY=VALUE), into a temporary folder;
+MODEL.onnx files are taken as they are. Each model runs in its own child process on the same
+random images, with onnxruntime (--provider cuda needs an onnxruntime build with CUDA) or,
+with --torch-cuda, as the PyTorch network on the GPU (for machines whose onnxruntime has no
+CUDA); --cuda-graph then captures the network once per size as a CUDA graph and times its
+replays, which leaves out the launch of each small kernel from Python (most of the bilateral
+network's time). The table gives median and p90 milliseconds of --runs timed runs after
+--warmup untimed ones, the peak memory while running that size (process RSS; GPU memory with
+--torch-cuda), the peak memory added by the run as a multiple of the input image's bytes,
+and, for every model after the first, the ratio first/this at each size.
 """
 
 import argparse
@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
 MIB = 2**20
 
 
@@ -76,6 +75,7 @@ def _measure_onnxruntime(model: str, sizes: list[tuple[int, int]], args: argpars
 def _measure_torch_cuda(model: str, sizes: list[tuple[int, int]], args: argparse.Namespace, queue) -> None:
     import torch
 
+    from benchmarks.common import build_network
     from photostyle.training.onnx_export import ChannelsLast
 
     net = ChannelsLast(build_network(model)).cuda().eval()
@@ -115,41 +115,32 @@ def _graph_replay(net, example):
         static.copy_(image)
         graph.replay()
         torch.cuda.synchronize()
+
     return run
-
-
-def build_network(spec: str):
-    """The untrained network of conf/model/NAME.yaml, for a spec NAME or NAME:KEY=VALUE[,KEY=VALUE...]."""
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
-
-    name, _, changes = spec.partition(":")
-    config = OmegaConf.load(ROOT / "conf" / "model" / f"{name}.yaml")
-    return instantiate(OmegaConf.merge(config, OmegaConf.from_dotlist(changes.split(",") if changes else []))).eval()
-
-
-def export_network(spec: str, folder: Path) -> Path:
-    """build_network(spec) as a photostyle ONNX model in folder, named after the spec."""
-    from photostyle import __version__
-    from photostyle.training.onnx_export import export_onnx
-
-    path = folder / f"{spec.replace(':', '.')}.onnx"
-    export_onnx(build_network(spec), path, {"network": spec.partition(":")[0], "photostyle_version": __version__})
-    return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", type=Path, help="exported .onnx files")
-    parser.add_argument("--networks", nargs="*", default=[],
-                        help="names in conf/model/ to export (or, with --torch-cuda, build) and measure, as NAME or NAME:KEY=VALUE,...")
+    parser.add_argument(
+        "--networks",
+        nargs="*",
+        default=[],
+        help="names in conf/model/ to export (or, with --torch-cuda, build) and measure, as NAME or NAME:KEY=VALUE,...",
+    )
     parser.add_argument("--sizes", nargs="+", default=["512x512", "1920x1080", "3840x2160"], help="WIDTHxHEIGHT")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     parser.add_argument("--provider", choices=["cpu", "cuda"], default="cpu", help="onnxruntime execution provider")
-    parser.add_argument("--torch-cuda", action="store_true", help="time the PyTorch networks (--networks) on the GPU instead")
-    parser.add_argument("--cuda-graph", action="store_true", help="with --torch-cuda: time replays of each network captured as a CUDA graph")
+    parser.add_argument(
+        "--torch-cuda", action="store_true", help="time the PyTorch networks (--networks) on the GPU instead"
+    )
+    parser.add_argument(
+        "--cuda-graph",
+        action="store_true",
+        help="with --torch-cuda: time replays of each network captured as a CUDA graph",
+    )
     args = parser.parse_args()
     if args.cuda_graph and not args.torch_cuda:
         parser.error("--cuda-graph needs --torch-cuda")
@@ -160,8 +151,14 @@ def main() -> None:
         import torch
 
         models, measure = list(args.networks), _measure_torch_cuda
-        engine = f"PyTorch on CUDA ({torch.cuda.get_device_name()})" + (", replaying CUDA graphs" if args.cuda_graph else "")
+        engine = f"PyTorch on CUDA ({torch.cuda.get_device_name()})" + (
+            ", replaying CUDA graphs" if args.cuda_graph else ""
+        )
     else:
+        # Imported here, not at the top: the onnxruntime children import this module,
+        # and torch would count in their RSS.
+        from benchmarks.common import export_network
+
         models = [str(m) for m in args.models] + [str(export_network(n, Path(workdir.name))) for n in args.networks]
         measure, engine = _measure_onnxruntime, f"onnxruntime {args.provider}, {args.threads} threads"
     if not models:
@@ -178,13 +175,19 @@ def main() -> None:
 
     memory = "peak GPU memory MiB" if args.torch_cuda else "peak RSS MiB"
     print(f"{engine}; {args.runs} timed runs after {args.warmup} warm-up runs; float32 (1, H, W, 3) input")
-    print(f"| model | size | median ms | p90 ms | {memory} | added memory / input bytes | ratio {Path(models[0]).stem} / model |")
+    print(
+        f"| model | size | median ms | p90 ms | {memory} | added memory / input bytes | "
+        f"ratio {Path(models[0]).stem} / model |"
+    )
     print("|---|---|---|---|---|---|---|")
     first = table[models[0]]
     for model, rows in table.items():
         for (height, width), (median, p90, peak, added), baseline in zip(sizes, rows, first):
             ratio = f"{baseline[0] / median:.1f}x" if model != models[0] else ""
-            print(f"| {Path(model).stem} | {width}x{height} | {median:.1f} | {p90:.1f} | {peak:.0f} | {added:.1f} | {ratio} |")
+            print(
+                f"| {Path(model).stem} | {width}x{height} | {median:.1f} | {p90:.1f} | {peak:.0f} | "
+                f"{added:.1f} | {ratio} |"
+            )
 
 
 if __name__ == "__main__":

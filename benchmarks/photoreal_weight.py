@@ -1,6 +1,6 @@
 """What loss.photoreal_weight does: train one model per weight, side by side, and measure.
 
-    python benchmarks/photoreal_weight.py [--weights 0 3000 10000 30000] [--steps 300] [--out outputs/photoreal_weight]
+    python -m benchmarks.photoreal_weight [--weights 0 3000 10000 30000] [--steps 300] [--out outputs/photoreal_weight]
         [--reuse] [-- extra train.py overrides]
 
 For each weight it runs train.py (the bundled defaults plus the overrides), export.py and
@@ -8,19 +8,20 @@ For each weight it runs train.py (the bundled defaults plus the overrides), expo
 the greyscale SSIM against the original (structure kept; 1 = untouched), the relative
 Gram distance to the style photo (relu1_1..relu4_1; lower = closer to the look), and the
 matting-Laplacian energy per pixel (0 = locally affine colour map of the original).
-A before/after sheet per weight is written beside the runs. --reuse measures a weight's
-existing run in --out instead of training it again.
+A before/after sheet per weight is written beside the runs, and `photostyle evaluate`'s
+metrics of every output and of the untouched samples (identity) to OUT/metrics.csv.
+--reuse measures a weight's existing run in --out instead of training it again.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from runs import ROOT, photostyle, stylize, train_and_export
-
+from benchmarks.common import ROOT, baseline_method, photostyle, stylize, train_and_export
+from photostyle.evaluation.evaluate import evaluate_photo, file_method, mean_table, write_csv
+from photostyle.evaluation.metrics import StyleDistance
 from photostyle.images import find_photos
 from photostyle.training.matting import matting_laplacian_energy
-from photostyle.evaluation.metrics import StyleDistance, grey_ssim
 from photostyle.training.tensors import load
 
 
@@ -35,7 +36,9 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", type=float, default=[0, 3000, 10000, 30000])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "photoreal_weight")
-    parser.add_argument("--reuse", action="store_true", help="measure existing runs in --out instead of retraining them")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure existing runs in --out instead of retraining them"
+    )
     parser.add_argument("overrides", nargs="*", help="more train.py overrides")
     args = parser.parse_args()
 
@@ -44,25 +47,37 @@ def main() -> None:
     for override in args.overrides:
         if override.startswith("style.image="):
             style = Path(override.split("=", 1)[1])
-    distance = StyleDistance(load(style))
-    rows = []
-    for weight in args.weights:
-        run_dir = args.out / f"weight_{weight:g}"
+    runs = {weight: args.out / f"weight_{weight:g}" for weight in args.weights}
+    for weight, run_dir in runs.items():
         if not (args.reuse and (run_dir / "stylized" / "samples").is_dir()):
             train_export_stylize(run_dir, weight, args.steps, args.overrides, samples)
-        scores = []
-        for photo, relative in find_photos([samples]):
-            original, stylized = load(photo), load(run_dir / "stylized" / relative)
-            scores.append((grey_ssim(stylized, original), distance(stylized), matting_laplacian_energy(original, stylized).item()))
-        rows.append((weight, *[sum(column) / len(scores) for column in zip(*scores)]))
         print(f"weight {weight:g} done: {run_dir}", file=sys.stderr)
 
-    untouched = [distance(load(photo)) for photo, _ in find_photos([samples])]
-    print(f"{args.steps} steps per run; samples: {samples}; style: {style.name}; untouched samples: SSIM 1, style distance {sum(untouched) / len(untouched):.2f}")
+    # At full size (max_side None), as `stylize` wrote the samples.
+    style_image = load(style)
+    distance = StyleDistance(style_image)
+    methods = [
+        baseline_method("identity"),
+        *(file_method(run_dir.name, run_dir / "stylized" / "samples") for run_dir in runs.values()),
+    ]
+    rows, energies = [], {weight: [] for weight in runs}
+    for photo, relative in find_photos([samples]):
+        rows += evaluate_photo(photo, style_image, methods, args.out, None, distance=distance)
+        original = load(photo)
+        for weight, run_dir in runs.items():
+            energies[weight].append(matting_laplacian_energy(original, load(run_dir / "stylized" / relative)).item())
+    write_csv(args.out / "metrics.csv", rows)
+
+    untouched, *means = mean_table(rows)
+    print(
+        f"{args.steps} steps per run; samples: {samples}; style: {style.name}; "
+        f"untouched samples: SSIM 1, style distance {untouched['style_distance']:.2f}"
+    )
     print("| photoreal_weight | SSIM vs original | style distance | matting energy / pixel |")
     print("|---|---|---|---|")
-    for weight, ssim, style_distance, energy in rows:
-        print(f"| {weight:g} | {ssim:.3f} | {style_distance:.2f} | {energy:.5f} |")
+    for weight, mean in zip(runs, means):
+        energy = sum(energies[weight]) / len(energies[weight])
+        print(f"| {weight:g} | {mean['ssim']:.3f} | {mean['style_distance']:.2f} | {energy:.5f} |")
 
 
 if __name__ == "__main__":

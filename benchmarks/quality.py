@@ -1,10 +1,10 @@
 """The quality protocol: one model per bench style, trained with the default recipe, against
 the colour-transfer baselines and the published result of each pair.
 
-    python benchmarks/quality.py [--pairs SET/ID ...] [--bench ../shared/bench]
+    python -m benchmarks.quality [--pairs SET/ID ...] [--bench ../shared/bench]
         [--out outputs/quality] [--reuse] [-- OVERRIDE ...]
 
-For each pair (runs.BENCH_PAIRS, chosen up front) train.py trains a model with its defaults
+For each pair (common.BENCH_PAIRS, chosen up front) train.py trains a model with its defaults
 on the bundled content photos (data/content) and the pair's style photo, export.py exports
 it, and the model stylizes the pair's content photo, which it never saw. That output is
 measured with `photostyle evaluate`'s metrics at longer side 512, next to identity,
@@ -22,18 +22,38 @@ from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
-from runs import BENCH_PAIRS, ROOT, SHARED_BENCH, pair_methods, per_pair_markdown, read_pairs, train_and_export
 
-from photostyle.training.checkpoints import load_checkpoint
+from benchmarks.common import (
+    BENCH_PAIRS,
+    ROOT,
+    SHARED_BENCH,
+    pair_methods,
+    per_pair_markdown,
+    read_pairs,
+    train_and_export,
+)
 from photostyle.evaluation.contact_sheet import contact_sheet
-from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, onnx_method, write_csv, write_text
+from photostyle.evaluation.evaluate import (
+    Method,
+    evaluate_photo,
+    markdown,
+    mean_table,
+    onnx_method,
+    write_csv,
+    write_text,
+)
+from photostyle.training.checkpoints import load_checkpoint
 from photostyle.training.tensors import load
 
 SIDE = 512
 MODEL = "photostyle"
 # (metric, the method whose mean it must reach, True when lower is better)
-TARGETS = [("style_distance", "reference", True), ("colour_distance", "reinhard", True),
-           ("ssim", "reinhard", False), ("affine_residual", "reference", True)]
+TARGETS = [
+    ("style_distance", "reference", True),
+    ("colour_distance", "reinhard", True),
+    ("ssim", "reinhard", False),
+    ("affine_residual", "reference", True),
+]
 
 
 def untrained_method(checkpoint: Path) -> Method:
@@ -45,6 +65,7 @@ def untrained_method(checkpoint: Path) -> Method:
         if hasattr(net, "set_style"):
             net.set_style(style)
         return net(content).clamp(0, 1)
+
     return Method("untrained", run)
 
 
@@ -56,8 +77,10 @@ def targets_markdown(means: list[dict]) -> str:
         goal = by_method[method][metric]
         margin = goal - ours[metric] if lower else ours[metric] - goal
         sign = "<=" if lower else ">="
-        lines.append(f"| {metric.replace('_', ' ')} {sign} {method} | {ours[metric]:.4g} | {goal:.4g} | "
-                     f"{'yes' if margin >= 0 else 'no'} | {margin:+.4g} |")
+        lines.append(
+            f"| {metric.replace('_', ' ')} {sign} {method} | {ours[metric]:.4g} | {goal:.4g} | "
+            f"{'yes' if margin >= 0 else 'no'} | {margin:+.4g} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -82,8 +105,11 @@ def main() -> None:
             train_and_export(out_dir / "run", [f"style.image={style.resolve()}", *args.overrides])
             minutes.append((time.monotonic() - start) / 60)
             print(f"[{number}/{len(args.pairs)}] {name}: trained and exported in {minutes[-1]:.1f} min", flush=True)
-        methods = [onnx_method(MODEL, model), untrained_method(out_dir / "run" / "checkpoints" / "last.ckpt"),
-                   *pair_methods(pair, args.bench)]
+        methods = [
+            onnx_method(MODEL, model),
+            untrained_method(out_dir / "run" / "checkpoints" / "last.ckpt"),
+            *pair_methods(pair, args.bench),
+        ]
         pair_rows = evaluate_photo(content, load(style, SIDE), methods, out_dir, SIDE)
         for row in pair_rows:
             row["pair"] = name
@@ -91,10 +117,18 @@ def main() -> None:
         sheet.append([content, style, *(Path(row["output"]) for row in pair_rows)])
 
     means = mean_table(rows)
-    report = (per_pair_markdown(rows) + "\nMeans over the pairs:\n\n" + markdown(means)
-              + "\nTargets (means):\n\n" + targets_markdown(means))
+    report = (
+        per_pair_markdown(rows)
+        + "\nMeans over the pairs:\n\n"
+        + markdown(means)
+        + "\nTargets (means):\n\n"
+        + targets_markdown(means)
+    )
     if minutes:
-        report += f"\nTraining and export: {sum(minutes) / len(minutes):.1f} min a style on average, {max(minutes):.1f} at most\n"
+        report += (
+            f"\nTraining and export: {sum(minutes) / len(minutes):.1f} min a style on average, "
+            f"{max(minutes):.1f} at most\n"
+        )
     print(f"\n{len(args.pairs)} pairs, longer side {SIDE}\n" + report, end="")
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "metrics.csv", rows)

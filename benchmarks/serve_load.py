@@ -1,6 +1,6 @@
 """Load on `photostyle serve`: N concurrent clients on loopback, each posting photos back to back.
 
-    python benchmarks/serve_load.py [MODEL.onnx] [--network bilateral] [--clients 1 8 32]
+    python -m benchmarks.serve_load [MODEL.onnx] [--network bilateral] [--clients 1 8 32]
         [--seconds 20] [--photo data/samples/china.jpg] [--workers 2]
 
 Starts the real server (`python -m photostyle serve`) in its own process with the given
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from latency import export_network
-from runs import ROOT
+
+from benchmarks.common import ROOT, export_network
 
 
 def free_port() -> int:
@@ -52,8 +52,14 @@ def load(url: str, photo: bytes, model: str, clients: int, seconds: float) -> tu
             while time.monotonic() < stop:
                 start = time.perf_counter()
                 try:
-                    ok = http.post(f"{url}/api/stylize", files={"image": ("photo.jpg", photo, "image/jpeg")},
-                                   data={"model": model}).status_code == 200
+                    ok = (
+                        http.post(
+                            f"{url}/api/stylize",
+                            files={"image": ("photo.jpg", photo, "image/jpeg")},
+                            data={"model": model},
+                        ).status_code
+                        == 200
+                    )
                 except httpx.HTTPError:
                     ok = False
                 with lock:
@@ -73,7 +79,9 @@ def load(url: str, photo: bytes, model: str, clients: int, seconds: float) -> tu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", type=Path, help="an exported .onnx model")
-    parser.add_argument("--network", default="bilateral", help="without a model: export this untrained network of conf/model/")
+    parser.add_argument(
+        "--network", default="bilateral", help="without a model: export this untrained network of conf/model/"
+    )
     parser.add_argument("--clients", nargs="+", type=int, default=[1, 8, 32])
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--photo", type=Path, default=ROOT / "data" / "samples" / "china.jpg")
@@ -87,8 +95,10 @@ def main() -> None:
         else:
             name = export_network(args.network, Path(folder)).stem
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "photostyle", "serve", folder, "--port", str(port),
-                                   "--workers", str(args.workers)], stdout=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "photostyle", "serve", folder, "--port", str(port), "--workers", str(args.workers)],
+            stdout=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
@@ -98,18 +108,24 @@ def main() -> None:
                         break
                 except httpx.HTTPError:
                     if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("the server did not start")
+                        raise SystemExit("the server did not start") from None
                     time.sleep(0.2)
             photo = args.photo.read_bytes()
-            print(f"model {name}, photo {args.photo.name} ({len(photo) / 1024:.0f} KiB), server --workers {args.workers}, "
-                  f"{args.seconds:g} s per row, loopback")
+            print(
+                f"model {name}, photo {args.photo.name} ({len(photo) / 1024:.0f} KiB), "
+                f"server --workers {args.workers}, "
+                f"{args.seconds:g} s per row, loopback"
+            )
             print("| clients | requests/s | p50 ms | p99 ms | errors | server peak RSS MiB |")
             print("|---|---|---|---|---|---|")
             for clients in args.clients:
                 latencies, errors = load(url, photo, name, clients, args.seconds)
                 ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
-                print(f"| {clients} | {len(latencies) / args.seconds:.1f} | {np.percentile(ms, 50):.1f} | "
-                      f"{np.percentile(ms, 99):.1f} | {errors} | {peak_rss_mib(server.pid):.0f} |", flush=True)
+                print(
+                    f"| {clients} | {len(latencies) / args.seconds:.1f} | {np.percentile(ms, 50):.1f} | "
+                    f"{np.percentile(ms, 99):.1f} | {errors} | {peak_rss_mib(server.pid):.0f} |",
+                    flush=True,
+                )
         finally:
             server.terminate()
             server.wait(timeout=30)

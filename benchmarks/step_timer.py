@@ -1,4 +1,4 @@
-"""A callback that benchmarks/train_throughput.py adds to a train.py run: when every training step ended."""
+"""A callback that benchmarks.train_throughput adds to a train.py run: when every training step ended."""
 
 import json
 import time
@@ -16,5 +16,13 @@ class StepTimer(pl.Callback):
 
     def on_train_end(self, trainer, pl_module) -> None:
         if trainer.global_rank == 0:
-            self.out.write_text(json.dumps({"ends": self.ends, "world_size": trainer.world_size,
-                                            "precision": str(trainer.precision), "device": str(pl_module.device)}))
+            self.out.write_text(
+                json.dumps(
+                    {
+                        "ends": self.ends,
+                        "world_size": trainer.world_size,
+                        "precision": str(trainer.precision),
+                        "device": str(pl_module.device),
+                    }
+                )
+            )

@@ -18,7 +18,9 @@ def smooth_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
     """A photo-like uint8 RGB image: smooth colour gradients, a few edges, mild noise."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width] / max(height, width)
-    base = np.stack([np.sin(3 * x + rng.uniform(0, 6)), np.cos(2 * y + rng.uniform(0, 6)), np.sin(2 * (x + y))], axis=-1)
+    base = np.stack(
+        [np.sin(3 * x + rng.uniform(0, 6)), np.cos(2 * y + rng.uniform(0, 6)), np.sin(2 * (x + y))], axis=-1
+    )
     image = 0.5 + 0.35 * base
     image[height // 3 : 2 * height // 3, width // 4 : width // 2] *= rng.uniform(0.3, 0.8, size=3)  # a box with edges
     image += rng.normal(0, 0.02, image.shape)
@@ -57,9 +59,19 @@ def run(*args: str, cwd: Path = PROJECT_ROOT, env: dict | None = None) -> subpro
 
 PYTHON = sys.executable
 # train.py overrides for runs of a few seconds: a tiny network, tiny crops, two shallow VGG layers.
-TINY = ["model=residual", "model.base_channels=4", "model.num_residual_blocks=1", "data.crop_size=32", "data.batch_size=2",
-        "data.num_workers=0", "style.size=64", "loss.content_layers=[relu2_1]",
-        "loss.style_layers={relu1_1: 1.0, relu2_1: 1.0}", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1"]
+TINY = [
+    "model=residual",
+    "model.base_channels=4",
+    "model.num_residual_blocks=1",
+    "data.crop_size=32",
+    "data.batch_size=2",
+    "data.num_workers=0",
+    "style.size=64",
+    "loss.content_layers=[relu2_1]",
+    "loss.style_layers={relu1_1: 1.0, relu2_1: 1.0}",
+    "trainer.val_check_interval=2",
+    "trainer.log_every_n_steps=1",
+]
 PHOTOSTYLE = str(Path(sys.executable).parent / "photostyle")  # the installed console script
 
 
@@ -83,7 +95,11 @@ def tiny_model(tmp_path_factory) -> Path:
     from photostyle.training.onnx_export import export_onnx
 
     path = tmp_path_factory.mktemp("model") / "tiny.onnx"
-    export_onnx(tiny_network(), path, {"photostyle_version": "test", "style_image": "test.jpg", "network": "tiny", "training_steps": 0})
+    export_onnx(
+        tiny_network(),
+        path,
+        {"photostyle_version": "test", "style_image": "test.jpg", "network": "tiny", "training_steps": 0},
+    )
     return path
 
 
@@ -111,8 +127,11 @@ def live_server(app) -> Iterator[str]:
 
 def pytest_terminal_summary(terminalreporter) -> None:
     """Say how many bad-input cases tests/test_bad_inputs.py tried (a test may try several)."""
-    reports = [r for r in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
-               if r.when == "call" and "test_bad_inputs.py" in r.nodeid]
+    reports = [
+        r
+        for r in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+        if r.when == "call" and "test_bad_inputs.py" in r.nodeid
+    ]
     if reports:
         cases = sum(dict(r.user_properties).get("cases", 1) for r in reports)
         terminalreporter.write_line(f"bad-input matrix: {cases} cases tried in {len(reports)} tests")

@@ -23,5 +23,12 @@ class RankProbe(pl.Callback):
 
     def on_train_end(self, trainer, pl_module) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        torch.save({"batches": self.batches, "initial": self.initial, "state": self.weights(pl_module), "world_size": trainer.world_size},
-                   self.out / f"rank{trainer.global_rank}.pt")
+        torch.save(
+            {
+                "batches": self.batches,
+                "initial": self.initial,
+                "state": self.weights(pl_module),
+                "world_size": trainer.world_size,
+            },
+            self.out / f"rank{trainer.global_rank}.pt",
+        )

@@ -8,6 +8,7 @@ byte-identical afterwards and no partial output (or temporary file) is left behi
 
 import gzip
 import hashlib
+import importlib.util
 import io
 import os
 import shutil
@@ -16,9 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 from PIL import Image
 
-from conftest import PHOTOSTYLE, PYTHON, TINY, run, smooth_photo
+from conftest import PHOTOSTYLE, PROJECT_ROOT, PYTHON, TINY, run, smooth_photo
 
 AS_ROOT = os.geteuid() == 0  # permissions do not stop root, so those cases cannot fail as root
 
@@ -92,14 +95,26 @@ PHOTOS = {
     "upper-case suffix": ("LOUD.JPEG", lambda p: _save(p, _photo(12, 12), format="JPEG"), True),
     "gzip named .png": ("packed.png", lambda p: p.write_bytes(gzip.compress(b"x" * 1000)), False),
     "svg named .png": ("drawing.png", lambda p: p.write_text('<svg xmlns="http://www.w3.org/2000/svg"/>'), False),
-    "jpeg with trailing bytes": ("tail.jpg", lambda p: (_save(p, _photo(12, 12)), p.write_bytes(p.read_bytes() + b"junk" * 50)), True),
+    "jpeg with trailing bytes": (
+        "tail.jpg",
+        lambda p: (_save(p, _photo(12, 12)), p.write_bytes(p.read_bytes() + b"junk" * 50)),
+        True,
+    ),
     "greyscale jpeg": ("grey.jpg", lambda p: _save(p, _photo(12, 13).convert("L")), True),
-    "32-bit float tiff": ("float.tiff", lambda p: _save(p, Image.fromarray(np.linspace(0, 1, 120, dtype=np.float32).reshape(10, 12))), True),
+    "32-bit float tiff": (
+        "float.tiff",
+        lambda p: _save(p, Image.fromarray(np.linspace(0, 1, 120, dtype=np.float32).reshape(10, 12))),
+        True,
+    ),
 }
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def no_leftovers(folder: Path) -> bool:
@@ -107,8 +122,12 @@ def no_leftovers(folder: Path) -> bool:
 
 
 def clean_failure(result, *names: str) -> bool:
-    return (result.returncode != 0 and "Traceback" not in result.stderr
-            and all(name in result.stderr for name in names) and len(result.stderr.strip()) > 0)
+    return (
+        result.returncode != 0
+        and "Traceback" not in result.stderr
+        and all(name in result.stderr for name in names)
+        and len(result.stderr.strip()) > 0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +145,11 @@ def test_stylize_each_odd_or_bad_photo(case, photos, tiny_model, tmp_path):
     source, before = photos / file_name, digest(photos)
     out = tmp_path / "out"
     result = run(PHOTOSTYLE, "stylize", str(tiny_model), str(source), "-o", str(out))
-    target = out / (Path(file_name).name if Path(file_name).suffix.lower() not in (".gif",) else Path(file_name).with_suffix(".png").name)
+    target = out / (
+        Path(file_name).name
+        if Path(file_name).suffix.lower() not in (".gif",)
+        else Path(file_name).with_suffix(".png").name
+    )
     if valid:
         assert result.returncode == 0, result.stderr
         with Image.open(source) as original, Image.open(target) as stylized:
@@ -147,8 +170,11 @@ def test_serve_answers_each_odd_or_bad_photo(case, photos, tiny_model, tmp_path_
     shutil.copy(tiny_model, folder / "m.onnx")
     with TestClient(create_app(folder)) as client:
         data = (photos / file_name).read_bytes()
-        answer = client.post("/api/stylize", files={"image": (Path(file_name).name, data, "application/octet-stream")},
-                             data={"model": "m", "format": "png"})
+        answer = client.post(
+            "/api/stylize",
+            files={"image": (Path(file_name).name, data, "application/octet-stream")},
+            data={"model": "m", "format": "png"},
+        )
     if valid:
         assert answer.status_code == 200, answer.text
         assert Image.open(io.BytesIO(answer.content)).size[0] >= 1
@@ -159,7 +185,17 @@ def test_serve_answers_each_odd_or_bad_photo(case, photos, tiny_model, tmp_path_
 @pytest.mark.parametrize("case", [c for c, (_, _, valid) in PHOTOS.items() if not valid])
 def test_evaluate_each_bad_photo(case, photos, style_photo, tmp_path):
     file_name = PHOTOS[case][0]
-    result = run(PHOTOSTYLE, "evaluate", str(photos / file_name), "--style", str(style_photo), "-m", "identity", "-o", str(tmp_path / "e"))
+    result = run(
+        PHOTOSTYLE,
+        "evaluate",
+        str(photos / file_name),
+        "--style",
+        str(style_photo),
+        "-m",
+        "identity",
+        "-o",
+        str(tmp_path / "e"),
+    )
     assert clean_failure(result, Path(file_name).name), result.stderr
 
 
@@ -168,8 +204,12 @@ def _other_onnx(path: Path) -> None:
     from onnx import TensorProto, helper
 
     node = helper.make_node("Identity", ["x"], ["y"])
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+    )
     onnx.save(helper.make_model(graph), path)
 
 
@@ -219,30 +259,50 @@ def test_output_mistakes(tiny_model, tmp_path, record_property):
     cases = 0
     # The output folder is a file.
     (tmp_path / "file").write_text("x")
-    assert clean_failure(run(PHOTOSTYLE, "stylize", str(tiny_model), str(source), "-o", str(tmp_path / "file")), "is a file")
+    assert clean_failure(
+        run(PHOTOSTYLE, "stylize", str(tiny_model), str(source), "-o", str(tmp_path / "file")), "is a file"
+    )
     # Output into the input's own folder: the result would replace the photo.
-    assert clean_failure(run(PHOTOSTYLE, "stylize", str(tiny_model), str(source), "-o", str(source_dir)), "overwrite the input")
+    assert clean_failure(
+        run(PHOTOSTYLE, "stylize", str(tiny_model), str(source), "-o", str(source_dir)), "overwrite the input"
+    )
     # An existing output is kept unless --overwrite.
     assert run(PHOTOSTYLE, "stylize", str(tiny_model), str(source), "-o", str(tmp_path / "out")).returncode == 0
     first = (tmp_path / "out" / "p.png").read_bytes()
-    assert clean_failure(run(PHOTOSTYLE, "stylize", str(tiny_model), str(source), "-o", str(tmp_path / "out")), "--overwrite")
+    assert clean_failure(
+        run(PHOTOSTYLE, "stylize", str(tiny_model), str(source), "-o", str(tmp_path / "out")), "--overwrite"
+    )
     assert (tmp_path / "out" / "p.png").read_bytes() == first
-    assert run(PHOTOSTYLE, "stylize", str(tiny_model), str(source), "-o", str(tmp_path / "out"), "--overwrite").returncode == 0
+    assert (
+        run(PHOTOSTYLE, "stylize", str(tiny_model), str(source), "-o", str(tmp_path / "out"), "--overwrite").returncode
+        == 0
+    )
     # A missing input, and a folder with no photos.
-    assert clean_failure(run(PHOTOSTYLE, "stylize", str(tiny_model), str(tmp_path / "nope.jpg"), "-o", str(tmp_path / "o2")), "nope.jpg")
+    assert clean_failure(
+        run(PHOTOSTYLE, "stylize", str(tiny_model), str(tmp_path / "nope.jpg"), "-o", str(tmp_path / "o2")), "nope.jpg"
+    )
     (tmp_path / "empty").mkdir()
-    assert clean_failure(run(PHOTOSTYLE, "stylize", str(tiny_model), str(tmp_path / "empty"), "-o", str(tmp_path / "o3")), "no photos")
+    assert clean_failure(
+        run(PHOTOSTYLE, "stylize", str(tiny_model), str(tmp_path / "empty"), "-o", str(tmp_path / "o3")), "no photos"
+    )
     # A folder where a photo file was expected.
     (tmp_path / "folder.jpg").mkdir()
-    assert clean_failure(run(PHOTOSTYLE, "stylize", str(tiny_model), str(tmp_path / "folder.jpg"), "-o", str(tmp_path / "o4")), "no photos")
+    assert clean_failure(
+        run(PHOTOSTYLE, "stylize", str(tiny_model), str(tmp_path / "folder.jpg"), "-o", str(tmp_path / "o4")),
+        "no photos",
+    )
     cases += 7
     if not AS_ROOT:  # permissions: a read-only output folder, an unreadable photo
         (tmp_path / "locked").mkdir(mode=0o500)
-        assert clean_failure(run(PHOTOSTYLE, "stylize", str(tiny_model), str(source), "-o", str(tmp_path / "locked")), "locked")
+        assert clean_failure(
+            run(PHOTOSTYLE, "stylize", str(tiny_model), str(source), "-o", str(tmp_path / "locked")), "locked"
+        )
         secret = tmp_path / "secret.png"
         _save(secret, _photo(5, 5))
         secret.chmod(0)
-        assert clean_failure(run(PHOTOSTYLE, "stylize", str(tiny_model), str(secret), "-o", str(tmp_path / "o5")), "permission")
+        assert clean_failure(
+            run(PHOTOSTYLE, "stylize", str(tiny_model), str(secret), "-o", str(tmp_path / "o5")), "permission"
+        )
         cases += 2
     assert digest(source_dir) == before and no_leftovers(tmp_path)
     record_property("cases", cases)
@@ -269,17 +329,53 @@ TRAIN_MISTAKES = {
 }
 
 
-@pytest.mark.parametrize("case", TRAIN_MISTAKES)
-def test_train_refuses_each_bad_value(case, photo_folder, style_photo, tmp_path):
+# Refused by Hydra (while it composes the config, or reporting a framework's own error), or
+# checked once through the real process: these run train.py as a user does. The others call
+# train.py's main() on the composed config in this process: the same code, without starting a
+# process for each.
+THROUGH_THE_PROCESS = {"unknown model", "unknown key", "negative steps", "negative photoreal weight"}
+
+
+def _train_overrides(case: str, photo_folder: Path, style_photo: Path, tmp_path: Path) -> list[str]:
     (tmp_path / "empty").mkdir()
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 broken")
-    overrides, named = TRAIN_MISTAKES[case]
+    overrides, _ = TRAIN_MISTAKES[case]
     overrides = [o.format(bad=tmp_path / "bad.jpg", empty=tmp_path / "empty") for o in overrides]
     # A case that picks its own network leaves out the tiny residual network's settings.
     tiny = [o for o in TINY if not o.startswith("model")] if any(o.startswith("model=") for o in overrides) else TINY
-    result = run(PYTHON, "train.py", f"data.root={photo_folder}", f"style.image={style_photo}", *tiny, "trainer.max_steps=1",
-                 f"hydra.run.dir={tmp_path / 'run'}", *overrides)
-    assert clean_failure(result, named), result.stderr[-2000:]
+    return [f"data.root={photo_folder}", f"style.image={style_photo}", *tiny, "trainer.max_steps=1", *overrides]
+
+
+@pytest.fixture(scope="module")
+def train_main():
+    """train.py's main() as written, without Hydra's command-line wrapper."""
+    spec = importlib.util.spec_from_file_location("train_entry_point", PROJECT_ROOT / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main.__wrapped__
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(THROUGH_THE_PROCESS))
+def test_train_refuses_bad_values_in_one_line(case, photo_folder, style_photo, tmp_path):
+    overrides = _train_overrides(case, photo_folder, style_photo, tmp_path)
+    result = run(PYTHON, "train.py", *overrides, f"hydra.run.dir={tmp_path / 'run'}")
+    assert clean_failure(result, TRAIN_MISTAKES[case][1]), result.stderr[-2000:]
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("case", sorted(set(TRAIN_MISTAKES) - THROUGH_THE_PROCESS))
+def test_train_refuses_each_bad_value(case, photo_folder, style_photo, tmp_path, train_main, capsys):
+    overrides = _train_overrides(case, photo_folder, style_photo, tmp_path)
+    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[*overrides, "logger=csv", f"run_dir={tmp_path / 'run'}"])
+    with pytest.raises(SystemExit) as stopped:
+        train_main(cfg)
+    stderr = capsys.readouterr().err
+    errors = [line for line in stderr.splitlines() if line.startswith("train.py: error: ")]
+    assert stopped.value.code == 1 and len(errors) == 1 and "Traceback" not in stderr, stderr[-2000:]
+    assert TRAIN_MISTAKES[case][1] in errors[0]
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
@@ -296,8 +392,16 @@ def trained_checkpoint(tmp_path_factory, tiny_model) -> Path:
     for seed in range(3):
         save_photo(folder / "photos" / f"{seed}.png", 40, 48, seed)
     save_photo(folder / "style.png", 40, 48, 9)
-    result = run(PYTHON, "train.py", f"data.root={folder / 'photos'}", f"style.image={folder / 'style.png'}", *TINY,
-                 "trainer.max_steps=2", "logger=csv", f"hydra.run.dir={folder / 'run'}")
+    result = run(
+        PYTHON,
+        "train.py",
+        f"data.root={folder / 'photos'}",
+        f"style.image={folder / 'style.png'}",
+        *TINY,
+        "trainer.max_steps=2",
+        "logger=csv",
+        f"hydra.run.dir={folder / 'run'}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return folder / "run" / "checkpoints" / "last.ckpt"
 
@@ -320,9 +424,18 @@ EXPORT_MISTAKES = {
     "missing checkpoint": (lambda ckpt, folder: folder / "none.ckpt", "none.ckpt"),
     "not a checkpoint": (lambda ckpt, folder: _written(folder / "x.ckpt", b"not a checkpoint"), "x.ckpt"),
     "truncated checkpoint": (lambda ckpt, folder: _written(folder / "cut.ckpt", ckpt.read_bytes()[:2000]), "cut.ckpt"),
-    "crafted pickle": (lambda ckpt, folder: _made(folder / "evil.ckpt", lambda p: _crafted_pickle(ckpt, p)), "not a safe"),
-    "another network's config": (lambda ckpt, folder: _made(folder / "other.ckpt", lambda p: _other_network(ckpt, p)), "do not fit"),
-    "a photo": (lambda ckpt, folder: _made(folder / "photo.ckpt", lambda p: _save(p, _photo(8, 8), format="PNG")), "photo.ckpt"),
+    "crafted pickle": (
+        lambda ckpt, folder: _made(folder / "evil.ckpt", lambda p: _crafted_pickle(ckpt, p)),
+        "not a safe",
+    ),
+    "another network's config": (
+        lambda ckpt, folder: _made(folder / "other.ckpt", lambda p: _other_network(ckpt, p)),
+        "do not fit",
+    ),
+    "a photo": (
+        lambda ckpt, folder: _made(folder / "photo.ckpt", lambda p: _save(p, _photo(8, 8), format="PNG")),
+        "photo.ckpt",
+    ),
 }
 
 
@@ -339,7 +452,9 @@ def test_export_refuses_each_bad_checkpoint(case, trained_checkpoint, tmp_path):
 def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property):
     out = tmp_path / "m.onnx"
     assert clean_failure(run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={tmp_path}"), "is a folder")
-    assert clean_failure(run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={tmp_path / 'no' / 'm.onnx'}"), "does not exist")
+    assert clean_failure(
+        run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={tmp_path / 'no' / 'm.onnx'}"), "does not exist"
+    )
     out.write_bytes(b"keep me")
     assert clean_failure(run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}"), "overwrite=true")
     assert out.read_bytes() == b"keep me"
@@ -349,17 +464,34 @@ def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property):
 
 def test_training_resumes_only_from_a_safe_checkpoint(trained_checkpoint, photo_folder, style_photo, tmp_path):
     evil = _made(tmp_path / "evil.ckpt", lambda p: _crafted_pickle(trained_checkpoint, p))
-    result = run(PYTHON, "train.py", f"data.root={photo_folder}", f"style.image={style_photo}", *TINY, "trainer.max_steps=3",
-                 f"ckpt_path={evil}", f"hydra.run.dir={tmp_path / 'run'}")
+    result = run(
+        PYTHON,
+        "train.py",
+        f"data.root={photo_folder}",
+        f"style.image={style_photo}",
+        *TINY,
+        "trainer.max_steps=3",
+        f"ckpt_path={evil}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     assert clean_failure(result, "evil.ckpt"), result.stderr[-2000:]
     assert "code ran while loading" not in result.stdout + result.stderr
 
 
 def test_training_resumes_only_with_its_own_settings(trained_checkpoint, tmp_path):
     folder = trained_checkpoint.parents[2]
-    result = run(PYTHON, "train.py", f"data.root={folder / 'photos'}", f"style.image={folder / 'style.png'}", *TINY,
-                 "data.crop_size=48", "trainer.max_steps=3", "logger=csv", f"ckpt_path={trained_checkpoint}",
-                 f"hydra.run.dir={tmp_path / 'run'}")
+    result = run(
+        PYTHON,
+        "train.py",
+        f"data.root={folder / 'photos'}",
+        f"style.image={folder / 'style.png'}",
+        *TINY,
+        "data.crop_size=48",
+        "trainer.max_steps=3",
+        "logger=csv",
+        f"ckpt_path={trained_checkpoint}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     assert clean_failure(result, "data.crop_size=48 (was 32)", "overrides"), result.stderr[-2000:]
     assert not (tmp_path / "run" / "checkpoints").exists()
 
@@ -370,7 +502,10 @@ OPTIMIZE_MISTAKES = {
     "unknown output suffix": (["{content}", "{style}", "-o", "{folder}/result.xyz"], "unknown image suffix"),
     "output is the content": (["{content}", "{style}", "-o", "{content}", "--overwrite"], "overwrite an input"),
     "mask without its pair": (["{content}", "{style}", "-o", "{out}", "--content-mask", "{content}"], "--style-mask"),
-    "masks with no shared label": (["{content}", "{style}", "-o", "{out}", "--content-mask", "{black}", "--style-mask", "{white}"], "share no label"),
+    "masks with no shared label": (
+        ["{content}", "{style}", "-o", "{out}", "--content-mask", "{black}", "--style-mask", "{white}"],
+        "share no label",
+    ),
     "zero steps": (["{content}", "{style}", "-o", "{out}", "--steps", "0"], "positive"),
 }
 
@@ -384,8 +519,22 @@ def test_optimize_refuses_each_mistake(case, style_photo, tmp_path):
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 broken")
     before = digest(tmp_path)
     args, named = OPTIMIZE_MISTAKES[case]
-    names = dict(content=content, style=style_photo, missing=tmp_path / "missing.jpg", bad=tmp_path / "bad.jpg",
-                 out=tmp_path / "out.png", folder=tmp_path, black=tmp_path / "black.png", white=tmp_path / "white.png")
-    result = run(PHOTOSTYLE, "optimize", *(a.format(**names) for a in args), "--steps" if "--steps" not in args else "--seed", "1")
+    names = dict(
+        content=content,
+        style=style_photo,
+        missing=tmp_path / "missing.jpg",
+        bad=tmp_path / "bad.jpg",
+        out=tmp_path / "out.png",
+        folder=tmp_path,
+        black=tmp_path / "black.png",
+        white=tmp_path / "white.png",
+    )
+    result = run(
+        PHOTOSTYLE,
+        "optimize",
+        *(a.format(**names) for a in args),
+        "--steps" if "--steps" not in args else "--seed",
+        "1",
+    )
     assert clean_failure(result, named), result.stderr[-2000:]
     assert digest(tmp_path) == before and no_leftovers(tmp_path)

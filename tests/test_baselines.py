@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from photostyle.evaluation.baselines import histogram_matching, identity, reinhard
 from photostyle.colour import lab_to_srgb, srgb_to_lab
+from photostyle.evaluation.baselines import histogram_matching, identity, reinhard
 
 
 def test_lab_of_known_colours_and_round_trip():
@@ -17,15 +17,21 @@ def test_lab_of_known_colours_and_round_trip():
 
 def mid_tones(seed: int, scale: tuple[float, float, float], offset: tuple[float, float, float]) -> torch.Tensor:
     torch.manual_seed(seed)
-    return (torch.rand(1, 3, 30, 40) * torch.tensor(scale).view(1, 3, 1, 1) + torch.tensor(offset).view(1, 3, 1, 1)).clamp(0, 1)
+    return (
+        torch.rand(1, 3, 30, 40) * torch.tensor(scale).view(1, 3, 1, 1) + torch.tensor(offset).view(1, 3, 1, 1)
+    ).clamp(0, 1)
 
 
 def test_reinhard_gives_the_style_lab_mean_and_std():
     content, style = mid_tones(0, (0.3, 0.3, 0.3), (0.3, 0.35, 0.3)), mid_tones(1, (0.2, 0.15, 0.1), (0.5, 0.4, 0.3))
     result = srgb_to_lab(reinhard(content, style).double())
     target = srgb_to_lab(style.double())
-    assert result.mean(dim=(2, 3)).flatten().tolist() == pytest.approx(target.mean(dim=(2, 3)).flatten().tolist(), abs=0.05)
-    assert result.std(dim=(2, 3)).flatten().tolist() == pytest.approx(target.std(dim=(2, 3)).flatten().tolist(), abs=0.05)
+    assert result.mean(dim=(2, 3)).flatten().tolist() == pytest.approx(
+        target.mean(dim=(2, 3)).flatten().tolist(), abs=0.05
+    )
+    assert result.std(dim=(2, 3)).flatten().tolist() == pytest.approx(
+        target.std(dim=(2, 3)).flatten().tolist(), abs=0.05
+    )
     assert torch.equal(identity(content, style), content)
 
 

@@ -1,46 +1,105 @@
 """The benchmark scripts that README quotes keep working (on tiny sizes; their figures come from full runs)."""
 
+import csv
 import re
-import sys
 
 import pytest
 
+from benchmarks.bilateral_vs_residual import as_close, match_cells
+
 from conftest import PROJECT_ROOT, PYTHON, run
 
-sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
-from bilateral_vs_residual import as_close, match_cells  # noqa: E402
+needs_bench = pytest.mark.skipif(
+    not (PROJECT_ROOT.parent / "shared" / "bench" / "pairs.csv").is_file(), reason="../shared/bench is absent"
+)
 
 
+@pytest.mark.slow
 def test_latency_benchmark_times_networks_side_by_side():
     """Both networks, and one with a setting changed (here: in bands at any size)."""
-    result = run(PYTHON, "benchmarks/latency.py", "--networks", "residual", "bilateral", "bilateral:banded_from_pixels=0",
-                 "--sizes", "40x24", "--runs", "2", "--warmup", "1")
+    result = run(
+        PYTHON,
+        "-m",
+        "benchmarks.latency",
+        "--networks",
+        "residual",
+        "bilateral",
+        "bilateral:banded_from_pixels=0",
+        "--sizes",
+        "40x24",
+        "--runs",
+        "2",
+        "--warmup",
+        "1",
+    )
     assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if re.match(r"\| (residual|bilateral|bilateral\.banded_from_pixels=0) \| 40x24 \|", line)]
+    rows = [
+        line
+        for line in result.stdout.splitlines()
+        if re.match(r"\| (residual|bilateral|bilateral\.banded_from_pixels=0) \| 40x24 \|", line)
+    ]
     assert len(rows) == 3
     for row in rows[1:]:
         assert re.fullmatch(r"\d+\.\dx", row.split("|")[-2].strip())  # residual / this one, measured in the same run
 
 
-@pytest.mark.skipif(not (PROJECT_ROOT.parent / "shared" / "bench" / "pairs.csv").is_file(), reason="../shared/bench is absent")
+@pytest.mark.slow
+@needs_bench
 def test_bench_methods_runs_every_method_on_a_masked_pair(tmp_path):
-    result = run(PYTHON, "benchmarks/bench_methods.py", "--pairs", "dpst/2", "--steps", "2", "--max-side", "64", "--out", str(tmp_path))
+    result = run(
+        PYTHON,
+        "-m",
+        "benchmarks.bench_methods",
+        "--pairs",
+        "dpst/2",
+        "--steps",
+        "2",
+        "--max-side",
+        "64",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     methods = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| dpst/2 |")]
-    assert methods == ["identity", "identity+post", "reinhard", "reinhard+post", "histogram", "histogram+post",
-                       "optimize", "optimize+post", "reference", "reference+post"]
+    assert methods == [
+        "identity",
+        "identity+post",
+        "reinhard",
+        "reinhard+post",
+        "histogram",
+        "histogram+post",
+        "optimize",
+        "optimize+post",
+        "reference",
+        "reference+post",
+    ]
     assert (tmp_path / "sheet.png").is_file() and (tmp_path / "metrics.csv").is_file()
 
 
-@pytest.mark.skipif(not (PROJECT_ROOT.parent / "shared" / "bench" / "pairs.csv").is_file(), reason="../shared/bench is absent")
+@pytest.mark.slow
+@needs_bench
 def test_quality_protocol_trains_a_model_and_measures_it_against_the_targets(tmp_path):
-    tiny = ["model=bilateral", "model.thumbnail_size=32", "model.channels=4", "trainer.max_steps=2", "data.crop_size=32",
-            "data.batch_size=2", "data.num_workers=0", "style.size=64", "loss.content_layers=[relu2_1]", "loss.style_layers={relu1_1: 1.0}"]
-    result = run(PYTHON, "benchmarks/quality.py", "--pairs", "stylenas/1", "--out", str(tmp_path), "--", *tiny)
+    tiny = [
+        "model=bilateral",
+        "model.thumbnail_size=32",
+        "model.channels=4",
+        "trainer.max_steps=2",
+        "data.crop_size=32",
+        "data.batch_size=2",
+        "data.num_workers=0",
+        "style.size=64",
+        "loss.content_layers=[relu2_1]",
+        "loss.style_layers={relu1_1: 1.0}",
+    ]
+    result = run(PYTHON, "-m", "benchmarks.quality", "--pairs", "stylenas/1", "--out", str(tmp_path), "--", *tiny)
     assert result.returncode == 0, result.stderr[-3000:]
     methods = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| stylenas/1 |")]
     assert methods == ["photostyle", "untrained", "identity", "reinhard", "histogram", "reference"]
-    targets = [line for line in result.stdout.splitlines() if re.match(r"\| (style|colour) distance|\| ssim|\| affine residual", line)]
+    targets = [
+        line
+        for line in result.stdout.splitlines()
+        if re.match(r"\| (style|colour) distance|\| ssim|\| affine residual", line)
+    ]
     assert len(targets) == 4 and all(re.search(r"\| (yes|no) \| [+-]", line) for line in targets)
     assert {"sheet.png", "sheet.jpg", "metrics.csv", "metrics.md"} <= {p.name for p in tmp_path.iterdir()}
 
@@ -52,42 +111,98 @@ def test_strength_curves_are_compared_at_equal_style_distance():
     assert as_close(curve, 0.4) is None
     reference = [(2.0, 1.0), (1.5, 0.92), (1.0, 0.85)]
     assert match_cells(reference, curve) == "0.05 | 0.900 | 0.850 | 2/2 |"
-    stronger_reference = [(2.0, 1.0), (1.5, 0.97), (0.4, 0.5)]  # keeps more SSIM at 1.5; reaches a distance curve never does
+    stronger_reference = [
+        (2.0, 1.0),
+        (1.5, 0.97),
+        (0.4, 0.5),
+    ]  # keeps more SSIM at 1.5; reaches a distance curve never does
     assert match_cells(stronger_reference, curve) == "never | - | 0.500 | 0/2 |"
 
 
-@pytest.mark.skipif(not (PROJECT_ROOT.parent / "shared" / "bench" / "pairs.csv").is_file(), reason="../shared/bench is absent")
+@pytest.mark.slow
+@needs_bench
 def test_bilateral_vs_residual_compares_at_full_and_at_matched_strength(tmp_path):
-    tiny = ["trainer.max_steps=2", "data.crop_size=32", "data.num_workers=0", "style.size=64",
-            "loss.content_layers=[relu2_1]", "loss.style_layers={relu1_1: 1.0}"]
-    result = run(PYTHON, "benchmarks/bilateral_vs_residual.py", "--pairs", "stylenas/1", "--out", str(tmp_path),
-                 "--network", "residual=model=residual,model.base_channels=4",
-                 "--network", "bilateral=model=bilateral,model.channels=4,model.thumbnail_size=32", "--", *tiny)
+    tiny = [
+        "trainer.max_steps=2",
+        "data.crop_size=32",
+        "data.num_workers=0",
+        "style.size=64",
+        "loss.content_layers=[relu2_1]",
+        "loss.style_layers={relu1_1: 1.0}",
+    ]
+    result = run(
+        PYTHON,
+        "-m",
+        "benchmarks.bilateral_vs_residual",
+        "--pairs",
+        "stylenas/1",
+        "--out",
+        str(tmp_path),
+        "--network",
+        "residual=model=residual,model.base_channels=4",
+        "--network",
+        "bilateral=model=bilateral,model.channels=4,model.thumbnail_size=32",
+        "--",
+        *tiny,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| stylenas/1 |")]
     assert len(rows) == 4  # full strength; SSIM's factors for each network; matched strength
-    assert re.fullmatch(r"\| stylenas/1 \| bilateral \| (\d\.\d\d \| \d\.\d{3}|never \| -) \| \d\.\d{3} \| \d+/20 \|", rows[-1])
+    assert re.fullmatch(
+        r"\| stylenas/1 \| bilateral \| (\d\.\d\d \| \d\.\d{3}|never \| -) \| \d\.\d{3} \| \d+/20 \|", rows[-1]
+    )
     assert (tmp_path / "sheet.jpg").is_file()
+    # The per-photo metrics go through `photostyle evaluate`'s path: the printed table is read from them.
+    with open(tmp_path / "metrics.csv") as file:
+        measured = list(csv.DictReader(file))
+    assert [(row["pair"], row["method"]) for row in measured] == [
+        ("stylenas/1", m) for m in ("identity", "residual", "bilateral")
+    ]
+    identity, residual, bilateral = measured
+    assert float(identity["ssim"]) == pytest.approx(1.0)
+    assert rows[0] == (
+        f"| stylenas/1 | {float(identity['style_distance']):.2f} | {float(residual['ssim']):.3f} | "
+        f"{float(residual['style_distance']):.2f} | {float(bilateral['ssim']):.3f} | "
+        f"{float(bilateral['style_distance']):.2f} |"
+    )
 
 
+@pytest.mark.slow
 def test_serve_load_benchmark_reports_every_client_count_without_errors():
-    result = run(PYTHON, "benchmarks/serve_load.py", "--clients", "1", "3", "--seconds", "1")
+    result = run(PYTHON, "-m", "benchmarks.serve_load", "--clients", "1", "3", "--seconds", "1")
     assert result.returncode == 0, result.stderr
     rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if re.match(r"\| \d+ \|", line)]
     assert [row[0].strip() for row in rows] == ["1", "3"]
     assert all(float(row[1]) > 0 and row[4].strip() == "0" for row in rows)  # requests/s, errors
 
 
+@pytest.mark.slow
 def test_train_throughput_times_real_training_steps():
-    result = run(PYTHON, "benchmarks/train_throughput.py", "--steps", "2", "--warmup", "1", "--crop", "32", "--batch", "2",
-                 "--", "model=residual", "model.base_channels=4", "model.num_residual_blocks=1")
+    result = run(
+        PYTHON,
+        "-m",
+        "benchmarks.train_throughput",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--crop",
+        "32",
+        "--batch",
+        "2",
+        "--",
+        "model=residual",
+        "model.base_channels=4",
+        "model.num_residual_blocks=1",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "32x32 crops, batch 2 per process, 1 process(es) on cpu, precision 32-true" in result.stdout
     assert float(re.search(r"([\d.]+) images/s", result.stdout).group(1)) > 0
 
 
+@pytest.mark.slow
 def test_data_startup_lists_splits_and_loads():
-    result = run(PYTHON, "benchmarks/data_startup.py", "--files", "120", "--workers", "1")
+    result = run(PYTHON, "-m", "benchmarks.data_startup", "--files", "120", "--workers", "1")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "120 photos in 2 folders; 108 train, 12 val" in result.stdout
     assert "| total before the first step |" in result.stdout

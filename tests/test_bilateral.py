@@ -2,10 +2,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from photostyle.networks.slicing import slice_and_apply, strip_width, tent_weights
 from photostyle.colour import apply_affine, colour_statistics, covariance_transfer, square_roots
 from photostyle.errors import PhotostyleError
 from photostyle.networks.bilateral import BilateralNet
+from photostyle.networks.slicing import slice_and_apply, strip_width, tent_weights
 from photostyle.training.onnx_export import export_onnx, max_abs_difference
 
 
@@ -13,13 +13,15 @@ def grid_sample_reference(grid: torch.Tensor, guide: torch.Tensor | None, pixels
     """The textbook slice: one trilinear 5-D grid_sample per pixel (corner-aligned knots), then
     the affine map. Along x the knots span the padded width, as slice_and_apply documents."""
     batch, height, width, _ = pixels.shape
-    depth, knots_y, knots_x = grid.shape[3], grid.shape[1], grid.shape[2]
+    knots_x = grid.shape[2]
     padded = (knots_x - 1) * strip_width(width, knots_x)
     ys = (torch.arange(height, dtype=pixels.dtype) + 0.5) / height * 2 - 1
     xs = (torch.arange(width, dtype=pixels.dtype) + 0.5) / padded * 2 - 1
     y, x = torch.meshgrid(ys, xs, indexing="ij")
     z = guide[..., 0] * 2 - 1 if guide is not None else torch.zeros(batch, height, width, dtype=pixels.dtype)
-    points = torch.stack([x.expand(batch, height, width), y.expand(batch, height, width), z], dim=-1)[:, None]  # (B, 1, H, W, xyz)
+    points = torch.stack([x.expand(batch, height, width), y.expand(batch, height, width), z], dim=-1)[
+        :, None
+    ]  # (B, 1, H, W, xyz)
     volume = grid.permute(0, 4, 5, 3, 1, 2).flatten(1, 2)  # (B, 12, D, Gh, Gw)
     coefficients = F.grid_sample(volume, points, mode="bilinear", padding_mode="border", align_corners=True)
     matrix = coefficients[:, :, 0].permute(0, 2, 3, 1).unflatten(-1, (4, 3))  # (B, H, W, 4, 3)
@@ -35,7 +37,9 @@ def test_slice_and_apply_equals_trilinear_grid_sample(depth, size, banded):
     pixels = torch.rand(2, *size, 3, generator=generator, dtype=torch.float64)
     guide = torch.rand(2, *size, 1, generator=generator, dtype=torch.float64) if depth > 1 else None
     expected = grid_sample_reference(grid, guide, pixels)
-    torch.testing.assert_close(slice_and_apply(grid, guide, pixels, 0 if banded else 10**9), expected, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(
+        slice_and_apply(grid, guide, pixels, 0 if banded else 10**9), expected, rtol=1e-10, atol=1e-10
+    )
 
 
 def test_tent_weights_are_a_partition_of_unity_clamped_at_the_ends():
@@ -68,11 +72,18 @@ def test_untrained_network_is_the_identity_at_any_size(size):
     torch.testing.assert_close(out, image, atol=1e-6, rtol=0)
 
 
-def perturbed_network(grid_depth: int, thumbnail_samples: int = 1, style_colours: float = 0.0,
-                      banded_from_pixels: int = 3_000_000) -> BilateralNet:
+def perturbed_network(
+    grid_depth: int, thumbnail_samples: int = 1, style_colours: float = 0.0, banded_from_pixels: int = 3_000_000
+) -> BilateralNet:
     torch.manual_seed(grid_depth)
-    net = BilateralNet(thumbnail_size=64, channels=4, grid_depth=grid_depth, thumbnail_samples=thumbnail_samples,
-                       style_colours=style_colours, banded_from_pixels=banded_from_pixels)
+    net = BilateralNet(
+        thumbnail_size=64,
+        channels=4,
+        grid_depth=grid_depth,
+        thumbnail_samples=thumbnail_samples,
+        style_colours=style_colours,
+        banded_from_pixels=banded_from_pixels,
+    )
     if style_colours:
         net.set_style(torch.rand(1, 3, 30, 40) * torch.tensor([0.9, 0.6, 0.3]).view(1, 3, 1, 1))
     with torch.no_grad():
@@ -128,7 +139,8 @@ def test_style_colours_give_each_photo_the_style_mean_and_covariance():
         with torch.no_grad():
             out = net(content)
         (mean, covariance), (style_mean, style_covariance) = (
-            colour_statistics(image.flatten(2)) for image in (out, style))
+            colour_statistics(image.flatten(2)) for image in (out, style)
+        )
         torch.testing.assert_close(mean, style_mean, atol=1e-5, rtol=0)
         torch.testing.assert_close(covariance, style_covariance, atol=5e-4, rtol=0)  # the ridge's small pull
 
@@ -140,28 +152,48 @@ def test_colour_square_roots_and_the_transfer_map_are_exact():
     root, inverse_root = square_roots(matrix)
     torch.testing.assert_close(root @ root, matrix, atol=1e-9, rtol=1e-6)
     torch.testing.assert_close(root @ inverse_root, torch.eye(3, dtype=torch.float64)[None], atol=1e-6, rtol=0)
-    content = torch.rand(1, 3, 500, generator=generator, dtype=torch.float64) * torch.tensor([0.5, 0.2, 0.9], dtype=torch.float64)[:, None]
+    content = (
+        torch.rand(1, 3, 500, generator=generator, dtype=torch.float64)
+        * torch.tensor([0.5, 0.2, 0.9], dtype=torch.float64)[:, None]
+    )
     style = torch.rand(1, 3, 300, generator=generator, dtype=torch.float64) ** 3
-    (content_mean, content_covariance), (style_mean, style_covariance) = colour_statistics(content), colour_statistics(style)
+    (content_mean, content_covariance), (style_mean, style_covariance) = (
+        colour_statistics(content),
+        colour_statistics(style),
+    )
     transfer = covariance_transfer(content_mean, content_covariance, style_mean, style_covariance, ridge=0.0)
     moved_mean, moved_covariance = colour_statistics(apply_affine(content, transfer))
     torch.testing.assert_close(moved_mean, style_mean)
     torch.testing.assert_close(moved_covariance, style_covariance)
     half = covariance_transfer(content_mean, content_covariance, style_mean, style_covariance, strength=0.5, ridge=0.0)
-    torch.testing.assert_close(half, (transfer + torch.eye(4, 3, dtype=torch.float64)) / 2 + torch.cat(
-        [torch.zeros(3, 3, dtype=torch.float64), (content_mean - content_mean @ torch.eye(3, dtype=torch.float64)) / 2]))
+    torch.testing.assert_close(
+        half,
+        (transfer + torch.eye(4, 3, dtype=torch.float64)) / 2
+        + torch.cat(
+            [
+                torch.zeros(3, 3, dtype=torch.float64),
+                (content_mean - content_mean @ torch.eye(3, dtype=torch.float64)) / 2,
+            ]
+        ),
+    )
 
 
 def eigh_transfer(content: torch.Tensor, style: torch.Tensor, ridge: float) -> torch.Tensor:
     """The Monge-Kantorovich map in float64 by eigendecomposition, the textbook way."""
+
     def root(matrix):
         values, vectors = torch.linalg.eigh(matrix)
         return vectors @ torch.diag_embed(values.sqrt()) @ vectors.transpose(-1, -2)
-    (content_mean, content_covariance), (style_mean, style_covariance) = (colour_statistics(x.double()) for x in (content, style))
+
+    (content_mean, content_covariance), (style_mean, style_covariance) = (
+        colour_statistics(x.double()) for x in (content, style)
+    )
     eye = torch.eye(3, dtype=torch.float64)
     c = root(content_covariance + ridge * eye)
     linear = torch.linalg.inv(c) @ root(c @ (style_covariance + ridge * eye) @ c) @ torch.linalg.inv(c)
-    return torch.cat([linear, (style_mean - content_mean[:, None] @ linear)], dim=1)  # (B, 4, 3), as covariance_transfer
+    return torch.cat(
+        [linear, (style_mean - content_mean[:, None] @ linear)], dim=1
+    )  # (B, 4, 3), as covariance_transfer
 
 
 def test_the_transfer_map_is_exact_in_float32_for_black_and_white_photos():
@@ -173,7 +205,10 @@ def test_the_transfer_map_is_exact_in_float32_for_black_and_white_photos():
     style = (torch.rand(1, 1, 3000, generator=generator) > 0.55).float().expand(1, 3, 3000)
     maps = covariance_transfer(*colour_statistics(content), *colour_statistics(style))
     assert maps.dtype == torch.float32
-    moved, reference = apply_affine(content, maps), apply_affine(content.double(), eigh_transfer(content, style, ridge=1e-4))
+    moved, reference = (
+        apply_affine(content, maps),
+        apply_affine(content.double(), eigh_transfer(content, style, ridge=1e-4)),
+    )
     assert (moved.double() - reference).abs().max() < 1e-5
 
 

@@ -17,10 +17,19 @@ from conftest import PROJECT_ROOT, live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (Debian package chromium; .ci/run installs it)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="no /usr/bin/chromium (Debian package chromium; .ci/run installs it)"
+)
 # As root in a container, with no network beyond loopback: no sandbox, no background traffic.
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -34,7 +43,10 @@ def server_url(tiny_model, tmp_path):
 
 
 def result_image(page) -> np.ndarray:
-    data = page.evaluate("async () => Array.from(new Uint8Array(await (await fetch(document.getElementById('after').src)).arrayBuffer()))")
+    data = page.evaluate(
+        "async () => Array.from(new Uint8Array("
+        "await (await fetch(document.getElementById('after').src)).arrayBuffer()))"
+    )
     return np.asarray(Image.open(io.BytesIO(bytes(data))).convert("RGB"), np.float32)
 
 
@@ -58,7 +70,10 @@ def test_upload_shows_the_stylized_photo_and_the_strength_slider_works(server_ur
 
         first = page.get_attribute("#after", "src")
         page.eval_on_selector("#strength", "slider => { slider.value = 0; slider.dispatchEvent(new Event('input')); }")
-        page.wait_for_function(f"document.getElementById('after').src !== {first!r} && document.getElementById('after').complete", timeout=30_000)
+        page.wait_for_function(
+            f"document.getElementById('after').src !== {first!r} && document.getElementById('after').complete",
+            timeout=30_000,
+        )
         assert np.abs(result_image(page) - original).mean() < 3  # strength 0: the photo itself (JPEG round trip)
         assert page.text_content("#status") == ""
         browser.close()

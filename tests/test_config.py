@@ -45,13 +45,20 @@ def test_every_option_composes_and_instantiates(tmp_path, group, option):
 
 def test_the_default_config_builds_a_whole_system(tmp_path):
     cfg = compose_config(tmp_path)
-    system = instantiate(cfg.system, net=instantiate(cfg.model), objective=instantiate(cfg.loss), optimizer=instantiate(cfg.optimizer))
+    system = instantiate(
+        cfg.system, net=instantiate(cfg.model), objective=instantiate(cfg.loss), optimizer=instantiate(cfg.optimizer)
+    )
     assert system.objective.style_layers == dict(cfg.loss.style_layers)
     assert type(system.net).__name__ == "BilateralNet"
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    assert {type(c).__name__ for c in callbacks} == {"ModelCheckpoint", "LastCheckpoint", "TQDMProgressBar", "StopOnInterrupt"}
+    assert {type(c).__name__ for c in callbacks} == {
+        "ModelCheckpoint",
+        "LastCheckpoint",
+        "TQDMProgressBar",
+        "StopOnInterrupt",
+    }
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=[instantiate(c) for c in cfg.logger.values()])
-    assert {type(l).__name__ for l in trainer.loggers} == {"WandbLogger", "CSVLogger"}
+    assert {type(logger).__name__ for logger in trainer.loggers} == {"WandbLogger", "CSVLogger"}
     assert OmegaConf.to_container(cfg, resolve=True)  # what train.py stores in checkpoints resolves fully
 
 

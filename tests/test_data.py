@@ -4,8 +4,15 @@ import warnings
 import pytest
 import torch
 
-from photostyle.training.data import PhotoDataModule, RunSampler, find_training_photos, list_photos, source_folder, split_photos
 from photostyle.errors import PhotostyleError
+from photostyle.training.data import (
+    PhotoDataModule,
+    RunSampler,
+    find_training_photos,
+    list_photos,
+    source_folder,
+    split_photos,
+)
 
 from conftest import save_photo
 
@@ -35,7 +42,9 @@ def test_validation_split_is_fixed_and_stable_when_photos_are_added(tmp_path):
 
 
 def test_random_crops_and_fixed_validation_crops(photo_folder):
-    data = PhotoDataModule(str(photo_folder), crop_size=24, batch_size=3, val_fraction=0.3, epoch_size=12, num_workers=0)
+    data = PhotoDataModule(
+        str(photo_folder), crop_size=24, batch_size=3, val_fraction=0.3, epoch_size=12, num_workers=0
+    )
     data.setup("fit")
     batch = next(iter(data.train_dataloader()))
     assert batch.shape == (3, 3, 24, 24) and batch.dtype == torch.float32
@@ -117,7 +126,9 @@ def test_hidden_folders_are_skipped_and_the_list_is_made_once(photo_folder, tmp_
     data.setup("fit")
     assert len(data.train_set.photos) == 1
     # ...but a list made for another data.root is made again, not trusted.
-    other = PhotoDataModule(str(photo_folder / "sub"), crop_size=16, val_fraction=0, num_workers=0, list_cache=str(cache))
+    other = PhotoDataModule(
+        str(photo_folder / "sub"), crop_size=16, val_fraction=0, num_workers=0, list_cache=str(cache)
+    )
     other.prepare_data()
     other.setup("fit")
     assert len(other.train_set.photos) == 3

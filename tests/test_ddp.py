@@ -11,9 +11,21 @@ def test_two_processes_see_different_photos_and_end_with_the_same_weights(tmp_pa
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
     probe = tmp_path / "probe"
     # README's CPU DDP command as written (no precision override: the CPU preset's full precision holds).
-    result = run(PYTHON, "train.py", "strategy=ddp", "trainer.devices=2", "trainer.max_steps=3", "logger=csv", f"data.root={photo_folder}", f"style.image={style_photo}", *TINY,
-                 f"hydra.run.dir={tmp_path / 'run'}", "+callbacks.probe._target_=ddp_probe.RankProbe", f"+callbacks.probe.out={probe}",
-                 env=env)
+    result = run(
+        PYTHON,
+        "train.py",
+        "strategy=ddp",
+        "trainer.devices=2",
+        "trainer.max_steps=3",
+        "logger=csv",
+        f"data.root={photo_folder}",
+        f"style.image={style_photo}",
+        *TINY,
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "+callbacks.probe._target_=ddp_probe.RankProbe",
+        f"+callbacks.probe.out={probe}",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = [torch.load(probe / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     assert [rank["world_size"] for rank in ranks] == [2, 2]

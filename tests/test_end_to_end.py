@@ -29,7 +29,9 @@ def test_train_resume_export_stylize(tmp_path, photo_folder, style_photo):
     assert len(offline_runs) == 1 and list(offline_runs[0].glob("*.wandb"))
     assert (run_dir / ".hydra" / "config.yaml").is_file()
 
-    result = run(PYTHON, "train.py", *common, "trainer.max_steps=6", f"ckpt_path={last}", f"hydra.run.dir={resumed_dir}", env=env)
+    result = run(
+        PYTHON, "train.py", *common, "trainer.max_steps=6", f"ckpt_path={last}", f"hydra.run.dir={resumed_dir}", env=env
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     resumed = torch.load(resumed_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert resumed["global_step"] == 6
@@ -53,12 +55,22 @@ def test_train_resume_export_stylize(tmp_path, photo_folder, style_photo):
 
 
 def test_entry_points_answer_mistakes_in_one_line(tmp_path, style_photo):
-    result = run(PYTHON, "train.py", f"data.root={tmp_path / 'missing'}", f"style.image={style_photo}", f"hydra.run.dir={tmp_path / 'r'}")
+    result = run(
+        PYTHON,
+        "train.py",
+        f"data.root={tmp_path / 'missing'}",
+        f"style.image={style_photo}",
+        f"hydra.run.dir={tmp_path / 'r'}",
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "train.py: error: data.root=" in result.stderr and "not a folder" in result.stderr
     result = run(PYTHON, "train.py", f"style.image={tmp_path / 'none.jpg'}", f"hydra.run.dir={tmp_path / 'r'}")
     assert result.returncode == 1 and "Traceback" not in result.stderr and "none.jpg: no such file" in result.stderr
     (tmp_path / "fake.ckpt").write_bytes(b"not a checkpoint")
     result = run(PYTHON, "export.py", f"ckpt={tmp_path / 'fake.ckpt'}", f"out={tmp_path / 'm.onnx'}")
-    assert result.returncode == 1 and "Traceback" not in result.stderr and "not a safe, readable training checkpoint" in result.stderr
+    assert (
+        result.returncode == 1
+        and "Traceback" not in result.stderr
+        and "not a safe, readable training checkpoint" in result.stderr
+    )
     assert not (tmp_path / "m.onnx").exists()

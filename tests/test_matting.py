@@ -87,7 +87,9 @@ def test_guided_filter_keeps_affine_maps_of_the_guide_and_removes_what_the_guide
     filtered = guided_filter(guide, noisy, radius=3, ridge=1e-4)
     assert (filtered - affine).square().mean() < 0.1 * (noisy - affine).square().mean()
     # The box's edges survive: the step across them is still there after filtering.
-    assert (filtered[0, 0, 14, 9] - filtered[0, 0, 14, 10]).abs() > 0.5 * (affine[0, 0, 14, 9] - affine[0, 0, 14, 10]).abs()
+    assert (filtered[0, 0, 14, 9] - filtered[0, 0, 14, 10]).abs() > 0.5 * (
+        affine[0, 0, 14, 9] - affine[0, 0, 14, 10]
+    ).abs()
 
 
 @pytest.mark.parametrize("size", [(1, 1), (1, 9), (2, 2), (5, 3)])

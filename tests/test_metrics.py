@@ -67,6 +67,8 @@ def test_colour_distance_compares_distributions_in_lab_units():
     shuffled = image.flatten(2)[..., torch.randperm(image.shape[2] * image.shape[3])].view_as(image)
     assert colour_distance(shuffled, image) == pytest.approx(0, abs=1e-9)  # only the colours count, not where they are
     # Lightness raised by 10 everywhere: each slice moves by 10 |d_L|, which averages 1/2 over directions.
-    brighter = lab_to_srgb(srgb_to_lab(image.double()) + torch.tensor([10.0, 0, 0], dtype=torch.float64).view(1, 3, 1, 1))
+    brighter = lab_to_srgb(
+        srgb_to_lab(image.double()) + torch.tensor([10.0, 0, 0], dtype=torch.float64).view(1, 3, 1, 1)
+    )
     assert colour_distance(brighter, image) == pytest.approx(5.0, rel=0.15)
     assert colour_distance(image * 0.5, image) > colour_distance(brighter, image)

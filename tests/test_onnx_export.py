@@ -4,8 +4,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from photostyle.training.onnx_export import max_abs_difference
 from photostyle.inference.runtime import StyleModel
+from photostyle.training.onnx_export import max_abs_difference
 
 from conftest import tiny_network
 

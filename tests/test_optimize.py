@@ -12,7 +12,9 @@ from photostyle.training.loss import PhotorealStyleLoss
 from conftest import PHOTOSTYLE, run, save_photo
 
 # Two shallow layers and a light content anchor: a few steps on a 32x32 image move it visibly.
-FAST_LOSS = optimize_loss() | dict(style_layers={"relu1_1": 1.0, "relu2_1": 1.0}, content_layers=["relu2_1"], content_weight=0.1)
+FAST_LOSS = optimize_loss() | dict(
+    style_layers={"relu1_1": 1.0, "relu2_1": 1.0}, content_layers=["relu2_1"], content_weight=0.1
+)
 
 
 def fast_settings(**changes) -> OptimizeSettings:
@@ -23,7 +25,9 @@ def run_optimize(content, style, settings, *masks):
     return optimize_photo(content, style, PhotorealStyleLoss(**settings.loss), settings, *masks, progress=False)
 
 
-def style_term(output: torch.Tensor, style: torch.Tensor, output_masks: torch.Tensor, style_masks: torch.Tensor) -> float:
+def style_term(
+    output: torch.Tensor, style: torch.Tensor, output_masks: torch.Tensor, style_masks: torch.Tensor
+) -> float:
     loss = PhotorealStyleLoss(**FAST_LOSS)
     loss.set_style(style, style_masks)
     return float(loss(output, output, masks=output_masks)["style"])

@@ -10,20 +10,30 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from photostyle.images import read_photo, write_photo
-from photostyle.networks.bilateral import BilateralNet
 from photostyle.inference.runtime import StyleModel
+from photostyle.networks.bilateral import BilateralNet
 
 sizes = st.tuples(st.integers(1, 2000), st.integers(1, 2000))
 # Each mode with the formats that can hold it.
-MODES = {"RGB": ["PNG", "JPEG", "WEBP", "TIFF", "BMP"], "RGBA": ["PNG", "WEBP", "TIFF"], "L": ["PNG", "JPEG", "TIFF"],
-         "LA": ["PNG"], "P": ["PNG", "GIF", "BMP"], "1": ["PNG", "TIFF", "BMP"], "I;16": ["PNG", "TIFF"], "CMYK": ["JPEG", "TIFF"]}
+MODES = {
+    "RGB": ["PNG", "JPEG", "WEBP", "TIFF", "BMP"],
+    "RGBA": ["PNG", "WEBP", "TIFF"],
+    "L": ["PNG", "JPEG", "TIFF"],
+    "LA": ["PNG"],
+    "P": ["PNG", "GIF", "BMP"],
+    "1": ["PNG", "TIFF", "BMP"],
+    "I;16": ["PNG", "TIFF"],
+    "CMYK": ["JPEG", "TIFF"],
+}
 
 
 def random_image(mode: str, height: int, width: int, seed: int) -> Image.Image:
     rng = np.random.default_rng(seed)
     # Smooth ramps plus noise: like a photo, and cheap to compress at 2000x2000.
     ramp = (np.add.outer(np.arange(height), np.arange(width)) % 256).astype(np.uint8)
-    rgb = np.stack([ramp, ramp[::-1] if height > 1 else ramp, rng.integers(0, 256, (height, width), dtype=np.uint8)], axis=2)
+    rgb = np.stack(
+        [ramp, ramp[::-1] if height > 1 else ramp, rng.integers(0, 256, (height, width), dtype=np.uint8)], axis=2
+    )
     image = Image.fromarray(rgb)
     if mode == "I;16":
         return Image.fromarray(ramp.astype(np.uint16) * 257)
@@ -31,7 +41,11 @@ def random_image(mode: str, height: int, width: int, seed: int) -> Image.Image:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(size=sizes, mode_and_format=st.sampled_from([(m, f) for m, formats in MODES.items() for f in formats]), seed=st.integers(0, 9))
+@given(
+    size=sizes,
+    mode_and_format=st.sampled_from([(m, f) for m, formats in MODES.items() for f in formats]),
+    seed=st.integers(0, 9),
+)
 def test_any_size_and_mode_reads_to_rgb_in_range_and_writes_back(tmp_path, size, mode_and_format, seed):
     mode, file_format = mode_and_format
     height, width = size

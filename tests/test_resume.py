@@ -13,13 +13,27 @@ from conftest import PROJECT_ROOT, PYTHON, TINY, run, save_photo
 
 MAX_STEPS = 24
 # Crops large enough that a step takes a while, so the signal lands mid-run; a checkpoint every 3 steps.
-SETTINGS = [*TINY, "data.crop_size=96", "data.epoch_size=10", "data.num_workers=1", "logger=csv",
-            "callbacks.last.every_n_train_steps=3", f"trainer.max_steps={MAX_STEPS}"]
+SETTINGS = [
+    *TINY,
+    "data.crop_size=96",
+    "data.epoch_size=10",
+    "data.num_workers=1",
+    "logger=csv",
+    "callbacks.last.every_n_train_steps=3",
+    f"trainer.max_steps={MAX_STEPS}",
+]
 
 
 def _train(inputs: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [PYTHON, "train.py", f"data.root={inputs / 'photos'}", f"style.image={inputs / 'style.png'}", *SETTINGS,
-            f"hydra.run.dir={run_dir}", *extra]
+    return [
+        PYTHON,
+        "train.py",
+        f"data.root={inputs / 'photos'}",
+        f"style.image={inputs / 'style.png'}",
+        *SETTINGS,
+        f"hydra.run.dir={run_dir}",
+        *extra,
+    ]
 
 
 def _weights(run_dir: Path) -> tuple[int, dict[str, torch.Tensor]]:
@@ -48,7 +62,9 @@ def uninterrupted(inputs, tmp_path_factory):
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
 def test_interrupted_training_resumes_to_the_same_weights(stop, uninterrupted, inputs, tmp_path):
     run_dir = tmp_path / "run"
-    process = subprocess.Popen(_train(inputs, run_dir), cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        _train(inputs, run_dir), cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     while not (run_dir / "checkpoints" / "last.ckpt").exists() and process.poll() is None:
         time.sleep(0.02)
     process.send_signal(stop)

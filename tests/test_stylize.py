@@ -1,6 +1,7 @@
 """The `photostyle stylize` command, run as a user runs it."""
 
 import hashlib
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +14,16 @@ from photostyle.inference.runtime import StyleModel
 from conftest import PHOTOSTYLE, PYTHON, run, save_photo, smooth_photo
 
 
-def stylize(*args) -> "subprocess.CompletedProcess":
+def stylize(*args) -> subprocess.CompletedProcess:
     return run(PHOTOSTYLE, "stylize", *map(str, args))
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_files_and_folders_keep_size_and_change_colour(tiny_model, photo_folder, tmp_path):
@@ -28,13 +33,22 @@ def test_files_and_folders_keep_size_and_change_colour(tiny_model, photo_folder,
     assert result.returncode == 0, result.stderr
     assert "stylize: 100%" in result.stderr  # the progress bar
     outputs = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
-    assert outputs == ["photos/a.jpg", "photos/b.png", "photos/f.JPG", "photos/sub/c.webp", "photos/sub/d.bmp",
-                       "photos/sub/deeper/e.tiff", "single.png"]
+    assert outputs == [
+        "photos/a.jpg",
+        "photos/b.png",
+        "photos/f.JPG",
+        "photos/sub/c.webp",
+        "photos/sub/d.bmp",
+        "photos/sub/deeper/e.tiff",
+        "single.png",
+    ]
     for source in [single, *sorted(photo_folder.rglob("*.*"))]:
         relative = source.name if source == single else Path("photos") / source.relative_to(photo_folder)
         before, after = Image.open(source), Image.open(tmp_path / "out" / relative)
         assert after.size == before.size
-        shift = np.asarray(after.convert("RGB"), np.float32).mean((0, 1)) - np.asarray(before.convert("RGB"), np.float32).mean((0, 1))
+        shift = np.asarray(after.convert("RGB"), np.float32).mean((0, 1)) - np.asarray(
+            before.convert("RGB"), np.float32
+        ).mean((0, 1))
         assert shift[0] > 4 and shift[2] < -4  # the tiny model's warm shift
     assert digest(photo_folder) == inputs_before  # inputs untouched
 
@@ -76,8 +90,10 @@ def test_rgba_grey_and_sixteen_bit_inputs(tiny_model, tmp_path):
     rgba = np.dstack([smooth_photo(12, 14), np.linspace(0, 255, 168).reshape(12, 14).astype(np.uint8)])
     Image.fromarray(rgba).save(tmp_path / "rgba.png")
     Image.fromarray(smooth_photo(12, 14)).convert("L").save(tmp_path / "grey.png")
-    Image.fromarray((np.asarray(Image.open(tmp_path / "grey.png"), np.uint16) * 257)).save(tmp_path / "deep.png")
-    result = stylize(tiny_model, tmp_path / "rgba.png", tmp_path / "grey.png", tmp_path / "deep.png", "-o", tmp_path / "out")
+    Image.fromarray(np.asarray(Image.open(tmp_path / "grey.png"), np.uint16) * 257).save(tmp_path / "deep.png")
+    result = stylize(
+        tiny_model, tmp_path / "rgba.png", tmp_path / "grey.png", tmp_path / "deep.png", "-o", tmp_path / "out"
+    )
     assert result.returncode == 0, result.stderr
     out = Image.open(tmp_path / "out" / "rgba.png")
     assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], rgba[..., 3])
@@ -117,7 +133,9 @@ def one_error_line(result) -> str:
     return errors[0]
 
 
-@pytest.mark.parametrize("case", ["missing_model", "not_onnx", "truncated_onnx", "other_onnx", "missing_photo", "output_is_file"])
+@pytest.mark.parametrize(
+    "case", ["missing_model", "not_onnx", "truncated_onnx", "other_onnx", "missing_photo", "output_is_file"]
+)
 def test_bad_input_gets_one_clear_line(tiny_model, tmp_path, case):
     model, source, out = tiny_model, save_photo(tmp_path / "x.jpg", 16, 16), tmp_path / "out"
     if case == "missing_model":
@@ -130,17 +148,26 @@ def test_bad_input_gets_one_clear_line(tiny_model, tmp_path, case):
         model.write_bytes(tiny_model.read_bytes()[:5000])
     elif case == "other_onnx":
         model = tmp_path / "other.onnx"
-        graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "other",
-                                       [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
-                                       [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])])
+        graph = onnx.helper.make_graph(
+            [onnx.helper.make_node("Relu", ["x"], ["y"])],
+            "other",
+            [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+            [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])],
+        )
         onnx.save(onnx.helper.make_model(graph), model)
     elif case == "missing_photo":
         source = tmp_path / "nope.jpg"
     elif case == "output_is_file":
         out = source
     line = one_error_line(stylize(model, source, "-o", out))
-    expected = {"missing_model": "does not exist", "not_onnx": "not a loadable ONNX model", "truncated_onnx": "not a loadable ONNX model",
-                "other_onnx": "not a photostyle one", "missing_photo": "no such file", "output_is_file": "is a file"}[case]
+    expected = {
+        "missing_model": "does not exist",
+        "not_onnx": "not a loadable ONNX model",
+        "truncated_onnx": "not a loadable ONNX model",
+        "other_onnx": "not a photostyle one",
+        "missing_photo": "no such file",
+        "output_is_file": "is a file",
+    }[case]
     assert expected in line
 
 

@@ -2,13 +2,12 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from photostyle.training.data import PhotoDataModule
 from photostyle.networks.bilateral import BilateralNet
 from photostyle.networks.residual import ResidualNet
+from photostyle.training.data import PhotoDataModule
 from photostyle.training.loss import PhotorealStyleLoss
 from photostyle.training.system import StyleTransferSystem
 from photostyle.training.tensors import load
-
 
 NETWORKS = {
     "residual": lambda: ResidualNet(base_channels=4, num_residual_blocks=1),
@@ -19,8 +18,9 @@ NETWORKS = {
 
 def make_system(style_photo, photoreal_weight=1.0, lr=1e-2, network="residual"):
     objective = PhotorealStyleLoss(["relu2_1"], {"relu1_1": 1.0, "relu2_1": 1.0}, photoreal_weight=photoreal_weight)
-    return StyleTransferSystem(NETWORKS[network](), objective, str(style_photo), 64,
-                               optimizer=lambda params: torch.optim.Adam(params, lr=lr))
+    return StyleTransferSystem(
+        NETWORKS[network](), objective, str(style_photo), 64, optimizer=lambda params: torch.optim.Adam(params, lr=lr)
+    )
 
 
 def validation_batch(photo_folder):
@@ -32,9 +32,18 @@ def validation_batch(photo_folder):
 def fit(system, photo_folder, tmp_path, steps):
     pl.seed_everything(0, workers=True)
     data = PhotoDataModule(str(photo_folder), crop_size=32, batch_size=2, num_workers=0)
-    trainer = pl.Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, deterministic=True,
-                         default_root_dir=tmp_path, val_check_interval=steps, check_val_every_n_epoch=None)
+    trainer = pl.Trainer(
+        max_steps=steps,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        deterministic=True,
+        default_root_dir=tmp_path,
+        val_check_interval=steps,
+        check_val_every_n_epoch=None,
+    )
     trainer.fit(system, datamodule=data)
     return trainer
 

@@ -103,7 +103,10 @@ def test_torchvision_checkpoint_option(tmp_path):
     torch.save(reference.state_dict(), path)
     ours = VGG19Features(["relu2_1"], weights=str(path))
     image = torch.rand(1, 3, 32, 32)
-    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean, std = (
+        torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1),
+        torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1),
+    )
     expected = reference.features[: LAYER_NAMES.index("relu2_1") + 1]((image - mean) / std)
     torch.testing.assert_close(ours(image)["relu2_1"], expected)
 

@@ -5,9 +5,10 @@ reading sorted colour distributions at quantiles.
 
 import torch
 
-_RGB_TO_XYZ = torch.tensor([[0.4124564, 0.3575761, 0.1804375],
-                            [0.2126729, 0.7151522, 0.0721750],
-                            [0.0193339, 0.1191920, 0.9503041]], dtype=torch.float64)
+_RGB_TO_XYZ = torch.tensor(
+    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]],
+    dtype=torch.float64,
+)
 _WHITE = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
 _DELTA = 6 / 29
 
@@ -60,8 +61,14 @@ def square_roots(matrix: torch.Tensor, iterations: int = 30) -> tuple[torch.Tens
     return root * scale.sqrt(), inverse_root / scale.sqrt()
 
 
-def covariance_transfer(content_mean: torch.Tensor, content_covariance: torch.Tensor, style_mean: torch.Tensor,
-                        style_covariance: torch.Tensor, strength: float = 1.0, ridge: float = 1e-4) -> torch.Tensor:
+def covariance_transfer(
+    content_mean: torch.Tensor,
+    content_covariance: torch.Tensor,
+    style_mean: torch.Tensor,
+    style_covariance: torch.Tensor,
+    strength: float = 1.0,
+    ridge: float = 1e-4,
+) -> torch.Tensor:
     """(B, 4, 3) matrices M, rgb' = [r, g, b, 1] @ M, that give the content the style's colour mean and covariance.
 
     Content statistics are (B, 3) and (B, 3, 3); the style's the same, or one (3,) and
@@ -79,15 +86,19 @@ def covariance_transfer(content_mean: torch.Tensor, content_covariance: torch.Te
     eye = torch.eye(3, dtype=torch.float64, device=content_covariance.device)
     style_root, _ = square_roots(style_covariance.double() + ridge * eye)
     _, inverse_middle = square_roots(style_root @ (content_covariance.double() + ridge * eye) @ style_root)
-    linear = (strength * (style_root @ inverse_middle @ style_root) + (1 - strength) * eye).to(dtype)  # (B, 3, 3), symmetric
+    linear = (strength * (style_root @ inverse_middle @ style_root) + (1 - strength) * eye).to(
+        dtype
+    )  # (B, 3, 3), symmetric
     target_mean = strength * style_mean + (1 - strength) * content_mean  # (B, 3)
     offset = target_mean - (content_mean[:, None] @ linear)[:, 0]  # (B, 3)
     return torch.cat([linear, offset[:, None]], dim=1)
 
 
-def transfer_to_style(colours: torch.Tensor, style_mean: torch.Tensor, style_covariance: torch.Tensor,
-                      strength: float) -> torch.Tensor:
-    """covariance_transfer's (B, 4, 3) maps from each photo's colours (B, 3, N) to one style's mean (3,) and covariance (3, 3)."""
+def transfer_to_style(
+    colours: torch.Tensor, style_mean: torch.Tensor, style_covariance: torch.Tensor, strength: float
+) -> torch.Tensor:
+    """covariance_transfer's (B, 4, 3) maps from each photo's colours (B, 3, N) to one style's
+    mean (3,) and covariance (3, 3)."""
     return covariance_transfer(*colour_statistics(colours), style_mean, style_covariance, strength)
 
 

@@ -18,11 +18,15 @@ def contact_sheet(rows: list[list[Path]], labels: list[str], path: Path, height:
         images = []
         for photo in row:
             image = Image.fromarray((read_photo(photo).rgb * 255 + 0.5).astype(np.uint8))
-            images.append(image.resize((max(1, round(image.width * height / image.height)), height), Image.Resampling.LANCZOS))
+            images.append(
+                image.resize((max(1, round(image.width * height / image.height)), height), Image.Resampling.LANCZOS)
+            )
         scaled.append(images)
     columns = max(len(row) for row in scaled)
     widths = [max(row[c].width for row in scaled if c < len(row)) for c in range(columns)]
-    sheet = Image.new("RGB", (sum(widths) + GAP * (columns + 1), LABEL_HEIGHT + len(rows) * (height + GAP) + GAP), "white")
+    sheet = Image.new(
+        "RGB", (sum(widths) + GAP * (columns + 1), LABEL_HEIGHT + len(rows) * (height + GAP) + GAP), "white"
+    )
     draw = ImageDraw.Draw(sheet)
     x_of = [GAP + sum(widths[:c]) + GAP * c for c in range(columns)]
     for c, label in enumerate(labels[:columns]):

@@ -11,12 +11,12 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from photostyle.evaluation.baselines import BASELINES
 from photostyle.errors import PhotostyleError
-from photostyle.files import atomic_write
-from photostyle.images import write_photo
+from photostyle.evaluation.baselines import BASELINES
 from photostyle.evaluation.metrics import StyleDistance, affine_residual, colour_distance, grey_ssim
 from photostyle.evaluation.post import post_process
+from photostyle.files import atomic_write
+from photostyle.images import write_photo
 from photostyle.settings import OptimizeSettings
 from photostyle.training.tensors import load, to_array, to_tensor
 
@@ -41,12 +41,16 @@ def resized(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def file_method(name: str, outputs: Path) -> Method:
     """Existing outputs, e.g. a paper's results: the file in `outputs` named like each content photo."""
+
     def run(path: Path, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         matches = sorted(p for p in outputs.glob(f"{path.stem}.*") if p.is_file())
         if not matches:
-            raise PhotostyleError(f"{outputs} has no output for {path.name} (looked for {path.stem}.*); "
-                                  f"name each output like its content photo")
+            raise PhotostyleError(
+                f"{outputs} has no output for {path.name} (looked for {path.stem}.*); "
+                f"name each output like its content photo"
+            )
         return load(matches[0])
+
     return Method(name, run, timed=False)
 
 
@@ -79,16 +83,33 @@ def parse_method(spec: str, optimize_settings: OptimizeSettings) -> Method:
         return onnx_method(name, target)
     if target.is_dir():
         return file_method(name, target)
-    raise PhotostyleError(f"method {spec!r} is neither {', '.join(BASELINES)}, optimize, an .onnx file nor a folder of outputs; check the path")
+    raise PhotostyleError(
+        f"method {spec!r} is neither {', '.join(BASELINES)}, optimize, an .onnx file nor a folder of outputs;"
+        " check the path"
+    )
 
 
-def measure(output: torch.Tensor, content: torch.Tensor, style: torch.Tensor, distance: StyleDistance, seconds: float | None) -> dict:
-    return {"style_distance": distance(output), "colour_distance": colour_distance(output, style),
-            "ssim": grey_ssim(output, content), "affine_residual": affine_residual(output, content), "seconds": seconds}
+def measure(
+    output: torch.Tensor, content: torch.Tensor, style: torch.Tensor, distance: StyleDistance, seconds: float | None
+) -> dict:
+    return {
+        "style_distance": distance(output),
+        "colour_distance": colour_distance(output, style),
+        "ssim": grey_ssim(output, content),
+        "affine_residual": affine_residual(output, content),
+        "seconds": seconds,
+    }
 
 
-def evaluate_photo(content_path: Path, style: torch.Tensor, methods: list[Method], out_dir: Path, max_side: int,
-                   post: bool = False, distance: StyleDistance | None = None) -> list[dict]:
+def evaluate_photo(
+    content_path: Path,
+    style: torch.Tensor,
+    methods: list[Method],
+    out_dir: Path,
+    max_side: int,
+    post: bool = False,
+    distance: StyleDistance | None = None,
+) -> list[dict]:
     """Run every method on one content photo (longer side max_side), write each output to
     out_dir/METHOD/NAME.png and return one row of metrics per method (and per method+post)."""
     content = load(content_path, max_side)
@@ -108,8 +129,14 @@ def evaluate_photo(content_path: Path, style: torch.Tensor, methods: list[Method
             path = out_dir / name / f"{content_path.stem}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             write_photo(path, to_array(image))
-            rows.append({"photo": content_path.name, "method": name, "output": str(path),
-                         **measure(image, content, style, distance, seconds if method.timed else None)})
+            rows.append(
+                {
+                    "photo": content_path.name,
+                    "method": name,
+                    "output": str(path),
+                    **measure(image, content, style, distance, seconds if method.timed else None),
+                }
+            )
     return rows
 
 
@@ -130,8 +157,13 @@ def markdown(table: list[dict]) -> str:
     header = "| method | photos | style distance | colour distance | SSIM | affine residual | s / photo |"
     lines = [header, "|---|---|---|---|---|---|---|"]
     for row in table:
-        cells = [f"{row['style_distance']:.2f}", f"{row['colour_distance']:.1f}", f"{row['ssim']:.3f}",
-                 f"{row['affine_residual']:.4f}", "" if row["seconds"] is None else f"{row['seconds']:.2f}"]
+        cells = [
+            f"{row['style_distance']:.2f}",
+            f"{row['colour_distance']:.1f}",
+            f"{row['ssim']:.3f}",
+            f"{row['affine_residual']:.4f}",
+            "" if row["seconds"] is None else f"{row['seconds']:.2f}",
+        ]
         lines.append(f"| {row['method']} | {row['photos']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -149,8 +181,16 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     write_text(path, buffer.getvalue())
 
 
-def evaluate(contents: list[Path], style_path: Path, methods: list[Method], out_dir: Path, max_side: int = 512,
-             post: bool = False, overwrite: bool = False, sheet_height: int = 192) -> str:
+def evaluate(
+    contents: list[Path],
+    style_path: Path,
+    methods: list[Method],
+    out_dir: Path,
+    max_side: int = 512,
+    post: bool = False,
+    overwrite: bool = False,
+    sheet_height: int = 192,
+) -> str:
     """Evaluate every method on every content photo; writes outputs, metrics.csv, metrics.md and
     sheet.png (content | style | each method) into out_dir and returns the Markdown table."""
     from photostyle.evaluation.contact_sheet import contact_sheet
@@ -158,9 +198,13 @@ def evaluate(contents: list[Path], style_path: Path, methods: list[Method], out_
     stems = [path.stem for path in contents]
     if len(set(stems)) < len(stems):
         twice = next(stem for stem in stems if stems.count(stem) > 1)
-        raise PhotostyleError(f"two content photos are named {twice}.*, so their outputs would collide; evaluate them separately")
+        raise PhotostyleError(
+            f"two content photos are named {twice}.*, so their outputs would collide; evaluate them separately"
+        )
     if (out_dir / "metrics.csv").exists() and not overwrite:
-        raise PhotostyleError(f"{out_dir} already holds an evaluation; pass --overwrite to replace it or choose another -o folder")
+        raise PhotostyleError(
+            f"{out_dir} already holds an evaluation; pass --overwrite to replace it or choose another -o folder"
+        )
 
     style = load(style_path, max_side)
     distance = StyleDistance(style)

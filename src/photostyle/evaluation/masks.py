@@ -12,9 +12,15 @@ from photostyle.images import read_photo
 # The label colours of Luan et al.'s masks. Drawn masks have soft, anti-aliased edges, so
 # every pixel is snapped to the nearest of these.
 PALETTE = {
-    "black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128),
-    "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255),
-    "yellow": (255, 255, 0), "light blue": (0, 255, 255), "purple": (255, 0, 255),
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "grey": (128, 128, 128),
+    "red": (255, 0, 0),
+    "green": (0, 255, 0),
+    "blue": (0, 0, 255),
+    "yellow": (255, 255, 0),
+    "light blue": (0, 255, 255),
+    "purple": (255, 0, 255),
 }
 # A label must cover this share of the style photo to lend it a style.
 MIN_STYLE_SHARE = 0.005
@@ -43,5 +49,7 @@ def shared_masks(content_labels: torch.Tensor, style_labels: torch.Tensor) -> tu
             f"the masks share no label (content: {sorted(names[i] for i in content_ids)}, style: "
             f"{sorted(names[i] for i in style_ids)}); paint matching regions in the same palette colour"
         )
-    return (torch.stack([(content_labels == i).float() for i in shared]),
-            torch.stack([(style_labels == i).float() for i in shared]))
+    return (
+        torch.stack([(content_labels == i).float() for i in shared]),
+        torch.stack([(style_labels == i).float() for i in shared]),
+    )

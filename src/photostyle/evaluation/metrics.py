@@ -3,8 +3,7 @@
 import torch
 from torch.nn import functional as F
 
-from photostyle.colour import at_quantiles
-from photostyle.colour import srgb_to_lab
+from photostyle.colour import at_quantiles, srgb_to_lab
 from photostyle.training.loss import gram_matrix, relative_mse
 from photostyle.training.matting import WINDOW, fit_windows
 from photostyle.training.vgg import VGG19Features

@@ -10,9 +10,15 @@ from photostyle.settings import OptimizeSettings
 from photostyle.training.loss import PhotorealStyleLoss
 
 
-def optimize_photo(content: torch.Tensor, style: torch.Tensor, loss: PhotorealStyleLoss, settings: OptimizeSettings,
-                   content_masks: torch.Tensor | None = None, style_masks: torch.Tensor | None = None,
-                   progress: bool = True) -> tuple[torch.Tensor, list[float]]:
+def optimize_photo(
+    content: torch.Tensor,
+    style: torch.Tensor,
+    loss: PhotorealStyleLoss,
+    settings: OptimizeSettings,
+    content_masks: torch.Tensor | None = None,
+    style_masks: torch.Tensor | None = None,
+    progress: bool = True,
+) -> tuple[torch.Tensor, list[float]]:
     """Optimise the pixels of (1, 3, H, W) content towards the style; the result and the loss at every step.
 
     Without masks the style loss is Gatys et al.'s; with (K, H, W) masks for the content and
@@ -27,9 +33,15 @@ def optimize_photo(content: torch.Tensor, style: torch.Tensor, loss: PhotorealSt
         return _optimize(content, style, loss, settings, content_masks, style_masks, progress)
 
 
-def _optimize(content: torch.Tensor, style: torch.Tensor, loss: PhotorealStyleLoss, settings: OptimizeSettings,
-              content_masks: torch.Tensor | None, style_masks: torch.Tensor | None,
-              progress: bool) -> tuple[torch.Tensor, list[float]]:
+def _optimize(
+    content: torch.Tensor,
+    style: torch.Tensor,
+    loss: PhotorealStyleLoss,
+    settings: OptimizeSettings,
+    content_masks: torch.Tensor | None,
+    style_masks: torch.Tensor | None,
+    progress: bool,
+) -> tuple[torch.Tensor, list[float]]:
     torch.manual_seed(settings.seed)
     loss.set_style(style, style_masks)
     content_features = loss.content_features(content)  # the content never changes: its features once
@@ -48,8 +60,15 @@ def _optimize(content: torch.Tensor, style: torch.Tensor, loss: PhotorealStyleLo
     if settings.optimizer == "lbfgs":
         # One iteration per step, with room for its line search (max_eval defaults to 1 here),
         # and no early stop: the run does exactly `steps` iterations.
-        optimizer = torch.optim.LBFGS([image], max_iter=1, max_eval=25, history_size=20, line_search_fn="strong_wolfe",
-                                      tolerance_grad=0.0, tolerance_change=0.0)
+        optimizer = torch.optim.LBFGS(
+            [image],
+            max_iter=1,
+            max_eval=25,
+            history_size=20,
+            line_search_fn="strong_wolfe",
+            tolerance_grad=0.0,
+            tolerance_change=0.0,
+        )
     else:
         optimizer = torch.optim.Adam([image], lr=settings.lr)
     for _ in range(settings.steps):

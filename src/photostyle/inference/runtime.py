@@ -7,6 +7,7 @@ import onnxruntime as ort
 
 from photostyle.errors import PhotostyleError
 from photostyle.interface import INPUT_NAME, OUTPUT_NAME
+
 VERSION_KEY = "photostyle_version"
 
 
@@ -22,7 +23,10 @@ class StyleModel:
     def __init__(self, path: Path, threads: int | None = None, providers: list[str] | None = None):
         path = Path(path)
         if not path.is_file():
-            raise PhotostyleError(f"model {path} does not exist; export one with: python export.py ckpt=RUN/checkpoints/last.ckpt out={path}")
+            raise PhotostyleError(
+                f"model {path} does not exist;"
+                f" export one with: python export.py ckpt=RUN/checkpoints/last.ckpt out={path}"
+            )
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -30,20 +34,29 @@ class StyleModel:
             self.session = ort.InferenceSession(str(path), options, providers=providers or default_providers())
         except Exception as error:  # onnxruntime raises its own untyped errors for bad files
             reason = str(error).strip().splitlines()[0][:200]
-            raise PhotostyleError(f"{path} is not a loadable ONNX model ({reason}); export it again with export.py") from None
+            raise PhotostyleError(
+                f"{path} is not a loadable ONNX model ({reason}); export it again with export.py"
+            ) from None
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self._check(path)
 
     def _check(self, path: Path) -> None:
         if VERSION_KEY not in self.metadata:
-            raise PhotostyleError(f"{path} is an ONNX model but not a photostyle one (no {VERSION_KEY} metadata); export it with export.py")
+            raise PhotostyleError(
+                f"{path} is an ONNX model but not a photostyle one (no {VERSION_KEY} metadata);"
+                " export it with export.py"
+            )
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if [i.name for i in inputs] != [INPUT_NAME] or [o.name for o in outputs] != [OUTPUT_NAME]:
-            raise PhotostyleError(f"{path} has inputs {[i.name for i in inputs]} and outputs {[o.name for o in outputs]}, "
-                                  f"expected [{INPUT_NAME!r}] and [{OUTPUT_NAME!r}]; export it again with export.py")
+            raise PhotostyleError(
+                f"{path} has inputs {[i.name for i in inputs]} and outputs {[o.name for o in outputs]}, "
+                f"expected [{INPUT_NAME!r}] and [{OUTPUT_NAME!r}]; export it again with export.py"
+            )
         shape, kind = inputs[0].shape, inputs[0].type
         if kind != "tensor(float)" or len(shape) != 4 or shape[3] != 3:
-            raise PhotostyleError(f"{path} takes {kind} {shape}, expected float (N, H, W, 3); export it again with export.py")
+            raise PhotostyleError(
+                f"{path} takes {kind} {shape}, expected float (N, H, W, 3); export it again with export.py"
+            )
 
     def __call__(self, rgb: np.ndarray, strength: float = 1.0) -> np.ndarray:
         """(H, W, 3) float RGB in [0, 1] -> stylized (H, W, 3) float32 in [0, 1], at `strength`

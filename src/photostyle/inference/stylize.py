@@ -5,7 +5,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
 from tqdm import tqdm
 
 from photostyle.errors import PhotostyleError
@@ -20,7 +19,9 @@ def plan_outputs(inputs: list[Path], output_dir: Path, overwrite: bool) -> list[
     """(photo, output file) pairs, refusing collisions, overwriting inputs and (unless asked) outputs."""
     pairs = find_photos(inputs)
     if not pairs:
-        raise PhotostyleError(f"no photos found in {', '.join(map(str, inputs))} (looked for .jpg .png .webp .bmp .tiff)")
+        raise PhotostyleError(
+            f"no photos found in {', '.join(map(str, inputs))} (looked for .jpg .png .webp .bmp .tiff)"
+        )
     if output_dir.exists() and not output_dir.is_dir():
         raise PhotostyleError(f"output {output_dir} is a file, not a folder; pass a folder with -o")
     sources = {photo.resolve() for photo, _ in pairs}
@@ -30,19 +31,32 @@ def plan_outputs(inputs: list[Path], output_dir: Path, overwrite: bool) -> list[
         if target.resolve() in sources:
             raise PhotostyleError(f"writing {target} would overwrite the input photo {photo}; choose another -o folder")
         if target.resolve() in targets:
-            raise PhotostyleError(f"{photo} and {targets[target.resolve()]} would both be written to {target}; stylize them separately")
+            raise PhotostyleError(
+                f"{photo} and {targets[target.resolve()]} would both be written to {target}; stylize them separately"
+            )
         targets[target.resolve()] = photo
         plan.append((photo, target))
     existing = [target for _, target in plan if target.exists()]
     if existing and not overwrite:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        raise PhotostyleError(f"{existing[0]}{more} already exist; pass --overwrite to replace them or choose another -o folder")
+        raise PhotostyleError(
+            f"{existing[0]}{more} already exist; pass --overwrite to replace them or choose another -o folder"
+        )
     return plan
 
 
-def stylize_paths(model_path: Path, inputs: list[Path], output_dir: Path, max_side: int | None = None,
-                  max_pixels: int = DEFAULT_MAX_PIXELS, overwrite: bool = False, quality: int = 95,
-                  threads: int | None = None, post: PostProcess | None = None, strength: float = 1.0) -> list[str]:
+def stylize_paths(
+    model_path: Path,
+    inputs: list[Path],
+    output_dir: Path,
+    max_side: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    overwrite: bool = False,
+    quality: int = 95,
+    threads: int | None = None,
+    post: PostProcess | None = None,
+    strength: float = 1.0,
+) -> list[str]:
     """Stylize every photo; returns one message per photo that could not be done.
 
     `strength` blends each result with its photo (0 = the photo, 1 = the model's output).
@@ -66,5 +80,9 @@ def stylize_paths(model_path: Path, inputs: list[Path], output_dir: Path, max_si
             tqdm.write(f"photostyle: skipped: {error}", file=sys.stderr)
         except OSError as error:
             failures.append(f"{target}: {error.strerror or error}")
-            tqdm.write(f"photostyle: skipped: cannot write {target} ({error.strerror or error}); check the folder permissions and free space", file=sys.stderr)
+            tqdm.write(
+                f"photostyle: skipped: cannot write {target} ({error.strerror or error});"
+                " check the folder permissions and free space",
+                file=sys.stderr,
+            )
     return failures

@@ -12,9 +12,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from photostyle.networks.slicing import AFFINE_COLUMNS, AFFINE_ROWS, identity_affine, padded_width, slice_and_apply, then
 from photostyle.colour import apply_affine, colour_statistics, transfer_to_style
 from photostyle.errors import PhotostyleError
+from photostyle.networks.slicing import (
+    AFFINE_COLUMNS,
+    AFFINE_ROWS,
+    identity_affine,
+    padded_width,
+    slice_and_apply,
+    then,
+)
 
 # The grid has one spatial knot per 16x16 thumbnail pixels (four stride-2 convolutions).
 THUMBNAIL_PER_CELL = 16
@@ -35,7 +42,10 @@ class GridNet(nn.Module):
         super().__init__()
         c = 8 * channels
         self.splat = nn.Sequential(
-            conv_relu(3, channels, 2), conv_relu(channels, 2 * channels, 2), conv_relu(2 * channels, 4 * channels, 2), conv_relu(4 * channels, c, 2)
+            conv_relu(3, channels, 2),
+            conv_relu(channels, 2 * channels, 2),
+            conv_relu(2 * channels, 4 * channels, 2),
+            conv_relu(4 * channels, c, 2),
         )
         self.local = nn.Sequential(conv_relu(c, c), nn.Conv2d(c, c, 3, padding=1))
         self.global_conv = nn.Sequential(conv_relu(c, c, 2), conv_relu(c, c, 2))
@@ -51,7 +61,9 @@ class GridNet(nn.Module):
         summary = self.global_fc(self.global_conv(features).mean(dim=(2, 3)))  # (B, c)
         fused = F.relu(self.local(features) + summary[:, :, None, None])
         grid = self.to_grid(fused)  # (B, D 4 3, G, G)
-        return grid.permute(0, 2, 3, 1).unflatten(3, (self.grid_depth, AFFINE_ROWS, AFFINE_COLUMNS))  # (B, G, G, D, 4, 3)
+        return grid.permute(0, 2, 3, 1).unflatten(
+            3, (self.grid_depth, AFFINE_ROWS, AFFINE_COLUMNS)
+        )  # (B, G, G, D, 4, 3)
 
 
 class GuideNet(nn.Module):
@@ -103,18 +115,32 @@ class BilateralNet(nn.Module):
     one more full-resolution pass; whoever displays or saves it clips (the runtime does).
     """
 
-    def __init__(self, thumbnail_size: int = 144, channels: int = 8, grid_depth: int = 1, thumbnail_samples: int = 1,
-                 style_colours: float = 0.0, banded_from_pixels: int = 3_000_000):
+    def __init__(
+        self,
+        thumbnail_size: int = 144,
+        channels: int = 8,
+        grid_depth: int = 1,
+        thumbnail_samples: int = 1,
+        style_colours: float = 0.0,
+        banded_from_pixels: int = 3_000_000,
+    ):
         super().__init__()
         if thumbnail_size % THUMBNAIL_PER_CELL:
-            raise PhotostyleError(f"model.thumbnail_size={thumbnail_size} must be a multiple of {THUMBNAIL_PER_CELL}, e.g. 144")
+            raise PhotostyleError(
+                f"model.thumbnail_size={thumbnail_size} must be a multiple of {THUMBNAIL_PER_CELL}, e.g. 144"
+            )
         if not 0 <= style_colours <= 1:
-            raise PhotostyleError(f"model.style_colours={style_colours} must be in [0, 1] (0 leaves the global colour map out)")
+            raise PhotostyleError(
+                f"model.style_colours={style_colours} must be in [0, 1] (0 leaves the global colour map out)"
+            )
         if not (isinstance(banded_from_pixels, int) and banded_from_pixels >= 0):
-            raise PhotostyleError(f"model.banded_from_pixels={banded_from_pixels} must be a whole number of pixels, 0 or more, e.g. 3000000")
+            raise PhotostyleError(
+                f"model.banded_from_pixels={banded_from_pixels} must be a whole number of pixels, 0 or more, e.g. "
+                "3000000"
+            )
         self.thumbnail_size = thumbnail_size
         self.thumbnail_samples = thumbnail_samples
-        # Photos of more pixels are sliced in bands of rows, which keeps them in cache (see bilateral.py).
+        # Photos of more pixels are sliced in bands of rows, which keeps them in cache (see slicing.py).
         self.banded_from_pixels = banded_from_pixels
         self.grid = GridNet(channels, grid_depth)
         # With one bin the guide has nothing to choose between.
@@ -130,9 +156,9 @@ class BilateralNet(nn.Module):
     def thumbnail(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, H, W, 3) -> (B, 3, T, T): the mean of s x s point samples per thumbnail pixel.
 
-        Point samples gathered in one step rather than an antialiased resize, which costs 8 ms
-        at 1920x1080 in onnxruntime. The x extent is the padded width that slicing uses, so
-        grid knots and thumbnail agree (see bilateral.py).
+        Point samples gathered in one step rather than an antialiased resize, which onnxruntime
+        runs as a full-resolution pass of its own. The x extent is the padded width that slicing
+        uses, so grid knots and thumbnail agree (see slicing.py).
         """
         batch, height, width = pixels.shape[:3]
         samples, s = self.thumbnail_size * self.thumbnail_samples, self.thumbnail_samples
@@ -140,7 +166,9 @@ class BilateralNet(nn.Module):
         centres = torch.arange(samples, dtype=torch.float32, device=pixels.device) + 0.5
         ys = (centres * (height / samples)).long()
         xs = (centres * (padded / samples)).long().clamp(max=width - 1)
-        points = pixels.reshape(batch, height * width, 3).index_select(1, (ys[:, None] * width + xs).flatten())  # (B, Ts Ts, 3)
+        points = pixels.reshape(batch, height * width, 3).index_select(
+            1, (ys[:, None] * width + xs).flatten()
+        )  # (B, Ts Ts, 3)
         points = points.view(batch, samples, samples, 3).permute(0, 3, 1, 2)  # (B, 3, Ts, Ts)
         return F.avg_pool2d(points, s) if s > 1 else points
 

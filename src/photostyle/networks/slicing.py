@@ -13,13 +13,13 @@ between each pair of neighbouring knots; the padding (under one pixel per strip)
 again at the end.
 
 Why this shape: the obvious slice (grid_sample, or a resize of the grid to full resolution,
-then a per-pixel 3x4 product) writes 12 full-resolution coefficient planes per bin; in
-onnxruntime on 2 cores that alone costs 35-85 ms at 1920x1080. Here the y interpolation is a
+then a per-pixel 3x4 product) writes 12 full-resolution coefficient planes per bin, and in
+onnxruntime writing them alone takes several times as long as this whole slice. Here the y interpolation is a
 tiny product on the grid (one row of knots per image row), and within a strip a pixel's
 matrix is M_left + f (M_right - M_left), f its fraction of the way across. So two batched
 3x3 products over (row, strip) blocks, a row-wise scaling by f and one plain matrix product
 for the offsets do the whole slice and apply, and no coefficient plane ever exists
-(benchmarks/latency.py measures it).
+(`python -m benchmarks.latency` measures it; docs/benchmarks.md).
 
 A photo of more than `banded_from_pixels` goes through those passes in BANDS bands of rows,
 one band after another, so that what one pass writes is still in the processor's cache when
@@ -74,8 +74,9 @@ def pixel_centres(size: int | torch.SymInt, extent: int | torch.SymInt, knots: i
     return (torch.arange(size, dtype=like.dtype, device=like.device) + 0.5) * ((knots - 1) / extent)
 
 
-def slice_and_apply(grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor,
-                    banded_from_pixels: int) -> torch.Tensor:
+def slice_and_apply(
+    grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor, banded_from_pixels: int
+) -> torch.Tensor:
     """out = [r, g, b, 1] @ M(pixel), M the grid interpolated at the pixel: (B, H, W, 3).
 
     Along the guide, the result under each bin's (spatially interpolated) matrices is blended
@@ -109,12 +110,14 @@ def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, banded_from_pixels: int)
 
     f = pixel_centres(strip, strip, 2, pixels)  # (w,) fraction of the way across a strip
     # f scales whole rows of w x 3 numbers by one w x 3 pattern: onnxruntime does that in one
-    # dense pass, where scaling each pixel's triple by its own scalar is ~10x slower.
+    # dense pass, where scaling each pixel's triple by its own scalar is many times slower.
     f3 = f[:, None].expand(strip, 3).flatten()  # (w 3,)
     # The offsets, (1 - f) o_left + f o_right, as one plain matrix product: blocks x (side, rgb)
-    # times (side, rgb) x (pixel, rgb); a batched product per block costs 2x more here.
+    # times (side, rgb) x (pixel, rgb); a batched product per block is slower.
     sides = torch.stack([1 - f, f], dim=1)  # (w, 2)
-    spread = torch.einsum("is,cd->scid", sides, torch.eye(3, dtype=pixels.dtype, device=pixels.device)).reshape(6, 3 * strip)
+    spread = torch.einsum("is,cd->scid", sides, torch.eye(3, dtype=pixels.dtype, device=pixels.device)).reshape(
+        6, 3 * strip
+    )
 
     operands = (pixels, pixels.new_zeros(batch, height, padded - width, 3), linear, change, offsets, f3, spread)
     large = height * width > banded_from_pixels
@@ -126,13 +129,20 @@ def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, banded_from_pixels: int)
     return in_bands(*operands) if large and pixels.device.type == "cpu" else apply_strips(*operands)
 
 
-def in_bands(pixels: torch.Tensor, padding: torch.Tensor, linear: torch.Tensor, change: torch.Tensor,
-             offsets: torch.Tensor, f3: torch.Tensor, spread: torch.Tensor) -> torch.Tensor:
+def in_bands(
+    pixels: torch.Tensor,
+    padding: torch.Tensor,
+    linear: torch.Tensor,
+    change: torch.Tensor,
+    offsets: torch.Tensor,
+    f3: torch.Tensor,
+    spread: torch.Tensor,
+) -> torch.Tensor:
     """apply_strips over BANDS bands of rows, one after another.
 
     Exporting traces this branch of torch.cond as well as the other, which makes an export
-    about 6 times as long as one piece alone (49 against 8 s here); fewer bands would trace
-    faster but run slower at 4K.
+    several times as long as one piece alone; fewer bands would trace faster but run slower
+    at 4K.
     """
     height = pixels.shape[1]
     sizes = [(b + 1) * height // BANDS - b * height // BANDS for b in range(BANDS)]
@@ -140,8 +150,15 @@ def in_bands(pixels: torch.Tensor, padding: torch.Tensor, linear: torch.Tensor, 
     return torch.cat([apply_strips(*band, f3, spread) for band in zip(*split)], dim=1)
 
 
-def apply_strips(pixels: torch.Tensor, padding: torch.Tensor, linear: torch.Tensor, change: torch.Tensor,
-                 offsets: torch.Tensor, f3: torch.Tensor, spread: torch.Tensor) -> torch.Tensor:
+def apply_strips(
+    pixels: torch.Tensor,
+    padding: torch.Tensor,
+    linear: torch.Tensor,
+    change: torch.Tensor,
+    offsets: torch.Tensor,
+    f3: torch.Tensor,
+    spread: torch.Tensor,
+) -> torch.Tensor:
     """Rows of pixels (B, h, W, 3), with their strips' maps (B, h, S, ...), to their results (B, h, W, 3).
 
     padding (B, h, P - W, 3) zeros fill the last strip of each row; the result is cropped again.

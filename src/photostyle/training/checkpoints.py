@@ -20,15 +20,24 @@ def load_checkpoint(path: Path) -> dict:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         reason = str(error).strip().splitlines()[0][:200]
-        raise PhotostyleError(f"{path} is not a safe, readable training checkpoint ({reason}); pass a .ckpt written by train.py") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "model" not in checkpoint.get("hyper_parameters", {}):
-        raise PhotostyleError(f"{path} is not a photostyle training checkpoint (no state_dict or saved config); pass a .ckpt written by train.py")
+        raise PhotostyleError(
+            f"{path} is not a safe, readable training checkpoint ({reason}); pass a .ckpt written by train.py"
+        ) from None
+    if (
+        not isinstance(checkpoint, dict)
+        or "state_dict" not in checkpoint
+        or "model" not in checkpoint.get("hyper_parameters", {})
+    ):
+        raise PhotostyleError(
+            f"{path} is not a photostyle training checkpoint (no state_dict or saved config);"
+            " pass a .ckpt written by train.py"
+        )
     return checkpoint
 
 
 def network_state(checkpoint: dict) -> dict[str, torch.Tensor]:
     """The style network's own weights from a checkpoint's state dict."""
-    return {k[len(NET_PREFIX):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(NET_PREFIX)}
+    return {k[len(NET_PREFIX) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(NET_PREFIX)}
 
 
 def resume_checkpoint(ckpt_path: str | None, run_dir: Path) -> Path | None:
@@ -39,8 +48,10 @@ def resume_checkpoint(ckpt_path: str | None, run_dir: Path) -> Path | None:
         return Path(ckpt_path)
     path = Path(run_dir) / "checkpoints" / f"{ckpt_path}.ckpt"
     if not path.is_file():
-        raise PhotostyleError(f"ckpt_path={ckpt_path} found no {path}; resume in the run's own folder: "
-                              f"hydra.run.dir=outputs/DATE/TIME ckpt_path={ckpt_path}")
+        raise PhotostyleError(
+            f"ckpt_path={ckpt_path} found no {path}; resume in the run's own folder: "
+            f"hydra.run.dir=outputs/DATE/TIME ckpt_path={ckpt_path}"
+        )
     return path
 
 
@@ -58,9 +69,14 @@ def check_same_training(checkpoint: dict, config: dict, path: Path) -> None:
     """Refuse to resume a run with settings that change what it learns (style, data, network,
     loss, optimiser, seed): it would silently become a different training."""
     saved, now = _flatten(checkpoint["hyper_parameters"]), _flatten(config)
-    changed = sorted(key for key in saved.keys() | now.keys()
-                     if saved.get(key) != now.get(key) and not any(key == k or key.startswith(f"{k}.") for k in RESUMABLE_CHANGES))
+    changed = sorted(
+        key
+        for key in saved.keys() | now.keys()
+        if saved.get(key) != now.get(key) and not any(key == k or key.startswith(f"{k}.") for k in RESUMABLE_CHANGES)
+    )
     if changed:
         shown = ", ".join(f"{key}={now.get(key)} (was {saved.get(key)})" for key in changed[:3])
-        raise PhotostyleError(f"{path} was trained with other settings: {shown}{' ...' if len(changed) > 3 else ''}; "
-                              "resume with the run's own overrides (its .hydra/overrides.yaml) or start a new run")
+        raise PhotostyleError(
+            f"{path} was trained with other settings: {shown}{' ...' if len(changed) > 3 else ''}; "
+            "resume with the run's own overrides (its .hydra/overrides.yaml) or start a new run"
+        )

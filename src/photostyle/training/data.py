@@ -62,7 +62,9 @@ def find_training_photos(source: str) -> list[Path]:
     if path.is_file():
         lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
         return [path.parent / line for line in lines if line and not line.startswith("#")]
-    raise PhotostyleError(f"data.root={source} is neither a folder, a glob pattern nor a list file; point it at your photos")
+    raise PhotostyleError(
+        f"data.root={source} is neither a folder, a glob pattern nor a list file; point it at your photos"
+    )
 
 
 def source_folder(source: str) -> Path:
@@ -80,6 +82,7 @@ def source_folder(source: str) -> Path:
 def split_photos(photos: list[Path], root: Path, val_fraction: float) -> tuple[list[Path], list[Path]]:
     """(train, val) by a hash of each relative path: fixed across runs and machines, and
     adding photos to the folder never moves an old one between the two sets."""
+
     def key(path: Path) -> str:
         name = path.relative_to(root) if path.is_relative_to(root) else path
         return hashlib.sha1(name.as_posix().encode()).hexdigest()
@@ -105,7 +108,7 @@ class PhotoCrops(Dataset):
         return self.transform(self._read(index))
 
     def _read(self, index: int) -> torch.Tensor:
-        """Photo `index` as (3, H, W); a corrupt photo is skipped (and reported once), not fatal: the next one is read."""
+        """Photo `index` as (3, H, W); a corrupt one is skipped (and reported once) for the next."""
         for offset in range(len(self.photos)):
             path = self.photos[(index + offset) % len(self.photos)]
             try:
@@ -158,7 +161,9 @@ class RunSampler(Sampler[int]):
     `rank` of `world_size` takes every world_size-th batch of the stream.
     """
 
-    def __init__(self, batches: int, batch_size: int, batches_done: Callable[[], int], rank: int = 0, world_size: int = 1):
+    def __init__(
+        self, batches: int, batch_size: int, batches_done: Callable[[], int], rank: int = 0, world_size: int = 1
+    ):
         self.batches, self.batch_size, self.batches_done = batches, batch_size, batches_done
         self.rank, self.world_size = rank, world_size
 
@@ -181,21 +186,45 @@ class PhotoDataModule(pl.LightningDataModule):
     decoded in the loader's worker processes, and a corrupt one is skipped with a warning.
     """
 
-    def __init__(self, root: str, crop_size: int = 256, batch_size: int = 4, val_fraction: float = 0.1,
-                 min_scale: float = 0.25, load_size: int = 768, epoch_size: int = 1000, num_workers: int = 1,
-                 list_cache: str | None = None, seed: int = 0):
+    def __init__(
+        self,
+        root: str,
+        crop_size: int = 256,
+        batch_size: int = 4,
+        val_fraction: float = 0.1,
+        min_scale: float = 0.25,
+        load_size: int = 768,
+        epoch_size: int = 1000,
+        num_workers: int = 1,
+        list_cache: str | None = None,
+        seed: int = 0,
+    ):
         super().__init__()
         self.source, self.list_cache = str(root), Path(list_cache) if list_cache else None
         if not (Path(root).exists() or _is_glob(str(root))):
-            raise PhotostyleError(f"data.root={root} is not a folder; point it at a folder of photos (or a glob pattern or list file)")
-        for name, value in [("crop_size", crop_size), ("batch_size", batch_size), ("load_size", load_size), ("epoch_size", epoch_size)]:
+            raise PhotostyleError(
+                f"data.root={root} is not a folder; point it at a folder of photos (or a glob pattern or list file)"
+            )
+        for name, value in [
+            ("crop_size", crop_size),
+            ("batch_size", batch_size),
+            ("load_size", load_size),
+            ("epoch_size", epoch_size),
+        ]:
             if value < 1:
                 raise PhotostyleError(f"data.{name}={value} must be a positive whole number")
         if not 0 <= val_fraction < 1 or not 0 < min_scale <= 1 or num_workers < 0:
-            raise PhotostyleError(f"data.val_fraction={val_fraction} must be in [0, 1), data.min_scale={min_scale} in (0, 1], "
-                                  f"data.num_workers={num_workers} >= 0")
+            raise PhotostyleError(
+                f"data.val_fraction={val_fraction} must be in [0, 1), data.min_scale={min_scale} in (0, 1], "
+                f"data.num_workers={num_workers} >= 0"
+            )
         self.crop_size, self.batch_size, self.val_fraction = crop_size, batch_size, val_fraction
-        self.min_scale, self.load_size, self.epoch_size, self.num_workers = min_scale, load_size, epoch_size, num_workers
+        self.min_scale, self.load_size, self.epoch_size, self.num_workers = (
+            min_scale,
+            load_size,
+            epoch_size,
+            num_workers,
+        )
         self.seed = seed
 
     def _list_header(self) -> str:
@@ -222,19 +251,29 @@ class PhotoDataModule(pl.LightningDataModule):
         if photos is None:
             photos = find_training_photos(self.source)
         if not photos:
-            raise PhotostyleError(f"no photos in data.root={self.source} (looked for {' '.join(IMAGE_EXTENSIONS)}); add some or point data.root elsewhere")
+            raise PhotostyleError(
+                f"no photos in data.root={self.source} (looked for {' '.join(IMAGE_EXTENSIONS)});"
+                " add some or point data.root elsewhere"
+            )
         train, val = split_photos(photos, source_folder(self.source), self.val_fraction)
-        augment = v2.Compose([
-            v2.RandomResizedCrop(self.crop_size, scale=(self.min_scale, 1.0), antialias=True),
-            v2.RandomHorizontalFlip(),
-        ])
+        augment = v2.Compose(
+            [
+                v2.RandomResizedCrop(self.crop_size, scale=(self.min_scale, 1.0), antialias=True),
+                v2.RandomHorizontalFlip(),
+            ]
+        )
         centre = v2.Compose([v2.Resize(self.crop_size, antialias=True), v2.CenterCrop(self.crop_size)])
         self.train_set = TrainingCrops(train, augment, self.load_size, self.seed)
         self.val_set = PhotoCrops(val or train[:1], centre, self.load_size)
 
     def _loader(self, dataset: Dataset, sampler: Sampler[int] | None = None) -> DataLoader:
-        return DataLoader(dataset, self.batch_size, sampler=sampler, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0)
+        return DataLoader(
+            dataset,
+            self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def _batches_done(self) -> int:
         """Training batches this process has had so far in the run (restored with the checkpoint on resume)."""
@@ -243,7 +282,11 @@ class PhotoDataModule(pl.LightningDataModule):
 
     def skipped_photos(self) -> int:
         """How many times a worker process met an unreadable photo and skipped it (each worker counts a photo once)."""
-        return sum(dataset.skipped.value for dataset in (getattr(self, "train_set", None), getattr(self, "val_set", None)) if dataset)
+        return sum(
+            dataset.skipped.value
+            for dataset in (getattr(self, "train_set", None), getattr(self, "val_set", None))
+            if dataset
+        )
 
     def train_dataloader(self) -> DataLoader:
         rank, world_size = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)

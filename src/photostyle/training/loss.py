@@ -17,6 +17,7 @@ from photostyle.errors import PhotostyleError
 from photostyle.training.matting import matting_laplacian_energy
 from photostyle.training.vgg import VGG19Features
 
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) -> (B, C, C): mean outer product of the feature vectors.
 
@@ -130,8 +131,14 @@ class PhotorealStyleLoss(nn.Module):
         colour_directions: int = 32,
     ):
         super().__init__()
-        weights = dict(content_weight=content_weight, style_weight=style_weight, photoreal_weight=photoreal_weight,
-                       matting_eps=matting_eps, tv_weight=tv_weight, colour_weight=colour_weight)
+        weights = dict(
+            content_weight=content_weight,
+            style_weight=style_weight,
+            photoreal_weight=photoreal_weight,
+            matting_eps=matting_eps,
+            tv_weight=tv_weight,
+            colour_weight=colour_weight,
+        )
         for name, value in weights.items():
             if not value >= 0:
                 raise PhotostyleError(f"loss.{name}={value} must be >= 0")
@@ -168,7 +175,9 @@ class PhotorealStyleLoss(nn.Module):
         self.register_buffer("style_mean", mean, persistent=False)
         self.register_buffer("style_covariance", covariance, persistent=False)
         lab = srgb_to_lab(style).flatten(2)[0]  # (3, N)
-        self.register_buffer("style_lab_sorted", (self.colour_directions.to(lab) @ lab).sort(dim=-1).values, persistent=False)
+        self.register_buffer(
+            "style_lab_sorted", (self.colour_directions.to(lab) @ lab).sort(dim=-1).values, persistent=False
+        )
 
     def content_target(self, content: torch.Tensor) -> torch.Tensor:
         """The content as the content loss wants it: with content_colours > 0, already given the
@@ -177,7 +186,9 @@ class PhotorealStyleLoss(nn.Module):
         if self.content_colours == 0:
             return content
         colours = content.flatten(2)  # (B, 3, H W)
-        mapped = apply_affine(colours, transfer_to_style(colours, self.style_mean, self.style_covariance, self.content_colours))
+        mapped = apply_affine(
+            colours, transfer_to_style(colours, self.style_mean, self.style_covariance, self.content_colours)
+        )
         return mapped.view_as(content).clamp(0, 1)
 
     def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -215,10 +226,14 @@ class PhotorealStyleLoss(nn.Module):
             "style": self.style_weight * style,
         }
         if self.photoreal_weight > 0:
-            terms["photoreal"] = self.photoreal_weight * matting_laplacian_energy(content, output, self.matting_eps).mean()
+            terms["photoreal"] = (
+                self.photoreal_weight * matting_laplacian_energy(content, output, self.matting_eps).mean()
+            )
         if self.colour_weight > 0:
             colours = srgb_to_lab(output.clamp(0, 1)).flatten(2)  # (B, 3, H W)
-            terms["colour"] = self.colour_weight * sliced_colour_loss(colours, self.style_lab_sorted, self.colour_directions)
+            terms["colour"] = self.colour_weight * sliced_colour_loss(
+                colours, self.style_lab_sorted, self.colour_directions
+            )
         if self.tv_weight > 0:
             terms["tv"] = self.tv_weight * total_variation(output)
         terms["loss"] = sum(terms.values())

@@ -113,6 +113,8 @@ def guided_filter(guide: torch.Tensor, image: torch.Tensor, radius: int, ridge: 
     fit = fit_windows(padded_guide, F.pad(image.double(), (pad,) * 4, mode="reflect"), window, ridge)
     # Average the fits of every window covering a pixel: (B, C, 3, H, W) and (B, C, H, W).
     b, c, _, h, w = fit.slopes.shape
-    slopes = box_mean(F.pad(fit.slopes.reshape(b, c * 3, h, w), (pad,) * 4, mode="reflect"), window).reshape(b, c, 3, h, w)
+    slopes = box_mean(F.pad(fit.slopes.reshape(b, c * 3, h, w), (pad,) * 4, mode="reflect"), window).reshape(
+        b, c, 3, h, w
+    )
     offsets = box_mean(F.pad(fit.offsets, (pad,) * 4, mode="reflect"), window)
     return ((slopes * guide.double().unsqueeze(1)).sum(dim=2) + offsets).to(image.dtype)

@@ -29,10 +29,22 @@ def export_onnx(net: nn.Module, path: Path, metadata: dict[str, str], opset: int
     net = ChannelsLast(net).eval()
     # Batch 2 and unequal sides: torch.export would fix a size-1 or repeated example dim.
     example = torch.rand(2, 64, 80, 3)
-    dims = {0: torch.export.Dim("batch", max=1024), 1: torch.export.Dim("height", max=32768), 2: torch.export.Dim("width", max=32768)}
+    dims = {
+        0: torch.export.Dim("batch", max=1024),
+        1: torch.export.Dim("height", max=32768),
+        2: torch.export.Dim("width", max=32768),
+    }
     with torch.no_grad():
-        program = torch.onnx.export(net, (example,), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                                    opset_version=opset, dynamo=True, dynamic_shapes={"image": dims}, verbose=False)
+        program = torch.onnx.export(
+            net,
+            (example,),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            opset_version=opset,
+            dynamo=True,
+            dynamic_shapes={"image": dims},
+            verbose=False,
+        )
     model = program.model_proto
     for key, value in metadata.items():
         model.metadata_props.add(key=key, value=str(value))

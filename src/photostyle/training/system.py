@@ -18,10 +18,16 @@ class StyleTransferSystem(pl.LightningModule):
     """Owns the network, the objective (frozen VGG19 and the style targets), the optimiser
     and the sample images; `forward` is plain inference."""
 
-    def __init__(self, net: nn.Module, objective: PhotorealStyleLoss, style_image: str, style_size: int,
-                 optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
-                 scheduler: Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler] | None = None,
-                 sample_count: int = 4):
+    def __init__(
+        self,
+        net: nn.Module,
+        objective: PhotorealStyleLoss,
+        style_image: str,
+        style_size: int,
+        optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
+        scheduler: Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler] | None = None,
+        sample_count: int = 4,
+    ):
         super().__init__()
         self.net = net
         self.objective = objective
@@ -63,7 +69,9 @@ class StyleTransferSystem(pl.LightningModule):
         write_photo(samples_dir / f"step_{self.global_step:06d}.jpg", grid)
         for logger in self.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_image("val/samples", [grid], step=self.global_step, caption=["top: content, bottom: stylized"])
+                logger.log_image(
+                    "val/samples", [grid], step=self.global_step, caption=["top: content, bottom: stylized"]
+                )
 
     def configure_optimizers(self):
         optimizer = self.optimizer(self.net.parameters())

