@@ -57,7 +57,7 @@ def _truncated(path: Path) -> None:
 
 
 def _sixteen_bit(path: Path) -> None:
-    _save(path, Image.fromarray((np.asarray(_photo(16, 18).convert("L"), np.uint16) * 257)))
+    _save(path, Image.fromarray(np.asarray(_photo(16, 18).convert("L"), np.uint16) * 257))
 
 
 def _palette_transparent(path: Path) -> None:
@@ -139,6 +139,7 @@ def photos(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", PHOTOS)
 def test_stylize_each_odd_or_bad_photo(case, photos, tiny_model, tmp_path):
     file_name, _, valid = PHOTOS[case]
@@ -182,6 +183,7 @@ def test_serve_answers_each_odd_or_bad_photo(case, photos, tiny_model, tmp_path_
         assert answer.status_code in (413, 422) and answer.json()["detail"], answer.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [c for c, (_, _, valid) in PHOTOS.items() if not valid])
 def test_evaluate_each_bad_photo(case, photos, style_photo, tmp_path):
     file_name = PHOTOS[case][0]
@@ -234,6 +236,7 @@ MODELS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", MODELS)
 def test_stylize_and_serve_refuse_each_wrong_model(case, tiny_model, tmp_path):
     model = MODELS[case](tmp_path, tiny_model)
@@ -251,6 +254,7 @@ def test_stylize_and_serve_refuse_each_wrong_model(case, tiny_model, tmp_path):
         assert clean_failure(result), result.stderr
 
 
+@pytest.mark.slow
 def test_output_mistakes(tiny_model, tmp_path, record_property):
     source_dir = tmp_path / "in"
     source = source_dir / "p.png"
@@ -364,6 +368,7 @@ def test_train_refuses_bad_values_in_one_line(case, photo_folder, style_photo, t
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(set(TRAIN_MISTAKES) - THROUGH_THE_PROCESS))
 def test_train_refuses_each_bad_value(case, photo_folder, style_photo, tmp_path, train_main, capsys):
     overrides = _train_overrides(case, photo_folder, style_photo, tmp_path)
@@ -439,6 +444,7 @@ EXPORT_MISTAKES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", EXPORT_MISTAKES)
 def test_export_refuses_each_bad_checkpoint(case, trained_checkpoint, tmp_path):
     make, named = EXPORT_MISTAKES[case]
@@ -449,6 +455,7 @@ def test_export_refuses_each_bad_checkpoint(case, trained_checkpoint, tmp_path):
     assert not (tmp_path / "m.onnx").exists() and no_leftovers(tmp_path)
 
 
+@pytest.mark.slow
 def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property):
     out = tmp_path / "m.onnx"
     assert clean_failure(run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={tmp_path}"), "is a folder")
@@ -462,6 +469,7 @@ def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property):
     record_property("cases", 3)
 
 
+@pytest.mark.slow
 def test_training_resumes_only_from_a_safe_checkpoint(trained_checkpoint, photo_folder, style_photo, tmp_path):
     evil = _made(tmp_path / "evil.ckpt", lambda p: _crafted_pickle(trained_checkpoint, p))
     result = run(
@@ -478,6 +486,7 @@ def test_training_resumes_only_from_a_safe_checkpoint(trained_checkpoint, photo_
     assert "code ran while loading" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_training_resumes_only_with_its_own_settings(trained_checkpoint, tmp_path):
     folder = trained_checkpoint.parents[2]
     result = run(
@@ -510,6 +519,7 @@ OPTIMIZE_MISTAKES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", OPTIMIZE_MISTAKES)
 def test_optimize_refuses_each_mistake(case, style_photo, tmp_path):
     content = tmp_path / "content.png"

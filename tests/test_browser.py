@@ -17,9 +17,12 @@ from conftest import PROJECT_ROOT, live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="no /usr/bin/chromium (Debian package chromium; .ci/run installs it)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="no /usr/bin/chromium (Debian package chromium; .ci/run installs it)"
+    ),
+]
 # As root in a container, with no network beyond loopback: no sandbox, no background traffic.
 CHROMIUM_FLAGS = [
     "--no-sandbox",

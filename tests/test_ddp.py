@@ -2,9 +2,13 @@
 
 import os
 
+import pytest
 import torch
 
 from conftest import PROJECT_ROOT, PYTHON, TINY, run
+
+# Trains or drives the real entry points for seconds to minutes each.
+pytestmark = pytest.mark.slow
 
 
 def test_two_processes_see_different_photos_and_end_with_the_same_weights(tmp_path, photo_folder, style_photo):

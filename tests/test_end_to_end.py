@@ -4,10 +4,14 @@ import csv
 import os
 
 import onnx
+import pytest
 import torch
 from PIL import Image
 
 from conftest import PHOTOSTYLE, PYTHON, TINY, run
+
+# Trains or drives the real entry points for seconds to minutes each.
+pytestmark = pytest.mark.slow
 
 
 def test_train_resume_export_stylize(tmp_path, photo_folder, style_photo):

@@ -3,6 +3,7 @@
 import csv
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from photostyle.evaluation.evaluate import mean_table
@@ -15,6 +16,7 @@ def read_rows(path):
         return list(csv.DictReader(file))
 
 
+@pytest.mark.slow
 def test_methods_metrics_outputs_and_sheet(tmp_path, style_photo, tiny_model):
     save_photo(tmp_path / "in" / "a.png", 30, 40, seed=1), save_photo(tmp_path / "in" / "b.jpg", 36, 28, seed=2)
     existing = tmp_path / "paper"  # a folder of someone else's outputs, named like the contents
@@ -103,6 +105,7 @@ def test_mean_table_skips_missing_times():
     assert row["photos"] == 2 and row["style_distance"] == 2.0 and row["ssim"] == 0.6 and row["seconds"] is None
 
 
+@pytest.mark.slow
 def test_bad_method_and_missing_outputs_get_one_line(tmp_path, style_photo):
     content = save_photo(tmp_path / "in" / "a.png", 20, 20)
     bad = run(

@@ -19,7 +19,7 @@ def save(image: Image.Image, path: Path, **options) -> Path:
 @pytest.mark.parametrize("mode", ["RGB", "L", "1", "CMYK", "RGBA", "LA", "P", "I;16", "I"])
 def test_every_mode_becomes_rgb_in_unit_range(tmp_path, mode):
     rgb = Image.fromarray(smooth_photo(21, 34))
-    image = rgb.convert(mode) if mode not in ("I;16", "I") else Image.fromarray((np.asarray(rgb.convert("L"), dtype=np.uint16) * 257)).convert(mode)
+    image = rgb.convert(mode) if mode not in ("I;16", "I") else Image.fromarray(np.asarray(rgb.convert("L"), dtype=np.uint16) * 257).convert(mode)
     suffix = ".jpg" if mode == "CMYK" else ".tiff" if mode == "I" else ".png"
     photo = read_photo(save(image, tmp_path / f"x{suffix}"))
     assert photo.rgb.shape == (21, 34, 3) and photo.rgb.dtype == np.float32

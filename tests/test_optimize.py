@@ -59,6 +59,7 @@ def test_masks_match_the_style_region_by_region():
     assert aligned < 0.2 * style_term(output, style, masks.flip(0), masks)
 
 
+@pytest.mark.slow
 def test_optimize_lowers_its_loss_and_moves_each_region_to_its_style():
     content = halves((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
     style = halves((0.9, 0.3, 0.1), (0.1, 0.3, 0.9))
@@ -93,6 +94,7 @@ def test_soft_mask_edges_snap_to_the_palette(tmp_path):
         shared_masks(labels, torch.full((4, 5), names.index("red")))
 
 
+@pytest.mark.slow
 def test_cli_writes_the_result_and_refuses_to_overwrite(tmp_path, style_photo):
     content = save_photo(tmp_path / "content.png", 24, 28)
     out = tmp_path / "out.png"

@@ -11,6 +11,9 @@ import torch
 
 from conftest import PROJECT_ROOT, PYTHON, TINY, run, save_photo
 
+# Trains or drives the real entry points for seconds to minutes each.
+pytestmark = pytest.mark.slow
+
 MAX_STEPS = 24
 # Crops large enough that a step takes a while, so the signal lands mid-run; a checkpoint every 3 steps.
 SETTINGS = [

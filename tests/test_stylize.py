@@ -180,6 +180,7 @@ def test_corrupt_photo_in_a_batch_is_reported_and_the_rest_done(tiny_model, phot
     assert not list((tmp_path / "out").rglob(".*.part"))
 
 
+@pytest.mark.slow
 def test_post_makes_the_result_closer_to_a_local_affine_map_of_the_photo(tiny_model, tmp_path):
     from photostyle.evaluation.metrics import affine_residual
     from photostyle.training.tensors import load

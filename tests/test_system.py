@@ -61,6 +61,7 @@ def test_a_network_that_uses_the_style_colours_gets_them_and_keeps_them_in_check
     torch.testing.assert_close(system.state_dict()["net.style_colours.style_mean"], style.mean(dim=(0, 2, 3)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("network", NETWORKS)
 def test_training_lowers_the_style_loss_and_logs_each_term(style_photo, photo_folder, tmp_path, network):
     system = make_system(style_photo, network=network)
@@ -77,6 +78,7 @@ def test_training_lowers_the_style_loss_and_logs_each_term(style_photo, photo_fo
     assert [p.name for p in samples] == ["step_000030.jpg"]
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_weights(style_photo, photo_folder, tmp_path):
     systems = []
     for run_name in ("a", "b"):
@@ -89,6 +91,7 @@ def test_same_seed_gives_identical_weights(style_photo, photo_folder, tmp_path):
         assert torch.equal(a, b), name
 
 
+@pytest.mark.slow
 def test_photoreal_weight_keeps_outputs_locally_affine(style_photo, photo_folder, tmp_path):
     from photostyle.training.matting import matting_laplacian_energy
 

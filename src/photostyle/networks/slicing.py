@@ -75,7 +75,7 @@ def pixel_centres(size: int | torch.SymInt, extent: int | torch.SymInt, knots: i
 
 
 def slice_and_apply(
-    grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor, banded_from_pixels: int
+    grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor, banded_from_pixels: int | None
 ) -> torch.Tensor:
     """out = [r, g, b, 1] @ M(pixel), M the grid interpolated at the pixel: (B, H, W, 3).
 
@@ -93,9 +93,9 @@ def slice_and_apply(
     return out
 
 
-def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, banded_from_pixels: int) -> torch.Tensor:
+def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, banded_from_pixels: int | None) -> torch.Tensor:
     """One bin: grid (B, Gh, Gw, 4, 3) interpolated in y and x and applied to pixels (B, H, W, 3),
-    in bands of rows for photos of more than banded_from_pixels."""
+    in bands of rows for photos of more than banded_from_pixels (None: never)."""
     batch, height, width, _ = pixels.shape
     knots_y, knots_x = grid.shape[1:3]
     strip, padded = strip_width(width, knots_x), padded_width(width, knots_x)
@@ -120,6 +120,8 @@ def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, banded_from_pixels: int)
     )
 
     operands = (pixels, pixels.new_zeros(batch, height, padded - width, 3), linear, change, offsets, f3, spread)
+    if banded_from_pixels is None:
+        return apply_strips(*operands)
     large = height * width > banded_from_pixels
     if torch.compiler.is_exporting():
         # An ONNX If, decided on each photo's size when it runs (a Python `if` would fix the
