@@ -106,11 +106,11 @@ def evaluate_photo(
     style: torch.Tensor,
     methods: list[Method],
     out_dir: Path,
-    max_side: int,
+    max_side: int | None,
     post: bool = False,
     distance: StyleDistance | None = None,
 ) -> list[dict]:
-    """Run every method on one content photo (longer side max_side), write each output to
+    """Run every method on one content photo (longer side max_side, None: as it is), write each output to
     out_dir/METHOD/NAME.png and return one row of metrics per method (and per method+post)."""
     content = load(content_path, max_side)
     distance = distance or StyleDistance(style)
