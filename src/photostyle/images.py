@@ -44,7 +44,7 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
-    except (ImageCms.PyCMSError, OSError, ValueError):
+    except Exception:  # a broken profile is not a broken photo; Pillow raises many types for it
         return image
 
 
@@ -54,7 +54,8 @@ def _pixels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         grey = np.asarray(image, dtype=np.float32) / 65535.0
         return np.repeat(np.clip(grey, 0, 1)[..., None], 3, axis=2), None
     if image.mode == "F":
-        grey = np.clip(np.asarray(image, dtype=np.float32), 0, 1)
+        # A float TIFF may hold NaN or infinities, which clipping alone would pass on to the model.
+        grey = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0), 0, 1)
         return np.repeat(grey[..., None], 3, axis=2), None
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
     image = image.convert("RGBA" if has_alpha else "RGB")
@@ -96,22 +97,26 @@ def decode_photo(source: Path | BinaryIO, name: str, max_side: int | None = None
             frames = getattr(image, "n_frames", 1)
             if max_side and max(width, height) > max_side:
                 image.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced size, cheaply
+                # Shrink before anything else copies the pixels: only the decoded image is ever full size.
+                image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
             exif = image.getexif()
             image = ImageOps.exif_transpose(image)
-            if max_side and max(image.size) > max_side:
-                image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
             rgb, alpha = _pixels(_to_srgb(image))
+            if _EXIF_ORIENTATION in exif:
+                exif[_EXIF_ORIENTATION] = 1  # the pixels are upright now
+            exif_bytes = exif.tobytes() if len(exif) else None
     except (PhotostyleError, PermissionError):
         raise
     except UnidentifiedImageError:
         raise PhotostyleError(f"{name} is not an image Pillow can read; re-save it as JPEG or PNG") from None
     except Image.DecompressionBombError:
         raise ImageTooLarge(f"{name} declares a huge size (decompression bomb guard); it is not a usable photo") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise PhotostyleError(f"{name} is truncated or corrupt ({error}); re-export the original") from None
-    if _EXIF_ORIENTATION in exif:
-        exif[_EXIF_ORIENTATION] = 1  # the pixels are upright now
-    return Photo(rgb, alpha, exif.tobytes() if len(exif) else None, frames)
+    except MemoryError:
+        raise
+    except Exception as error:  # a corrupt file makes Pillow's decoders raise almost any type (TypeError, struct.error, ...)
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise PhotostyleError(f"{name} is truncated or corrupt ({reason}); re-export the original") from None
+    return Photo(rgb, alpha, exif_bytes, frames)
 
 
 def output_suffix(path: Path) -> str:
