@@ -145,7 +145,7 @@ def test_serve_answers_each_odd_or_bad_photo(case, photos, tiny_model, tmp_path_
     file_name, _, valid = PHOTOS[case]
     folder = tmp_path_factory.mktemp("served")
     shutil.copy(tiny_model, folder / "m.onnx")
-    with TestClient(create_app(folder)) as client:
+    with TestClient(create_app(folder, allowed_hosts=["testserver"])) as client:
         data = (photos / file_name).read_bytes()
         answer = client.post("/api/stylize", files={"image": (Path(file_name).name, data, "application/octet-stream")},
                              data={"model": "m", "format": "png"})

@@ -25,7 +25,8 @@ def models_dir(tiny_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(models_dir):
-    with TestClient(create_app(models_dir, max_upload_mb=0.05, max_pixels=100_000)) as test_client:
+    # The test client sends "Host: testserver", which the default (loopback names only) refuses.
+    with TestClient(create_app(models_dir, max_upload_mb=0.05, max_pixels=100_000, allowed_hosts=["testserver"])) as test_client:
         yield test_client
 
 
@@ -116,7 +117,7 @@ def test_a_stalled_upload_holds_no_worker(models_dir):
     with live_server(create_app(models_dir, workers=1)) as url:
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port))) as stalled:
-            stalled.sendall(b"POST /api/stylize HTTP/1.1\r\nHost: test\r\nContent-Length: 40000\r\n"
+            stalled.sendall(b"POST /api/stylize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 40000\r\n"
                             b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\nContent-Disposition: form-data; "
                             b'name="image"; filename="a.jpg"\r\n\r\n' + jpeg()[:500])  # ...and nothing more
             for _ in range(3):

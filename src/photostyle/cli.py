@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--queue", type=_positive_int, default=settings.SERVE_QUEUE, help="requests that may wait for a worker before the server answers 503 (default: %(default)s)")
     serve.add_argument("--max-upload-mb", type=float, default=settings.SERVE_MAX_UPLOAD_MB, help="largest upload accepted (default: %(default)s)")
     serve.add_argument("--max-pixels", type=_positive_int, default=settings.SERVE_MAX_PIXELS, help="largest photo accepted, in pixels (default: %(default)s)")
+    serve.add_argument("--max-side", type=_positive_int, default=settings.SERVE_MAX_SIDE,
+                       help="larger photos are shrunk to this longer side before stylizing, which bounds each request's memory (default: %(default)s)")
+    serve.add_argument("--allowed-hosts", nargs="+", default=list(settings.SERVE_ALLOWED_HOSTS), metavar="NAME",
+                       help="host names the server answers to (the Host header), * for any (default: %(default)s)")
 
     compare = commands.add_parser("compare", help="a before | after contact sheet of photos and their stylized versions")
     compare.add_argument("before", type=Path, help="folder of original photos")
@@ -164,8 +168,11 @@ def _serve(args: argparse.Namespace) -> None:
 
     from photostyle.serve import create_app
 
-    app = create_app(args.models, args.workers, args.queue, args.max_upload_mb, args.max_pixels)
+    app = create_app(args.models, args.workers, args.queue, args.max_upload_mb, args.max_pixels, args.max_side, args.allowed_hosts)
     print(f"photostyle: serving {args.models} on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops it", flush=True)
+    if args.allowed_hosts == list(settings.SERVE_ALLOWED_HOSTS) and args.host not in settings.SERVE_ALLOWED_HOSTS:
+        print("photostyle: note: only requests addressed to this machine's loopback names are answered; "
+              "name the host others use with --allowed-hosts", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
