@@ -76,7 +76,7 @@ class UploadLimits:
         self.in_flight = 0
 
     def _too_large(self) -> str:
-        return f"upload is over the limit of {self.max_bytes / 2**20:g} MB; send a smaller photo"
+        return f"upload is over the limit of {self.max_bytes / 2**20:.3g} MB; send a smaller photo"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope) if scope["type"] == "http" else Headers()
