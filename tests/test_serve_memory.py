@@ -1,0 +1,75 @@
+"""The memory a request needs is bounded by design: photos are shrunk to --max-side as they are
+decoded, so a 36-megapixel PNG never reaches float32 or the model at full size.
+
+The bound (docs/serve.md), in bytes over the server at rest, for one request:
+    max(DECODE_BYTES x decoded pixels, (FLOAT_BYTES + model's bytes per pixel) x pixels reaching the model)
+and the server's total is at most workers times that.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from photostyle.settings import SERVE_MAX_SIDE
+
+DECODE_BYTES = 16  # Pillow's full-size image and the copies it makes while shrinking (WebP's worst; RGB PNG ~6, JPEG less)
+FLOAT_BYTES = 60  # the float32 photo, the clipped output and the JPEG encoder's temporaries
+
+MEASURE = """
+import io, json, sys, threading
+from pathlib import Path
+import numpy as np
+from fastapi.testclient import TestClient
+from photostyle.serve import create_app
+from photostyle.runtime import StyleModel
+
+def mib(key):
+    return next(int(l.split()[1]) for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(key)) * 1024
+
+def peak_of(work):
+    Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again from the current RSS
+    base = mib("VmRSS:")
+    work()
+    return mib("VmHWM:") - base
+
+folder, photo, workers = Path(sys.argv[1]), Path(sys.argv[2]).read_bytes(), int(sys.argv[3])
+model = StyleModel(folder / "m.onnx", threads=1)
+square = np.random.default_rng(0).random((1024, 1024, 3), dtype=np.float32)
+model(square)
+model_bytes = peak_of(lambda: model(square)) / square[..., 0].size
+answers = []
+with TestClient(create_app(folder, workers=workers, allowed_hosts=["testserver"])) as client:
+    post = lambda: answers.append(client.post("/api/stylize", files={"image": ("big.png", photo)}, data={"model": "m"}))
+    post()  # warm: the arena of the session and the thread pool exist before the measurement
+    def together():
+        threads = [threading.Thread(target=post) for _ in range(workers)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+    peak = peak_of(together)
+print(json.dumps({"model_bytes": model_bytes, "peak": peak, "statuses": [a.status_code for a in answers],
+                  "size": Image.open(io.BytesIO(answers[-1].content)).size if answers[-1].status_code == 200 else None}))
+""".replace("import numpy as np\n", "import numpy as np\nfrom PIL import Image\n", 1)
+
+
+def test_two_36_megapixel_pngs_at_once_stay_within_workers_x_the_bound(tiny_model, tmp_path, record_property):
+    width, height = 7200, 5000  # 36 megapixels, under the 40 of --max-pixels
+    x = np.linspace(0, 255, width, dtype=np.float32)
+    rgb = np.stack(np.broadcast_arrays(x, x[::-1], np.full((height, 1), 128.0, np.float32)), axis=-1).astype(np.uint8)  # (H, W, 3)
+    Image.fromarray(rgb).save(tmp_path / "big.png", compress_level=1)
+    del rgb
+    shutil.copy(tiny_model, tmp_path / "m.onnx")
+    workers = 2
+    result = subprocess.run([sys.executable, "-c", MEASURE, str(tmp_path), str(tmp_path / "big.png"), str(workers)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    measured = json.loads(result.stdout.splitlines()[-1])
+    assert measured["statuses"] == [200] * (workers + 1) and max(measured["size"]) == SERVE_MAX_SIDE
+    model_pixels = measured["size"][0] * measured["size"][1]
+    bound = max(DECODE_BYTES * width * height, (FLOAT_BYTES + measured["model_bytes"]) * model_pixels)
+    record_property("peak_mib", round(measured["peak"] / 2**20))
+    record_property("bound_mib", round(workers * bound / 2**20))
+    assert measured["peak"] <= workers * bound, (measured, bound)
