@@ -61,6 +61,15 @@ def test_max_side_shrinks_keeping_aspect(tmp_path):
     assert photo.rgb.shape == (60, 40, 3)
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_max_side_shrinks_before_the_exif_rotation_and_still_ends_upright(tmp_path, suffix):
+    image = Image.fromarray(smooth_photo(200, 300))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    photo = read_photo(save(image, tmp_path / f"rotated{suffix}", exif=exif), max_side=60)
+    assert photo.rgb.shape == (60, 40, 3)
+
+
 def test_animated_file_reads_its_first_frame(tmp_path):
     frames = [Image.fromarray(smooth_photo(16, 16, seed)) for seed in range(3)]
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])

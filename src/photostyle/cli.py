@@ -84,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
     serve.add_argument("--port", type=_positive_int, default=8000, help="(default: %(default)s)")
     serve.add_argument("--workers", type=_positive_int, default=settings.SERVE_WORKERS, help="photos stylized at the same time (default: %(default)s)")
-    serve.add_argument("--queue", type=_positive_int, default=settings.SERVE_QUEUE, help="requests that may wait for a worker before the server answers 503 (default: %(default)s)")
-    serve.add_argument("--max-upload-mb", type=float, default=settings.SERVE_MAX_UPLOAD_MB, help="largest upload accepted (default: %(default)s)")
+    serve.add_argument("--queue", type=_positive_int, default=settings.SERVE_QUEUE, help="uploads that may be received or wait for a worker beyond the ones being stylized; one more gets 503 (default: %(default)s)")
+    serve.add_argument("--max-upload-mb", type=float, default=settings.SERVE_MAX_UPLOAD_MB, help="largest upload accepted, counted as it arrives (default: %(default)s)")
     serve.add_argument("--max-pixels", type=_positive_int, default=settings.SERVE_MAX_PIXELS, help="largest photo accepted, in pixels (default: %(default)s)")
     serve.add_argument("--max-side", type=_positive_int, default=settings.SERVE_MAX_SIDE,
                        help="larger photos are shrunk to this longer side before stylizing, which bounds each request's memory (default: %(default)s)")
