@@ -144,7 +144,7 @@ def test_a_model_named_with_url_characters_has_working_links(tiny_model, tmp_pat
 def test_a_broken_model_is_listed_as_unavailable_and_the_others_are_served(tiny_model, tmp_path):
     shutil.copy(tiny_model, tmp_path / "good.onnx")
     (tmp_path / "broken.onnx").write_bytes(tiny_model.read_bytes()[:3000])
-    with pytest.warns(UserWarning, match="skipping broken.onnx"):
+    with pytest.warns(UserWarning, match="not serving broken.onnx: broken.onnx is not a loadable"):
         app = create_app(tmp_path, allowed_hosts=["testserver"])
     with TestClient(app) as client:
         listed = {m["name"]: m for m in client.get("/api/models").json()}

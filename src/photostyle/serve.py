@@ -11,6 +11,7 @@ longer queue, and the disk and memory they use are bounded (docs/serve.md has th
 import importlib.resources
 import io
 import os
+import stat
 import threading
 import time
 import warnings
@@ -74,21 +75,28 @@ class ModelFolder:
 
     def refresh(self) -> None:
         """Rescan if due: a stat per file, and a load only for files that are new or changed."""
-        with self._lock:
-            if not self.due():
-                return
-            entries = {}
-            for path in sorted(self.folder.glob("*.onnx")):
-                try:
-                    stat = path.stat()
-                except OSError:  # removed between the listing and now
-                    continue
-                if path.is_file():
-                    signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-                    known = self.entries.get(path.stem)
-                    entries[path.stem] = known if known and known.signature == signature else self._load(path, signature)
-            self.entries = entries  # one assignment: requests see the old set or the new one, never a mix
-            self._scanned = time.monotonic()
+        # While one request rescans (loading a new model may take seconds), the others go on with what is known.
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self.due():
+                self.entries = self._scan()  # one assignment: requests see the old set or the new one, never a mix
+                self._scanned = time.monotonic()
+        finally:
+            self._lock.release()
+
+    def _scan(self) -> dict[str, Entry]:
+        entries = {}
+        for path in sorted(self.folder.glob("*.onnx")):
+            try:
+                info = path.stat()
+            except OSError:  # removed between the listing and now
+                continue
+            if stat.S_ISREG(info.st_mode):
+                signature = (info.st_mtime_ns, info.st_size, info.st_ino)
+                known = self.entries.get(path.stem)
+                entries[path.stem] = known if known and known.signature == signature else self._load(path, signature)
+        return entries
 
     def _load(self, path: Path, signature: tuple[int, int, int]) -> Entry:
         try:
@@ -98,7 +106,7 @@ class ModelFolder:
             # Named by file alone: clients see the reason, and the server's folder is none of their business.
             reason = str(error).replace(str(path), path.name)
             problem = reason if isinstance(error, PhotostyleError) else f"{path.name} cannot run ({reason[:200]})"
-            warnings.warn(f"photostyle serve: skipping {problem}", stacklevel=1)
+            warnings.warn(f"photostyle serve: not serving {path.name}: {problem}", stacklevel=1)
             return Entry(signature, None, None, problem)
 
 
