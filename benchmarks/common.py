@@ -2,6 +2,7 @@
 config as train.py composes it; training, exporting and stylizing through the real entry points."""
 
 import csv
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,18 @@ def pair_methods(pair: dict[str, str], bench: Path, settings: OptimizeSettings |
         methods.append(Method("optimize", optimize))
     methods.append(Method("reference", lambda path, content, style: load(bench / pair["reference"]), timed=False))
     return methods
+
+
+def free_port() -> int:
+    """A TCP port on the loopback address that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The peak resident memory of a process so far (Linux), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")

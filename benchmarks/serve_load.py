@@ -22,22 +22,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.common import ROOT, export_network
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from benchmarks.common import ROOT, export_network, free_port, peak_rss_mib
 
 
 def load(url: str, photo: bytes, model: str, clients: int, seconds: float) -> tuple[list[float], int]:

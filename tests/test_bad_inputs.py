@@ -12,6 +12,7 @@ import importlib.util
 import io
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,20 @@ def _sixteen_bit(path: Path) -> None:
     _save(path, Image.fromarray(np.asarray(_photo(16, 18).convert("L"), np.uint16) * 257))
 
 
+def _fuzzed(number: int):
+    """Case `number` of the fuzz test's mutated files: ones that made Pillow raise TypeError, IndexError
+    or struct.error, which the image reader once let through (a 500 from the server)."""
+    from test_fuzz_images import cases
+
+    return lambda path: path.write_bytes(cases(number + 1, seed=21)[number][1])
+
+
+def _float_with_nan(path: Path) -> None:
+    values = np.linspace(0, 1, 120, dtype=np.float32).reshape(10, 12)
+    values[2, :4] = [np.nan, np.inf, -np.inf, 7.0]
+    _save(path, Image.fromarray(values))
+
+
 def _palette_transparent(path: Path) -> None:
     image = _photo(14, 16).quantize(8)
     _save(path, image, transparency=0)
@@ -106,6 +121,10 @@ PHOTOS = {
         lambda p: _save(p, Image.fromarray(np.linspace(0, 1, 120, dtype=np.float32).reshape(10, 12))),
         True,
     ),
+    "float tiff with NaN and infinities": ("nan.tiff", _float_with_nan, True),
+    "fuzzed tiff (TypeError in Pillow)": ("fuzzed.tiff", _fuzzed(3907), False),
+    "fuzzed gif (IndexError in Pillow)": ("fuzzed.gif", _fuzzed(28), False),
+    "fuzzed gif (struct.error in Pillow)": ("fuzzed2.gif", _fuzzed(88), False),
 }
 
 
@@ -169,7 +188,7 @@ def test_serve_answers_each_odd_or_bad_photo(case, photos, tiny_model, tmp_path_
     file_name, _, valid = PHOTOS[case]
     folder = tmp_path_factory.mktemp("served")
     shutil.copy(tiny_model, folder / "m.onnx")
-    with TestClient(create_app(folder)) as client:
+    with TestClient(create_app(folder, allowed_hosts=["testserver"])) as client:
         data = (photos / file_name).read_bytes()
         answer = client.post(
             "/api/stylize",
@@ -252,6 +271,42 @@ def test_stylize_and_serve_refuse_each_wrong_model(case, tiny_model, tmp_path):
             shutil.copy(model, served / "x.onnx")
         result = run(PHOTOSTYLE, "serve", str(served))
         assert clean_failure(result), result.stderr
+
+
+@pytest.mark.parametrize("case", [case for case in MODELS if case != "missing"])
+def test_serve_lists_each_wrong_model_beside_a_good_one_as_unavailable(case, tiny_model, tmp_path):
+    from photostyle.inference.serve import create_app
+
+    model = MODELS[case](tmp_path, tiny_model)
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(tiny_model, served / "good.onnx")
+    if model.is_file():
+        shutil.copy(model, served / "x.onnx")
+    else:
+        (served / "x.onnx").mkdir()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        app = create_app(served, allowed_hosts=["testserver"])
+    with TestClient(app) as client:
+        listed = {m["name"]: m for m in client.get("/api/models").json()}
+        answer = client.post("/api/stylize", files={"image": ("p.png", _png())}, data={"model": "good"})
+    assert listed["good"]["available"] and answer.status_code == 200
+    if model.is_file():
+        assert (
+            listed["x"]["available"] is False
+            and "x.onnx" in listed["x"]["problem"]
+            and str(served) not in listed["x"]["problem"]
+        )
+        assert any("x.onnx" in str(warning.message) for warning in caught)
+    else:  # a folder named like a model is not a model file at all
+        assert "x" not in listed
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    _photo(10, 12).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @pytest.mark.slow

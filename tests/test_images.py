@@ -19,7 +19,11 @@ def save(image: Image.Image, path: Path, **options) -> Path:
 @pytest.mark.parametrize("mode", ["RGB", "L", "1", "CMYK", "RGBA", "LA", "P", "I;16", "I"])
 def test_every_mode_becomes_rgb_in_unit_range(tmp_path, mode):
     rgb = Image.fromarray(smooth_photo(21, 34))
-    image = rgb.convert(mode) if mode not in ("I;16", "I") else Image.fromarray(np.asarray(rgb.convert("L"), dtype=np.uint16) * 257).convert(mode)
+    image = (
+        rgb.convert(mode)
+        if mode not in ("I;16", "I")
+        else Image.fromarray(np.asarray(rgb.convert("L"), dtype=np.uint16) * 257).convert(mode)
+    )
     suffix = ".jpg" if mode == "CMYK" else ".tiff" if mode == "I" else ".png"
     photo = read_photo(save(image, tmp_path / f"x{suffix}"))
     assert photo.rgb.shape == (21, 34, 3) and photo.rgb.dtype == np.float32
@@ -61,6 +65,15 @@ def test_max_side_shrinks_keeping_aspect(tmp_path):
     assert photo.rgb.shape == (60, 40, 3)
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_max_side_shrinks_before_the_exif_rotation_and_still_ends_upright(tmp_path, suffix):
+    image = Image.fromarray(smooth_photo(200, 300))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    photo = read_photo(save(image, tmp_path / f"rotated{suffix}", exif=exif), max_side=60)
+    assert photo.rgb.shape == (60, 40, 3)
+
+
 def test_animated_file_reads_its_first_frame(tmp_path):
     frames = [Image.fromarray(smooth_photo(16, 16, seed)) for seed in range(3)]
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
@@ -68,7 +81,9 @@ def test_animated_file_reads_its_first_frame(tmp_path):
     assert photo.frames == 3 and photo.rgb.shape == (16, 16, 3)
 
 
-@pytest.mark.parametrize("case", ["missing", "folder", "empty", "text", "truncated_jpeg", "truncated_png", "too_many_pixels"])
+@pytest.mark.parametrize(
+    "case", ["missing", "folder", "empty", "text", "truncated_jpeg", "truncated_png", "too_many_pixels"]
+)
 def test_bad_files_raise_one_clear_error(tmp_path, case):
     path = tmp_path / "photo.jpg"
     if case == "folder":
@@ -125,7 +140,14 @@ def test_find_photos_recurses_and_keeps_folder_structure(photo_folder, tmp_path)
     Image.fromarray(smooth_photo(5, 5)).save(single)
     found = find_photos([photo_folder, single])
     relative = [str(r) for _, r in found]
-    assert relative == ["photos/a.jpg", "photos/b.png", "photos/f.JPG", "photos/sub/c.webp", "photos/sub/d.bmp",
-                        "photos/sub/deeper/e.tiff", "single.png"]
+    assert relative == [
+        "photos/a.jpg",
+        "photos/b.png",
+        "photos/f.JPG",
+        "photos/sub/c.webp",
+        "photos/sub/d.bmp",
+        "photos/sub/deeper/e.tiff",
+        "single.png",
+    ]
     with pytest.raises(PhotostyleError, match="no such file"):
         find_photos([tmp_path / "nope"])

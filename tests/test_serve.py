@@ -1,6 +1,7 @@
 """`photostyle serve`'s HTTP API, through the framework's test client."""
 
 import io
+import os
 import shutil
 import socket
 import time
@@ -12,8 +13,9 @@ from PIL import Image
 
 from photostyle.errors import PhotostyleError
 from photostyle.inference.serve import create_app
+from photostyle.settings import SERVE_RESCAN_S
 
-from conftest import PHOTOSTYLE, live_server, run, smooth_photo
+from conftest import PHOTOSTYLE, live_server, run, smooth_photo, tiny_network
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,10 @@ def models_dir(tiny_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(models_dir):
-    with TestClient(create_app(models_dir, max_upload_mb=0.05, max_pixels=100_000)) as test_client:
+    # The test client sends "Host: testserver", which the default (loopback names only) refuses.
+    with TestClient(
+        create_app(models_dir, max_upload_mb=0.05, max_pixels=100_000, allowed_hosts=["testserver"])
+    ) as test_client:
         yield test_client
 
 
@@ -78,14 +83,17 @@ def bomb() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("case, data, status", [
-    ("text", b"this is not a photo", 422),
-    ("empty", b"", 422),
-    ("truncated", jpeg()[:300], 422),
-    ("too many pixels", jpeg(400, 300), 413),
-    ("declared huge", bomb(), 413),
-    ("too many bytes", b"\xff" * 200_000, 413),
-])
+@pytest.mark.parametrize(
+    "case, data, status",
+    [
+        ("text", b"this is not a photo", 422),
+        ("empty", b"", 422),
+        ("truncated", jpeg()[:300], 422),
+        ("too many pixels", jpeg(400, 300), 413),
+        ("declared huge", bomb(), 413),
+        ("too many bytes", b"\xff" * 200_000, 413),
+    ],
+)
 def test_bad_uploads_get_a_clear_answer(client, case, data, status):
     answer = post(client, data)
     assert answer.status_code == status, (case, answer.text)
@@ -104,6 +112,12 @@ def test_missing_image_is_422(client):
 def test_an_empty_or_missing_folder_is_refused(tmp_path):
     with pytest.raises(PhotostyleError, match="no .onnx models"):
         create_app(tmp_path)
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    with (
+        pytest.warns(UserWarning, match="broken.onnx"),
+        pytest.raises(PhotostyleError, match="no usable model in .*broken.onnx"),
+    ):
+        create_app(tmp_path)
     result = run(PHOTOSTYLE, "serve", str(tmp_path / "nowhere"))
     assert result.returncode == 1 and "is not a folder" in result.stderr and "Traceback" not in result.stderr
 
@@ -116,11 +130,118 @@ def test_a_stalled_upload_holds_no_worker(models_dir):
     with live_server(create_app(models_dir, workers=1)) as url:
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port))) as stalled:
-            stalled.sendall(b"POST /api/stylize HTTP/1.1\r\nHost: test\r\nContent-Length: 40000\r\n"
-                            b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\nContent-Disposition: form-data; "
-                            b'name="image"; filename="a.jpg"\r\n\r\n' + jpeg()[:500])  # ...and nothing more
+            stalled.sendall(
+                b"POST /api/stylize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 40000\r\n"
+                b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\nContent-Disposition: form-data; "
+                b'name="image"; filename="a.jpg"\r\n\r\n' + jpeg()[:500]
+            )  # ...and nothing more
             for _ in range(3):
                 start = time.monotonic()
-                answer = httpx.post(f"{url}/api/stylize", files={"image": ("p.jpg", jpeg(), "image/jpeg")},
-                                    data={"model": "warm"}, timeout=20)
+                answer = httpx.post(
+                    f"{url}/api/stylize",
+                    files={"image": ("p.jpg", jpeg(), "image/jpeg")},
+                    data={"model": "warm"},
+                    timeout=20,
+                )
                 assert answer.status_code == 200 and time.monotonic() - start < 5
+
+
+def test_a_model_named_with_url_characters_has_working_links(tiny_model, tmp_path):
+    shutil.copy(tiny_model, tmp_path / "a#b?c%d.onnx")
+    with TestClient(create_app(tmp_path, allowed_hosts=["testserver"])) as client:
+        (listed,) = client.get("/api/models").json()
+        assert listed["name"] == "a#b?c%d" and listed["thumbnail"] == "/api/models/a%23b%3Fc%25d/thumbnail.jpg"
+        assert client.get(listed["thumbnail"]).headers["content-type"] == "image/jpeg"
+        assert post(client, jpeg(), model="a#b?c%d").status_code == 200
+
+
+def test_a_broken_model_is_listed_as_unavailable_and_the_others_are_served(tiny_model, tmp_path):
+    shutil.copy(tiny_model, tmp_path / "good.onnx")
+    (tmp_path / "broken.onnx").write_bytes(tiny_model.read_bytes()[:3000])
+    with pytest.warns(UserWarning, match="not serving broken.onnx: broken.onnx is not a loadable"):
+        app = create_app(tmp_path, allowed_hosts=["testserver"])
+    with TestClient(app) as client:
+        listed = {m["name"]: m for m in client.get("/api/models").json()}
+        assert listed["good"]["available"] and listed["broken"] == {
+            "name": "broken",
+            "available": False,
+            "problem": listed["broken"]["problem"],
+        }
+        assert (
+            "broken.onnx is not a loadable ONNX model" in listed["broken"]["problem"]
+            and str(tmp_path) not in listed["broken"]["problem"]
+        )
+        assert client.get("/healthz").json()["models"] == 1
+        assert post(client, jpeg(), model="good").status_code == 200
+        refused = post(client, jpeg(), model="broken")
+        assert refused.status_code == 404 and "unavailable" in refused.json()["detail"]
+        assert client.get("/api/models/broken/thumbnail.jpg").status_code == 404
+
+
+def test_models_added_replaced_and_removed_are_noticed_without_a_restart(tiny_model, tmp_path):
+    from photostyle.training.onnx_export import export_onnx
+
+    shutil.copy(tiny_model, tmp_path / "warm.onnx")
+    with TestClient(create_app(tmp_path, allowed_hosts=["testserver"])) as client:
+
+        def listed() -> dict[str, dict]:
+            time.sleep(SERVE_RESCAN_S + 0.1)  # the folder is looked at again at most this often
+            return {m["name"]: m for m in client.get("/api/models").json()}
+
+        first_thumbnail = client.get("/api/models/warm/thumbnail.jpg").content
+        shutil.copy(tiny_model, tmp_path / "cold.onnx")
+        assert set(listed()) == {"warm", "cold"} and post(client, jpeg(), model="cold").status_code == 200
+        # Replaced the way a careful export does it: written aside, then renamed over the old file.
+        export_onnx(tiny_network(seed=1), tmp_path / "next.part", {"photostyle_version": "test", "network": "tiny-2"})
+        os.replace(tmp_path / "next.part", tmp_path / "warm.onnx")
+        assert listed()["warm"]["network"] == "tiny-2"
+        assert client.get("/api/models/warm/thumbnail.jpg").content != first_thumbnail
+        (tmp_path / "cold.onnx").unlink()
+        assert set(listed()) == {"warm"} and post(client, jpeg(), model="cold").status_code == 404
+
+
+def test_the_command_passes_allowed_hosts_and_max_side_on(models_dir):
+    import subprocess
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            PHOTOSTYLE,
+            "serve",
+            str(models_dir),
+            "--port",
+            str(port),
+            "--allowed-hosts",
+            "studio.lan",
+            "--max-side",
+            "32",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.get(f"{url}/healthz", headers={"Host": "studio.lan"})
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
+                time.sleep(0.2)
+        assert answer.status_code == 200 and httpx.get(f"{url}/healthz").status_code == 400  # Host: 127.0.0.1:PORT
+        stylized = httpx.post(
+            f"{url}/api/stylize",
+            headers={"Host": "studio.lan"},
+            files={"image": ("p.jpg", jpeg(30, 44))},
+            data={"model": "warm"},
+        )
+        assert stylized.status_code == 200 and Image.open(io.BytesIO(stylized.content)).size == (32, 22)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

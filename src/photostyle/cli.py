@@ -26,88 +26,196 @@ def _strength(text: str) -> float:
 def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
     defaults = settings.OptimizeSettings()
     loss = defaults.loss
-    parser.add_argument("--max-side", type=_positive_int, default=512, help="work at this longer side (default: %(default)s)")
-    parser.add_argument("--steps", type=_positive_int, default=defaults.steps, help="optimisation steps (default: %(default)s)")
-    parser.add_argument("--init", choices=["reinhard", "content"], default=defaults.init,
-                        help="start from Reinhard's colour transfer of the content or from the content itself (default: %(default)s)")
-    parser.add_argument("--optimizer", choices=["adam", "lbfgs"], default=defaults.optimizer, help="(default: %(default)s)")
+    parser.add_argument(
+        "--max-side", type=_positive_int, default=512, help="work at this longer side (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--steps", type=_positive_int, default=defaults.steps, help="optimisation steps (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--init",
+        choices=["reinhard", "content"],
+        default=defaults.init,
+        help="start from Reinhard's colour transfer of the content or from the content itself (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--optimizer", choices=["adam", "lbfgs"], default=defaults.optimizer, help="(default: %(default)s)"
+    )
     parser.add_argument("--lr", type=float, default=defaults.lr, help="Adam step size (default: %(default)s)")
     parser.add_argument("--style-weight", type=float, default=loss["style_weight"], help="(default: %(default)s)")
-    parser.add_argument("--photoreal-weight", type=float, default=loss["photoreal_weight"],
-                        help="matting-Laplacian weight: higher keeps a cleaner photograph (default: %(default)s)")
+    parser.add_argument(
+        "--photoreal-weight",
+        type=float,
+        default=loss["photoreal_weight"],
+        help="matting-Laplacian weight: higher keeps a cleaner photograph (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
 
 
 def _optimize_settings(args: argparse.Namespace) -> settings.OptimizeSettings:
     loss = settings.optimize_loss() | {"style_weight": args.style_weight, "photoreal_weight": args.photoreal_weight}
-    return settings.OptimizeSettings(steps=args.steps, init=args.init, optimizer=args.optimizer, lr=args.lr, seed=args.seed,
-                                     loss=loss)
+    return settings.OptimizeSettings(
+        steps=args.steps, init=args.init, optimizer=args.optimizer, lr=args.lr, seed=args.seed, loss=loss
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="photostyle", description="Photographic style transfer: stylize photos with a trained ONNX style model.")
+    parser = argparse.ArgumentParser(
+        prog="photostyle", description="Photographic style transfer: stylize photos with a trained ONNX style model."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    stylize = commands.add_parser("stylize", help="stylize photos and folders of photos with an ONNX model (onnxruntime only)")
+    stylize = commands.add_parser(
+        "stylize", help="stylize photos and folders of photos with an ONNX model (onnxruntime only)"
+    )
     stylize.add_argument("model", type=Path, help="the .onnx file written by export.py")
     stylize.add_argument("inputs", type=Path, nargs="+", help="photos and folders (searched recursively)")
     stylize.add_argument("-o", "--output", type=Path, required=True, help="folder for the results (created if missing)")
-    stylize.add_argument("--max-side", type=_positive_int, help="shrink each photo so its longer side is at most this many pixels")
-    stylize.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, help="refuse images larger than this (default: %(default)s)")
-    stylize.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never overwritten)")
-    stylize.add_argument("--quality", type=int, default=95, choices=range(1, 101), metavar="1..100", help="JPEG/WebP quality (default: %(default)s)")
+    stylize.add_argument(
+        "--max-side", type=_positive_int, help="shrink each photo so its longer side is at most this many pixels"
+    )
+    stylize.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        help="refuse images larger than this (default: %(default)s)",
+    )
+    stylize.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs (inputs are never overwritten)"
+    )
+    stylize.add_argument(
+        "--quality",
+        type=int,
+        default=95,
+        choices=range(1, 101),
+        metavar="1..100",
+        help="JPEG/WebP quality (default: %(default)s)",
+    )
     stylize.add_argument("--threads", type=_positive_int, help="onnxruntime threads (default: all cores)")
-    stylize.add_argument("--strength", type=_strength, default=1.0,
-                         help="how much of the look: 0 = the photo, 1 = the model's output (default: %(default)s)")
-    stylize.add_argument("--post", action="store_true", help="clean each result up with the guided filter (removes halos; needs torch)")
+    stylize.add_argument(
+        "--strength",
+        type=_strength,
+        default=1.0,
+        help="how much of the look: 0 = the photo, 1 = the model's output (default: %(default)s)",
+    )
+    stylize.add_argument(
+        "--post", action="store_true", help="clean each result up with the guided filter (removes halos; needs torch)"
+    )
 
-    optimize = commands.add_parser("optimize", help="stylize one photo by per-image optimisation (Gatys et al. + Luan et al.'s photorealism term; slow, the quality reference)")
+    optimize = commands.add_parser(
+        "optimize",
+        help="stylize one photo by per-image optimisation (Gatys et al. + Luan et al.'s photorealism term; "
+        "slow, the quality reference)",
+    )
     optimize.add_argument("content", type=Path, help="the photo to stylize")
     optimize.add_argument("style", type=Path, help="the style photo")
     optimize.add_argument("-o", "--output", type=Path, required=True, help="the image to write (.png, .jpg, ...)")
     _add_optimize_options(optimize)
-    optimize.add_argument("--content-mask", type=Path, help="colour label image of the content (DPST palette); needs --style-mask")
-    optimize.add_argument("--style-mask", type=Path, help="colour label image of the style; regions are matched by colour")
+    optimize.add_argument(
+        "--content-mask", type=Path, help="colour label image of the content (DPST palette); needs --style-mask"
+    )
+    optimize.add_argument(
+        "--style-mask", type=Path, help="colour label image of the style; regions are matched by colour"
+    )
     optimize.add_argument("--post", action="store_true", help="finish with the guided-filter smoothing step")
     optimize.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
-    evaluate = commands.add_parser("evaluate", help="run methods on photos for one style photo; metrics table, outputs and a contact sheet")
+    evaluate = commands.add_parser(
+        "evaluate", help="run methods on photos for one style photo; metrics table, outputs and a contact sheet"
+    )
     evaluate.add_argument("contents", type=Path, nargs="+", help="content photos and folders")
     evaluate.add_argument("--style", type=Path, required=True, help="the style photo")
-    evaluate.add_argument("-m", "--method", action="append", required=True, metavar="[NAME=]WHAT",
-                          help="identity, reinhard, histogram, optimize, a model .onnx, or a folder of existing outputs "
-                               "named like the content photos (repeatable)")
-    evaluate.add_argument("-o", "--output", type=Path, required=True, help="folder for outputs, metrics.csv, metrics.md and sheet.png")
-    evaluate.add_argument("--post", action="store_true", help="also measure every method followed by the guided-filter smoothing step")
+    evaluate.add_argument(
+        "-m",
+        "--method",
+        action="append",
+        required=True,
+        metavar="[NAME=]WHAT",
+        help="identity, reinhard, histogram, optimize, a model .onnx, or a folder of existing outputs "
+        "named like the content photos (repeatable)",
+    )
+    evaluate.add_argument(
+        "-o", "--output", type=Path, required=True, help="folder for outputs, metrics.csv, metrics.md and sheet.png"
+    )
+    evaluate.add_argument(
+        "--post", action="store_true", help="also measure every method followed by the guided-filter smoothing step"
+    )
     evaluate.add_argument("--overwrite", action="store_true", help="replace an earlier evaluation in the -o folder")
     _add_optimize_options(evaluate)
 
-    serve = commands.add_parser("serve", help="a web page and HTTP API that stylize uploads and webcam frames with every model in a folder")
-    serve.add_argument("models", type=Path, help="folder of exported .onnx models (each is offered under its file name)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
+    serve = commands.add_parser(
+        "serve", help="a web page and HTTP API that stylize uploads and webcam frames with every model in a folder"
+    )
+    serve.add_argument(
+        "models", type=Path, help="folder of exported .onnx models (each is offered under its file name)"
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)"
+    )
     serve.add_argument("--port", type=_positive_int, default=8000, help="(default: %(default)s)")
-    serve.add_argument("--workers", type=_positive_int, default=settings.SERVE_WORKERS, help="photos stylized at the same time (default: %(default)s)")
-    serve.add_argument("--queue", type=_positive_int, default=settings.SERVE_QUEUE, help="requests that may wait for a worker before the server answers 503 (default: %(default)s)")
-    serve.add_argument("--max-upload-mb", type=float, default=settings.SERVE_MAX_UPLOAD_MB, help="largest upload accepted (default: %(default)s)")
-    serve.add_argument("--max-pixels", type=_positive_int, default=settings.SERVE_MAX_PIXELS, help="largest photo accepted, in pixels (default: %(default)s)")
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=settings.SERVE_WORKERS,
+        help="photos stylized at the same time (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--queue",
+        type=_positive_int,
+        default=settings.SERVE_QUEUE,
+        help="uploads that may be received or wait for a worker beyond the ones being stylized; one more gets 503 "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=settings.SERVE_MAX_UPLOAD_MB,
+        help="largest upload accepted, counted as it arrives (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=settings.SERVE_MAX_PIXELS,
+        help="largest photo accepted, in pixels (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--max-side",
+        type=_positive_int,
+        default=settings.SERVE_MAX_SIDE,
+        help="larger photos are shrunk to this longer side before stylizing, which bounds each request's memory "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
+        "--allowed-hosts",
+        nargs="+",
+        default=list(settings.SERVE_ALLOWED_HOSTS),
+        metavar="NAME",
+        help="host names the server answers to (the Host header), * for any (default: %(default)s)",
+    )
 
-    compare = commands.add_parser("compare", help="a before | after contact sheet of photos and their stylized versions")
+    compare = commands.add_parser(
+        "compare", help="a before | after contact sheet of photos and their stylized versions"
+    )
     compare.add_argument("before", type=Path, help="folder of original photos")
     compare.add_argument("after", type=Path, help="folder that `photostyle stylize` wrote for them")
     compare.add_argument("-o", "--output", type=Path, required=True, help="the sheet to write (.jpg or .png)")
-    compare.add_argument("--height", type=_positive_int, default=256, help="height of each photo on the sheet (default: %(default)s)")
+    compare.add_argument(
+        "--height", type=_positive_int, default=256, help="height of each photo on the sheet (default: %(default)s)"
+    )
     return parser
 
 
 def _compare(before: Path, after: Path, output: Path, height: int) -> None:
-    from photostyle.evaluation.contact_sheet import contact_sheet
     from photostyle.errors import PhotostyleError
+    from photostyle.evaluation.contact_sheet import contact_sheet
     from photostyle.images import find_photos, output_suffix
 
     rows = []
     for photo, relative in find_photos([before]):
         stylized = after / relative.relative_to(relative.parts[0]).with_suffix(output_suffix(photo))
         if not stylized.is_file():
-            raise PhotostyleError(f"{stylized} is missing: {after} should hold the stylized versions of the photos in {before}")
+            raise PhotostyleError(
+                f"{stylized} is missing: {after} should hold the stylized versions of the photos in {before}"
+            )
         rows.append([photo, stylized])
     if not rows:
         raise PhotostyleError(f"no photos in {before}")
@@ -116,10 +224,10 @@ def _compare(before: Path, after: Path, output: Path, height: int) -> None:
 
 def _optimize(args: argparse.Namespace) -> None:
     from photostyle.errors import PhotostyleError
-    from photostyle.images import WRITABLE_FORMATS, write_photo
     from photostyle.evaluation.masks import read_labels, shared_masks
     from photostyle.evaluation.optimize import optimize_photo
     from photostyle.evaluation.post import post_process
+    from photostyle.images import WRITABLE_FORMATS, write_photo
     from photostyle.training.loss import PhotorealStyleLoss
     from photostyle.training.tensors import load, to_array
 
@@ -130,14 +238,18 @@ def _optimize(args: argparse.Namespace) -> None:
     if args.output.resolve() in (args.content.resolve(), args.style.resolve()):
         raise PhotostyleError(f"-o {args.output} would overwrite an input; choose another output file")
     if args.output.suffix.lower() not in WRITABLE_FORMATS:  # known before minutes of work, not after
-        raise PhotostyleError(f"cannot write {args.output}: unknown image suffix; use one of {', '.join(WRITABLE_FORMATS)}")
+        raise PhotostyleError(
+            f"cannot write {args.output}: unknown image suffix; use one of {', '.join(WRITABLE_FORMATS)}"
+        )
     optimize_settings = _optimize_settings(args)
     optimize_settings.check()
     loss = PhotorealStyleLoss(**optimize_settings.loss)
     content, style = load(args.content, args.max_side), load(args.style, args.max_side)
     masks = (None, None)
     if args.content_mask:
-        masks = shared_masks(read_labels(args.content_mask, content.shape[-2:]), read_labels(args.style_mask, style.shape[-2:]))
+        masks = shared_masks(
+            read_labels(args.content_mask, content.shape[-2:]), read_labels(args.style_mask, style.shape[-2:])
+        )
     result, losses = optimize_photo(content, style, loss, optimize_settings, *masks)
     if args.post:
         result = post_process(content, result)
@@ -168,8 +280,19 @@ def _serve(args: argparse.Namespace) -> None:
 
     from photostyle.inference.serve import create_app
 
-    app = create_app(args.models, args.workers, args.queue, args.max_upload_mb, args.max_pixels)
-    print(f"photostyle: serving {args.models} on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops it", flush=True)
+    app = create_app(
+        args.models, args.workers, args.queue, args.max_upload_mb, args.max_pixels, args.max_side, args.allowed_hosts
+    )
+    print(
+        f"photostyle: serving {args.models} on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops it",
+        flush=True,
+    )
+    if args.allowed_hosts == list(settings.SERVE_ALLOWED_HOSTS) and args.host not in settings.SERVE_ALLOWED_HOSTS:
+        print(
+            "photostyle: note: only requests addressed to this machine's loopback names are answered; "
+            "name the host others use with --allowed-hosts",
+            flush=True,
+        )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
@@ -183,8 +306,18 @@ def main(argv: list[str] | None = None) -> None:
             if args.post:  # the guided filter needs torch, which stylize alone never imports
                 from photostyle.evaluation.post import post_process_rgb as post
 
-            failures = stylize_paths(args.model, args.inputs, args.output, args.max_side, args.max_pixels,
-                                     args.overwrite, args.quality, args.threads, post, args.strength)
+            failures = stylize_paths(
+                args.model,
+                args.inputs,
+                args.output,
+                args.max_side,
+                args.max_pixels,
+                args.overwrite,
+                args.quality,
+                args.threads,
+                post,
+                args.strength,
+            )
             if failures:
                 print(f"photostyle: {len(failures)} photo(s) could not be stylized (see above)", file=sys.stderr)
                 sys.exit(1)

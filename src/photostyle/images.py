@@ -17,7 +17,15 @@ from photostyle.files import atomic_write
 # What a folder of photos is searched for (files named explicitly may be any format Pillow reads).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # Formats written back as they came; anything else (GIF, ...) is written as PNG.
-WRITABLE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+WRITABLE_FORMATS = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 # Pillow's own decompression-bomb threshold (about 89.5 megapixels).
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
@@ -44,7 +52,7 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
-    except (ImageCms.PyCMSError, OSError, ValueError):
+    except Exception:  # a broken profile is not a broken photo; Pillow raises many types for it
         return image
 
 
@@ -54,7 +62,8 @@ def _pixels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         grey = np.asarray(image, dtype=np.float32) / 65535.0
         return np.repeat(np.clip(grey, 0, 1)[..., None], 3, axis=2), None
     if image.mode == "F":
-        grey = np.clip(np.asarray(image, dtype=np.float32), 0, 1)
+        # A float TIFF may hold NaN or infinities, which clipping alone would pass on to the model.
+        grey = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0), 0, 1)
         return np.repeat(grey[..., None], 3, axis=2), None
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
     image = image.convert("RGBA" if has_alpha else "RGB")
@@ -78,7 +87,9 @@ def read_photo(path: Path, max_side: int | None = None, max_pixels: int = DEFAUL
         raise PhotostyleError(f"{path} cannot be read (permission denied); fix its permissions") from None
 
 
-def decode_photo(source: Path | BinaryIO, name: str, max_side: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+def decode_photo(
+    source: Path | BinaryIO, name: str, max_side: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Photo:
     """Decode a photo from a file or stream, EXIF orientation applied, colour converted to sRGB.
 
     `max_side` shrinks the image (aspect kept) so its longer side is at most that many pixels.
@@ -96,22 +107,30 @@ def decode_photo(source: Path | BinaryIO, name: str, max_side: int | None = None
             frames = getattr(image, "n_frames", 1)
             if max_side and max(width, height) > max_side:
                 image.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced size, cheaply
+                # Shrink before anything else copies the pixels: only the decoded image is ever full size.
+                image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
             exif = image.getexif()
             image = ImageOps.exif_transpose(image)
-            if max_side and max(image.size) > max_side:
-                image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
             rgb, alpha = _pixels(_to_srgb(image))
+            if _EXIF_ORIENTATION in exif:
+                exif[_EXIF_ORIENTATION] = 1  # the pixels are upright now
+            exif_bytes = exif.tobytes() if len(exif) else None
     except (PhotostyleError, PermissionError):
         raise
     except UnidentifiedImageError:
         raise PhotostyleError(f"{name} is not an image Pillow can read; re-save it as JPEG or PNG") from None
     except Image.DecompressionBombError:
-        raise ImageTooLarge(f"{name} declares a huge size (decompression bomb guard); it is not a usable photo") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise PhotostyleError(f"{name} is truncated or corrupt ({error}); re-export the original") from None
-    if _EXIF_ORIENTATION in exif:
-        exif[_EXIF_ORIENTATION] = 1  # the pixels are upright now
-    return Photo(rgb, alpha, exif.tobytes() if len(exif) else None, frames)
+        raise ImageTooLarge(
+            f"{name} declares a huge size (decompression bomb guard); it is not a usable photo"
+        ) from None
+    except MemoryError:
+        raise
+    except (
+        Exception
+    ) as error:  # a corrupt file makes Pillow's decoders raise almost any type (TypeError, struct.error, ...)
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise PhotostyleError(f"{name} is truncated or corrupt ({reason}); re-export the original") from None
+    return Photo(rgb, alpha, exif_bytes, frames)
 
 
 def output_suffix(path: Path) -> str:
@@ -125,7 +144,9 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
     return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def write_photo(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None, exif: bytes | None = None, quality: int = 95) -> None:
+def write_photo(
+    path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None, exif: bytes | None = None, quality: int = 95
+) -> None:
     """Write atomically (temp file in the same folder, then rename): never a half-written file.
 
     The format follows the suffix; alpha is kept where the format has it.
@@ -138,8 +159,15 @@ def write_photo(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None, ex
         save_photo(stream, file_format, rgb, alpha, exif, quality)
 
 
-def save_photo(stream: BinaryIO, file_format: str, rgb: np.ndarray, alpha: np.ndarray | None = None,
-               exif: bytes | None = None, quality: int = 95, subsampling: str | None = None) -> None:
+def save_photo(
+    stream: BinaryIO,
+    file_format: str,
+    rgb: np.ndarray,
+    alpha: np.ndarray | None = None,
+    exif: bytes | None = None,
+    quality: int = 95,
+    subsampling: str | None = None,
+) -> None:
     """Encode float RGB (and alpha, where the format has it) as a Pillow format name ("JPEG", "PNG", ...).
 
     JPEG chroma is kept whole (4:4:4) from quality 90 up unless `subsampling` says otherwise.
@@ -168,7 +196,8 @@ def find_photos(inputs: list[Path]) -> list[tuple[Path, Path]]:
     for given in map(Path, inputs):
         if given.is_dir():
             photos = sorted(
-                p for p in given.rglob("*")
+                p
+                for p in given.rglob("*")
                 if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not p.name.startswith(".")
             )
             found += [(p, Path(given.resolve().name) / p.relative_to(given)) for p in photos]

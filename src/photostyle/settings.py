@@ -5,9 +5,16 @@ from dataclasses import dataclass, field
 from photostyle.errors import PhotostyleError
 
 SERVE_WORKERS = 2
-SERVE_QUEUE = 64  # waiting uploads are held in memory: at most this many times --max-upload-mb
+# Uploads being received or waiting for a worker, beyond the ones being stylized; each holds
+# at most --max-upload-mb of temporary space (docs/serve.md).
+SERVE_QUEUE = 64
 SERVE_MAX_UPLOAD_MB = 25.0
 SERVE_MAX_PIXELS = 40_000_000  # a 40-megapixel photo: a phone's full resolution fits
+# Answers are for screens: photos are shrunk to this longer side before the model, which
+# bounds the memory a request needs whatever the photo's size (docs/serve.md).
+SERVE_MAX_SIDE = 2048
+SERVE_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+SERVE_RESCAN_S = 1.0  # the models folder is looked at again at most this often
 
 
 def optimize_loss() -> dict:

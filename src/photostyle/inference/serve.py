@@ -1,39 +1,45 @@
 """`photostyle serve`: a FastAPI app that stylizes uploaded photos with every ONNX model in a folder.
 
-Each model gets one onnxruntime session, loaded at start and shared by all requests.
-Inference runs in worker threads (at most `workers` at a time, at most `queue` requests
-waiting), so the event loop only moves bytes: a slow upload or a stalled client holds no
-worker, and a flood gets 503 answers instead of an ever longer queue.
+Each model gets one onnxruntime session, shared by all requests; the folder is rescanned at
+most once a second, so models added, replaced or removed are served without a restart.
+Inference runs in worker threads (at most `workers` at a time), so the event loop only
+moves bytes: a slow upload or a stalled client holds no worker. At most `workers + queue`
+uploads are in flight (guards.UploadLimits), so a flood gets 503 answers instead of an ever
+longer queue, and the disk and memory they use are bounded (docs/serve.md has the figures).
 """
 
 import importlib.resources
 import io
 import os
+import stat
+import threading
+import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, BinaryIO, Literal
+from urllib.parse import quote
 
 import anyio
 import numpy as np
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import FastAPI, File, Form, HTTPException, UploadFile
+from fastapi.responses import HTMLResponse, Response
 
 from photostyle.errors import PhotostyleError
 from photostyle.images import ImageTooLarge, decode_photo, save_photo
+from photostyle.inference.guards import HostCheck, UploadLimits
 from photostyle.inference.runtime import StyleModel
-from photostyle.settings import SERVE_MAX_PIXELS, SERVE_MAX_UPLOAD_MB, SERVE_QUEUE, SERVE_WORKERS
+from photostyle.settings import (
+    SERVE_ALLOWED_HOSTS,
+    SERVE_MAX_PIXELS,
+    SERVE_MAX_SIDE,
+    SERVE_MAX_UPLOAD_MB,
+    SERVE_QUEUE,
+    SERVE_RESCAN_S,
+    SERVE_WORKERS,
+)
 
 MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
-
-
-def load_models(folder: Path, threads: int) -> dict[str, StyleModel]:
-    """Every .onnx file in the folder (not below it), by file stem; each checked before use."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise PhotostyleError(f"{folder} is not a folder; pass the folder that holds your exported .onnx models")
-    models = {path.stem: StyleModel(path, threads=threads) for path in sorted(folder.glob("*.onnx")) if path.is_file()}
-    if not models:
-        raise PhotostyleError(f"no .onnx models in {folder}; export one there with: python export.py ckpt=... out={folder}/NAME.onnx")
-    return models
 
 
 def encode(rgb: np.ndarray, image_format: str) -> bytes:
@@ -42,26 +48,105 @@ def encode(rgb: np.ndarray, image_format: str) -> bytes:
     return buffer.getvalue()
 
 
-def create_app(models_dir: Path, workers: int = SERVE_WORKERS, queue: int = SERVE_QUEUE,
-               max_upload_mb: float = SERVE_MAX_UPLOAD_MB, max_pixels: int = SERVE_MAX_PIXELS) -> FastAPI:
+@dataclass(frozen=True)
+class Entry:
+    """One .onnx file as last seen: its model and thumbnail, or why it cannot be used."""
+
+    signature: tuple[int, int, int]  # (mtime ns, size, inode): a change means the file was replaced
+    model: StyleModel | None
+    thumbnail: bytes | None
+    problem: str | None
+
+
+class ModelFolder:
+    """The .onnx files in a folder (not below it), by file stem, each loaded and checked once per version."""
+
+    def __init__(self, folder: Path, threads: int, sample: np.ndarray, rescan_s: float = SERVE_RESCAN_S):
+        self.folder, self.threads, self.sample, self.rescan_s = Path(folder), threads, sample, rescan_s
+        self.entries: dict[str, Entry] = {}
+        self._scanned = -float("inf")
+        self._lock = threading.Lock()
+        if not self.folder.is_dir():
+            raise PhotostyleError(f"{folder} is not a folder; pass the folder that holds your exported .onnx models")
+        self.refresh()
+        if not self.entries:
+            raise PhotostyleError(
+                f"no .onnx models in {folder}; export one there with: python export.py ckpt=... out={folder}/NAME.onnx"
+            )
+        if not self.usable():
+            raise PhotostyleError(
+                f"no usable model in {folder}: " + "; ".join(e.problem for e in self.entries.values())
+            )
+
+    def usable(self) -> dict[str, StyleModel]:
+        return {name: entry.model for name, entry in self.entries.items() if entry.model is not None}
+
+    def due(self) -> bool:
+        return time.monotonic() - self._scanned >= self.rescan_s
+
+    def refresh(self) -> None:
+        """Rescan if due: a stat per file, and a load only for files that are new or changed."""
+        # While one request rescans (loading a new model may take seconds), the others go on with what is known.
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self.due():
+                self.entries = self._scan()  # one assignment: requests see the old set or the new one, never a mix
+                self._scanned = time.monotonic()
+        finally:
+            self._lock.release()
+
+    def _scan(self) -> dict[str, Entry]:
+        entries = {}
+        for path in sorted(self.folder.glob("*.onnx")):
+            try:
+                info = path.stat()
+            except OSError:  # removed between the listing and now
+                continue
+            if stat.S_ISREG(info.st_mode):
+                signature = (info.st_mtime_ns, info.st_size, info.st_ino)
+                known = self.entries.get(path.stem)
+                entries[path.stem] = known if known and known.signature == signature else self._load(path, signature)
+        return entries
+
+    def _load(self, path: Path, signature: tuple[int, int, int]) -> Entry:
+        try:
+            model = StyleModel(path, threads=self.threads)
+            return Entry(signature, model, encode(model(self.sample), "jpeg"), None)
+        except Exception as error:  # onnxruntime raises untyped errors for a model that loads but cannot run
+            # Named by file alone: clients see the reason, and the server's folder is none of their business.
+            reason = str(error).replace(str(path), path.name)
+            problem = reason if isinstance(error, PhotostyleError) else f"{path.name} cannot run ({reason[:200]})"
+            warnings.warn(f"photostyle serve: not serving {path.name}: {problem}", stacklevel=1)
+            return Entry(signature, None, None, problem)
+
+
+def create_app(
+    models_dir: Path,
+    workers: int = SERVE_WORKERS,
+    queue: int = SERVE_QUEUE,
+    max_upload_mb: float = SERVE_MAX_UPLOAD_MB,
+    max_pixels: int = SERVE_MAX_PIXELS,
+    max_side: int | None = SERVE_MAX_SIDE,
+    allowed_hosts: tuple[str, ...] | list[str] = SERVE_ALLOWED_HOSTS,
+) -> FastAPI:
     threads = max(1, (os.cpu_count() or 1) // workers)  # the workers share the cores, not each take them all
-    models = load_models(models_dir, threads)
-    sample = decode_photo(importlib.resources.files("photostyle.inference").joinpath("static", "sample.jpg").open("rb"), "sample").rgb
-    thumbnails = {name: encode(model(sample), "jpeg") for name, model in models.items()}
+    sample = decode_photo(
+        importlib.resources.files("photostyle.inference").joinpath("static", "sample.jpg").open("rb"), "sample"
+    ).rgb
+    folder = ModelFolder(models_dir, threads, sample)
     page = importlib.resources.files("photostyle.inference").joinpath("static", "index.html").read_text()
     limiter = anyio.CapacityLimiter(workers)
-    max_bytes = int(max_upload_mb * 1024 * 1024)
-    waiting = 0
 
     app = FastAPI(title="photostyle", description="Photographic style transfer with exported photostyle models.")
+    # The last added runs first: a foreign host or origin is refused before it can take an upload's place.
+    app.add_middleware(UploadLimits, max_bytes=int(max_upload_mb * 2**20), uploads=workers + queue)
+    app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)
 
-    @app.middleware("http")
-    async def refuse_oversized_uploads(request: Request, call_next):
-        # Before the body is read: a declared size over the limit never reaches the parser.
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
-            return JSONResponse({"detail": f"upload is over the limit of {max_upload_mb:g} MB; send a smaller photo"}, status_code=413)
-        return await call_next(request)
+    async def entries() -> dict[str, Entry]:
+        if folder.due():  # checked here first, so most requests skip the hop to a thread
+            await anyio.to_thread.run_sync(folder.refresh)
+        return folder.entries
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:
@@ -69,41 +154,50 @@ def create_app(models_dir: Path, workers: int = SERVE_WORKERS, queue: int = SERV
 
     @app.get("/healthz")
     async def healthz() -> dict:
-        return {"status": "ok", "models": len(models)}
+        await entries()
+        return {"status": "ok", "models": len(folder.usable())}
 
     @app.get("/api/models")
     async def list_models() -> list[dict]:
-        return [{"name": name, "thumbnail": f"/api/models/{name}/thumbnail.jpg", **model.metadata} for name, model in models.items()]
+        return [
+            {
+                **entry.model.metadata,
+                "name": name,
+                "available": True,
+                "thumbnail": f"/api/models/{quote(name, safe='')}/thumbnail.jpg",
+            }
+            if entry.model
+            else {"name": name, "available": False, "problem": entry.problem}
+            for name, entry in (await entries()).items()
+        ]
 
     @app.get("/api/models/{name}/thumbnail.jpg")
     async def thumbnail(name: str) -> Response:
-        if name not in thumbnails:
-            raise HTTPException(404, f"no model named {name!r}")
-        return Response(thumbnails[name], media_type="image/jpeg")
+        entry = (await entries()).get(name)
+        if entry is None or entry.thumbnail is None:
+            raise HTTPException(404, f"no usable model named {name!r}")
+        return Response(entry.thumbnail, media_type="image/jpeg")
 
     @app.post("/api/stylize", responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
-    async def stylize(image: Annotated[UploadFile, File(description="the photo")],
-                      model: Annotated[str, Form(description="a name from /api/models")],
-                      strength: Annotated[float, Form(ge=0.0, le=1.0, description="0 = the photo, 1 = fully stylized")] = 1.0,
-                      format: Annotated[Literal["jpeg", "png"], Form(description="of the answer")] = "jpeg") -> Response:
-        nonlocal waiting
-        if model not in models:  # only names from the folder: no path ever comes from the client
-            raise HTTPException(404, f"no model named {model!r}; choose one of {sorted(models)}")
-        if image.size is not None and image.size > max_bytes:
-            raise HTTPException(413, f"upload is over the limit of {max_upload_mb:g} MB; send a smaller photo")
-        data = await image.read()
-        if waiting >= queue:
-            raise HTTPException(503, "the server is busy; try again in a moment")
-        waiting += 1
-        try:
-            return await anyio.to_thread.run_sync(_stylize, data, image.filename or "upload", models[model], strength, format,
-                                                  limiter=limiter)
-        finally:
-            waiting -= 1
+    async def stylize(
+        image: Annotated[UploadFile, File(description="the photo")],
+        model: Annotated[str, Form(description="a name from /api/models")],
+        strength: Annotated[float, Form(ge=0.0, le=1.0, description="0 = the photo, 1 = fully stylized")] = 1.0,
+        format: Annotated[Literal["jpeg", "png"], Form(description="of the answer")] = "jpeg",
+    ) -> Response:
+        entry = (await entries()).get(model)  # only names from the folder: no path ever comes from the client
+        if entry is None:
+            raise HTTPException(404, f"no model named {model!r}; choose one of {sorted(folder.usable())}")
+        if entry.model is None:
+            raise HTTPException(404, f"model {model!r} is unavailable: {entry.problem}")
+        # The upload stays in its spooled file (on disk past 1 MB) until a worker decodes it.
+        return await anyio.to_thread.run_sync(
+            _stylize, image.file, image.filename or "upload", entry.model, strength, format, limiter=limiter
+        )
 
-    def _stylize(data: bytes, name: str, model: StyleModel, strength: float, image_format: str) -> Response:
+    def _stylize(source: BinaryIO, name: str, model: StyleModel, strength: float, image_format: str) -> Response:
         try:  # decode_photo refuses an oversized photo from its header, before any pixel is decoded
-            photo = decode_photo(io.BytesIO(data), name, max_pixels=max_pixels)
+            photo = decode_photo(source, name, max_side=max_side, max_pixels=max_pixels)
         except ImageTooLarge as error:
             raise HTTPException(413, str(error)) from None
         except PhotostyleError as error:

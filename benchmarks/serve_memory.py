@@ -1,0 +1,132 @@
+"""Peak memory of `photostyle serve` under large photos: N clients at once post one photo.
+
+    python -m benchmarks.serve_memory [MODEL.onnx] [--network bilateral] [--size 7200x5000]
+        [--formats png webp jpeg] [--clients 2] [--workers 2]
+
+For each format, starts a fresh server (`python -m photostyle serve`, default limits) with the
+model (default: the untrained default network of conf/model/NETWORK.yaml), makes a smooth
+synthetic photo of --size in that format, posts it from --clients threads at once and prints
+the answers, the server's RSS at rest, its peak (VmHWM) and its RSS afterwards.
+"""
+
+import argparse
+import io
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from benchmarks.common import export_network, free_port, peak_rss_mib
+
+
+def rss_mib(pid: int) -> float:
+    return next(
+        int(line.split()[1]) / 1024
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmRSS:")
+    )
+
+
+def synthetic_photo(width: int, height: int, image_format: str) -> bytes:
+    """Smooth colour ramps and a box: decodes to the full size, compresses to little."""
+    x, y = np.linspace(0, 1, width, dtype=np.float32), np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    rgb = np.stack(np.broadcast_arrays(x * 200 + 30, y * 180 + 40, (x + y) * 90 + 20), axis=-1).astype(
+        np.uint8
+    )  # (H, W, 3)
+    rgb[height // 4 : height // 2, width // 4 : width // 2] = (200, 80, 40)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(
+        buffer, format=image_format, **({"compress_level": 1} if image_format == "PNG" else {"quality": 85})
+    )
+    return buffer.getvalue()
+
+
+def wait_until_up(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the server did not start") from None
+            time.sleep(0.2)
+
+
+def post(url: str, upload: dict, answers: list[httpx.Response]) -> None:
+    answers.append(httpx.post(f"{url}/api/stylize", **upload))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", type=Path, help="an exported .onnx model")
+    parser.add_argument(
+        "--network", default="bilateral", help="without a model: export this untrained network of conf/model/"
+    )
+    parser.add_argument("--size", default="7200x5000", help="WIDTHxHEIGHT of the photo (default: 36 megapixels)")
+    parser.add_argument("--formats", nargs="+", default=["png", "webp", "jpeg"])
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    width, height = map(int, args.size.split("x"))
+
+    with tempfile.TemporaryDirectory() as folder:
+        if args.model:
+            (Path(folder) / args.model.name).symlink_to(args.model.resolve())
+            name = args.model.stem
+        else:
+            name = export_network(args.network, Path(folder)).stem
+        print(
+            f"model {name}, {width}x{height} photos, {args.clients} at once, server --workers {args.workers},"
+            " default limits"
+        )
+        print("| format | file KiB | answers | answer size | RSS at rest MiB | peak RSS MiB | RSS after MiB |")
+        print("|---|---|---|---|---|---|---|")
+        for image_format in args.formats:
+            photo = synthetic_photo(width, height, image_format.upper())
+            port = free_port()
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "photostyle",
+                    "serve",
+                    folder,
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(args.workers),
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+            url = f"http://127.0.0.1:{port}"
+            try:
+                wait_until_up(url, server)
+                rest = rss_mib(server.pid)
+                answers: list[httpx.Response] = []
+                upload = {"files": {"image": (f"photo.{image_format}", photo)}, "data": {"model": name}, "timeout": 300}
+                clients = [threading.Thread(target=post, args=(url, upload, answers)) for _ in range(args.clients)]
+                for client in clients:
+                    client.start()
+                for client in clients:
+                    client.join()
+                sizes = {Image.open(io.BytesIO(a.content)).size for a in answers if a.status_code == 200}
+                print(
+                    f"| {image_format} | {len(photo) / 1024:.0f} | {' '.join(str(a.status_code) for a in answers)} | "
+                    f"{' '.join(f'{w}x{h}' for w, h in sizes)} | {rest:.0f} | {peak_rss_mib(server.pid):.0f} | "
+                    f"{rss_mib(server.pid):.0f} |",
+                    flush=True,
+                )
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
