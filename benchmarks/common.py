@@ -5,8 +5,12 @@ import csv
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -144,3 +148,34 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def model_to_serve(model: Path | None, network: str, folder: Path) -> str:
+    """Put `model` (or, without one, the untrained `network` exported) in folder; its name there."""
+    if model:
+        (folder / model.name).symlink_to(model.resolve())
+        return model.stem
+    return export_network(network, folder).stem
+
+
+@contextmanager
+def serving(folder: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`photostyle serve FOLDER` in a process of its own on a free loopback port, once it answers: (URL, process)."""
+    port = free_port()
+    command = [sys.executable, "-m", "photostyle", "serve", str(folder), "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the server did not start") from None
+                time.sleep(0.2)
+        yield url, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

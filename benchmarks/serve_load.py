@@ -12,8 +12,6 @@ and the server's peak RSS so far.
 """
 
 import argparse
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,7 +20,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.common import ROOT, export_network, free_port, peak_rss_mib
+from benchmarks.common import ROOT, model_to_serve, peak_rss_mib, serving
 
 
 def load(url: str, photo: bytes, model: str, clients: int, seconds: float) -> tuple[list[float], int]:
@@ -74,27 +72,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
-        if args.model:
-            (Path(folder) / args.model.name).symlink_to(args.model.resolve())
-            name = args.model.stem
-        else:
-            name = export_network(args.network, Path(folder)).stem
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "photostyle", "serve", folder, "--port", str(port), "--workers", str(args.workers)],
-            stdout=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("the server did not start") from None
-                    time.sleep(0.2)
+        name = model_to_serve(args.model, args.network, Path(folder))
+        with serving(Path(folder), args.workers) as (url, server):
             photo = args.photo.read_bytes()
             print(
                 f"model {name}, photo {args.photo.name} ({len(photo) / 1024:.0f} KiB), "
@@ -111,9 +90,6 @@ def main() -> None:
                     f"{np.percentile(ms, 99):.1f} | {errors} | {peak_rss_mib(server.pid):.0f} |",
                     flush=True,
                 )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

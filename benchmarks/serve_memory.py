@@ -11,18 +11,15 @@ the answers, the server's RSS at rest, its peak (VmHWM) and its RSS afterwards.
 
 import argparse
 import io
-import subprocess
-import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 from PIL import Image
 
-from benchmarks.common import export_network, free_port, peak_rss_mib
+from benchmarks.common import model_to_serve, peak_rss_mib, serving
 
 
 def rss_mib(pid: int) -> float:
@@ -47,18 +44,6 @@ def synthetic_photo(width: int, height: int, image_format: str) -> bytes:
     return buffer.getvalue()
 
 
-def wait_until_up(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                return
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the server did not start") from None
-            time.sleep(0.2)
-
-
 def post(url: str, upload: dict, answers: list[httpx.Response]) -> None:
     answers.append(httpx.post(f"{url}/api/stylize", **upload))
 
@@ -77,11 +62,7 @@ def main() -> None:
     width, height = map(int, args.size.split("x"))
 
     with tempfile.TemporaryDirectory() as folder:
-        if args.model:
-            (Path(folder) / args.model.name).symlink_to(args.model.resolve())
-            name = args.model.stem
-        else:
-            name = export_network(args.network, Path(folder)).stem
+        name = model_to_serve(args.model, args.network, Path(folder))
         print(
             f"model {name}, {width}x{height} photos, {args.clients} at once, server --workers {args.workers},"
             " default limits"
@@ -90,24 +71,7 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|")
         for image_format in args.formats:
             photo = synthetic_photo(width, height, image_format.upper())
-            port = free_port()
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "photostyle",
-                    "serve",
-                    folder,
-                    "--port",
-                    str(port),
-                    "--workers",
-                    str(args.workers),
-                ],
-                stdout=subprocess.DEVNULL,
-            )
-            url = f"http://127.0.0.1:{port}"
-            try:
-                wait_until_up(url, server)
+            with serving(Path(folder), args.workers) as (url, server):
                 rest = rss_mib(server.pid)
                 answers: list[httpx.Response] = []
                 upload = {"files": {"image": (f"photo.{image_format}", photo)}, "data": {"model": name}, "timeout": 300}
@@ -123,9 +87,6 @@ def main() -> None:
                     f"{rss_mib(server.pid):.0f} |",
                     flush=True,
                 )
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -126,11 +126,11 @@ def live_server(app) -> Iterator[str]:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """Say how many bad-input cases tests/test_bad_inputs.py tried (a test may try several)."""
+    """Say how many bad-input cases tests/test_bad_*inputs.py tried (a test may try several)."""
     reports = [
         r
         for r in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
-        if r.when == "call" and "test_bad_inputs.py" in r.nodeid
+        if r.when == "call" and "test_bad_" in r.nodeid
     ]
     if reports:
         cases = sum(dict(r.user_properties).get("cases", 1) for r in reports)

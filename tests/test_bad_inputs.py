@@ -1,5 +1,6 @@
-"""Every kind of odd or bad input, through the real entry points: `photostyle stylize` and
-`evaluate`, the serve API, train.py and export.py.
+"""Every kind of odd or bad photo, model file and output, through the real entry points:
+`photostyle stylize` and `evaluate`, and the serve API (train.py, export.py and optimize:
+test_bad_training_inputs.py).
 
 For each case: a failure exits non-zero with a line that names the problem and no
 traceback; an odd but valid photo is stylized at its own size; the inputs are
@@ -7,8 +8,6 @@ byte-identical afterwards and no partial output (or temporary file) is left behi
 """
 
 import gzip
-import hashlib
-import importlib.util
 import io
 import os
 import shutil
@@ -17,48 +16,36 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bad_inputs import AS_ROOT, clean_failure, digest, made, no_leftovers, save_image, small_photo, written
 from fastapi.testclient import TestClient
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 from PIL import Image
 
-from conftest import PHOTOSTYLE, PROJECT_ROOT, PYTHON, TINY, run, smooth_photo
-
-AS_ROOT = os.geteuid() == 0  # permissions do not stop root, so those cases cannot fail as root
-
-
-def _save(path: Path, image: Image.Image, **options) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, **options)
-
-
-def _photo(height: int, width: int) -> Image.Image:
-    return Image.fromarray(smooth_photo(height, width))
+from conftest import PHOTOSTYLE, run
 
 
 def _animated(path: Path) -> None:
-    frames = [_photo(20, 24).quantize(), _photo(20, 24).transpose(Image.Transpose.FLIP_LEFT_RIGHT).quantize()]
-    _save(path, frames[0], save_all=True, append_images=frames[1:], duration=100, loop=0)
+    frames = [small_photo(20, 24).quantize(), small_photo(20, 24).transpose(Image.Transpose.FLIP_LEFT_RIGHT).quantize()]
+    save_image(path, frames[0], save_all=True, append_images=frames[1:], duration=100, loop=0)
 
 
 def _exif_rotated(path: Path) -> None:
-    image = _photo(20, 30)
+    image = small_photo(20, 30)
     exif = image.getexif()
     exif[0x0112] = 6
-    _save(path, image, exif=exif)
+    save_image(path, image, exif=exif)
 
 
 def _bomb(path: Path) -> None:
-    _save(path, Image.new("1", (30000, 30000)), optimize=True)
+    save_image(path, Image.new("1", (30000, 30000)), optimize=True)
 
 
 def _truncated(path: Path) -> None:
-    _save(path, _photo(64, 64))
+    save_image(path, small_photo(64, 64))
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
 def _sixteen_bit(path: Path) -> None:
-    _save(path, Image.fromarray(np.asarray(_photo(16, 18).convert("L"), np.uint16) * 257))
+    save_image(path, Image.fromarray(np.asarray(small_photo(16, 18).convert("L"), np.uint16) * 257))
 
 
 def _fuzzed(number: int):
@@ -72,12 +59,12 @@ def _fuzzed(number: int):
 def _float_with_nan(path: Path) -> None:
     values = np.linspace(0, 1, 120, dtype=np.float32).reshape(10, 12)
     values[2, :4] = [np.nan, np.inf, -np.inf, 7.0]
-    _save(path, Image.fromarray(values))
+    save_image(path, Image.fromarray(values))
 
 
 def _palette_transparent(path: Path) -> None:
-    image = _photo(14, 16).quantize(8)
-    _save(path, image, transparency=0)
+    image = small_photo(14, 16).quantize(8)
+    save_image(path, image, transparency=0)
 
 
 # name -> (file name, how to make it, whether stylize must succeed)
@@ -89,36 +76,36 @@ PHOTOS = {
     "html named .png": ("page.png", lambda p: p.write_text("<html></html>"), False),
     "random bytes": ("noise.webp", lambda p: p.write_bytes(os.urandom(500)), False),
     "declared 900 megapixels": ("bomb.png", _bomb, False),
-    "cmyk jpeg": ("cmyk.jpg", lambda p: _save(p, _photo(12, 15).convert("CMYK")), True),
+    "cmyk jpeg": ("cmyk.jpg", lambda p: save_image(p, small_photo(12, 15).convert("CMYK")), True),
     "16-bit png": ("deep.png", _sixteen_bit, True),
     "palette with transparency": ("palette.png", _palette_transparent, True),
-    "greyscale + alpha": ("la.png", lambda p: _save(p, _photo(10, 11).convert("LA")), True),
-    "rgba": ("rgba.png", lambda p: _save(p, _photo(10, 11).convert("RGBA")), True),
-    "1-bit": ("mono.png", lambda p: _save(p, _photo(10, 11).convert("1")), True),
-    "1x1": ("dot.png", lambda p: _save(p, _photo(1, 1)), True),
-    "1xN": ("line.png", lambda p: _save(p, _photo(1, 37)), True),
-    "Nx1": ("column.png", lambda p: _save(p, _photo(29, 1)), True),
-    "3x3": ("tiny.png", lambda p: _save(p, _photo(3, 3)), True),
-    "odd size": ("odd.jpg", lambda p: _save(p, _photo(17, 31)), True),
+    "greyscale + alpha": ("la.png", lambda p: save_image(p, small_photo(10, 11).convert("LA")), True),
+    "rgba": ("rgba.png", lambda p: save_image(p, small_photo(10, 11).convert("RGBA")), True),
+    "1-bit": ("mono.png", lambda p: save_image(p, small_photo(10, 11).convert("1")), True),
+    "1x1": ("dot.png", lambda p: save_image(p, small_photo(1, 1)), True),
+    "1xN": ("line.png", lambda p: save_image(p, small_photo(1, 37)), True),
+    "Nx1": ("column.png", lambda p: save_image(p, small_photo(29, 1)), True),
+    "3x3": ("tiny.png", lambda p: save_image(p, small_photo(3, 3)), True),
+    "odd size": ("odd.jpg", lambda p: save_image(p, small_photo(17, 31)), True),
     "exif rotated": ("rotated.jpg", _exif_rotated, True),
     "animated gif": ("anim.gif", _animated, True),
     "animated webp": ("anim.webp", _animated, True),
-    "bmp": ("old.bmp", lambda p: _save(p, _photo(9, 13)), True),
-    "tiff": ("scan.tiff", lambda p: _save(p, _photo(9, 13)), True),
-    "non-ascii name": ("ñandú фото.jpg", lambda p: _save(p, _photo(12, 12)), True),
-    "spaces in the folder": ("with space/photo one.png", lambda p: _save(p, _photo(12, 12)), True),
-    "upper-case suffix": ("LOUD.JPEG", lambda p: _save(p, _photo(12, 12), format="JPEG"), True),
+    "bmp": ("old.bmp", lambda p: save_image(p, small_photo(9, 13)), True),
+    "tiff": ("scan.tiff", lambda p: save_image(p, small_photo(9, 13)), True),
+    "non-ascii name": ("ñandú фото.jpg", lambda p: save_image(p, small_photo(12, 12)), True),
+    "spaces in the folder": ("with space/photo one.png", lambda p: save_image(p, small_photo(12, 12)), True),
+    "upper-case suffix": ("LOUD.JPEG", lambda p: save_image(p, small_photo(12, 12), format="JPEG"), True),
     "gzip named .png": ("packed.png", lambda p: p.write_bytes(gzip.compress(b"x" * 1000)), False),
     "svg named .png": ("drawing.png", lambda p: p.write_text('<svg xmlns="http://www.w3.org/2000/svg"/>'), False),
     "jpeg with trailing bytes": (
         "tail.jpg",
-        lambda p: (_save(p, _photo(12, 12)), p.write_bytes(p.read_bytes() + b"junk" * 50)),
+        lambda p: (save_image(p, small_photo(12, 12)), p.write_bytes(p.read_bytes() + b"junk" * 50)),
         True,
     ),
-    "greyscale jpeg": ("grey.jpg", lambda p: _save(p, _photo(12, 13).convert("L")), True),
+    "greyscale jpeg": ("grey.jpg", lambda p: save_image(p, small_photo(12, 13).convert("L")), True),
     "32-bit float tiff": (
         "float.tiff",
-        lambda p: _save(p, Image.fromarray(np.linspace(0, 1, 120, dtype=np.float32).reshape(10, 12))),
+        lambda p: save_image(p, Image.fromarray(np.linspace(0, 1, 120, dtype=np.float32).reshape(10, 12))),
         True,
     ),
     "float tiff with NaN and infinities": ("nan.tiff", _float_with_nan, True),
@@ -126,27 +113,6 @@ PHOTOS = {
     "fuzzed gif (IndexError in Pillow)": ("fuzzed.gif", _fuzzed(28), False),
     "fuzzed gif (struct.error in Pillow)": ("fuzzed2.gif", _fuzzed(88), False),
 }
-
-
-def digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def no_leftovers(folder: Path) -> bool:
-    return not any(p.name.endswith(".part") for p in folder.rglob("*")) if folder.exists() else True
-
-
-def clean_failure(result, *names: str) -> bool:
-    return (
-        result.returncode != 0
-        and "Traceback" not in result.stderr
-        and all(name in result.stderr for name in names)
-        and len(result.stderr.strip()) > 0
-    )
 
 
 @pytest.fixture(scope="module")
@@ -234,24 +200,16 @@ def _other_onnx(path: Path) -> None:
     onnx.save(helper.make_model(graph), path)
 
 
-def _written(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
-
-
-def _made(path: Path, make) -> Path:
-    make(path)
-    return path
-
-
 MODELS = {
     "missing": lambda folder, good: folder / "none.onnx",
-    "a folder": lambda folder, good: _made(folder / "dir.onnx", Path.mkdir),
-    "zero bytes": lambda folder, good: _written(folder / "empty.onnx", b""),
-    "text": lambda folder, good: _written(folder / "text.onnx", b"hello"),
-    "truncated": lambda folder, good: _written(folder / "cut.onnx", good.read_bytes()[:3000]),
-    "another model": lambda folder, good: _made(folder / "other.onnx", _other_onnx),
-    "a photo": lambda folder, good: _made(folder / "photo.onnx", lambda p: _save(p, _photo(8, 8), format="PNG")),
+    "a folder": lambda folder, good: made(folder / "dir.onnx", Path.mkdir),
+    "zero bytes": lambda folder, good: written(folder / "empty.onnx", b""),
+    "text": lambda folder, good: written(folder / "text.onnx", b"hello"),
+    "truncated": lambda folder, good: written(folder / "cut.onnx", good.read_bytes()[:3000]),
+    "another model": lambda folder, good: made(folder / "other.onnx", _other_onnx),
+    "a photo": lambda folder, good: made(
+        folder / "photo.onnx", lambda p: save_image(p, small_photo(8, 8), format="PNG")
+    ),
 }
 
 
@@ -260,7 +218,7 @@ MODELS = {
 def test_stylize_and_serve_refuse_each_wrong_model(case, tiny_model, tmp_path):
     model = MODELS[case](tmp_path, tiny_model)
     source = tmp_path / "in" / "p.png"
-    _save(source, _photo(10, 10))
+    save_image(source, small_photo(10, 10))
     result = run(PHOTOSTYLE, "stylize", str(model), str(source), "-o", str(tmp_path / "out"))
     assert clean_failure(result, model.name), result.stderr
     assert not (tmp_path / "out" / "p.png").exists()
@@ -305,7 +263,7 @@ def test_serve_lists_each_wrong_model_beside_a_good_one_as_unavailable(case, tin
 
 def _png() -> bytes:
     buffer = io.BytesIO()
-    _photo(10, 12).save(buffer, format="PNG")
+    small_photo(10, 12).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -313,7 +271,7 @@ def _png() -> bytes:
 def test_output_mistakes(tiny_model, tmp_path, record_property):
     source_dir = tmp_path / "in"
     source = source_dir / "p.png"
-    _save(source, _photo(10, 12))
+    save_image(source, small_photo(10, 12))
     before = digest(source_dir)
     cases = 0
     # The output folder is a file.
@@ -357,7 +315,7 @@ def test_output_mistakes(tiny_model, tmp_path, record_property):
             run(PHOTOSTYLE, "stylize", str(tiny_model), str(source), "-o", str(tmp_path / "locked")), "locked"
         )
         secret = tmp_path / "secret.png"
-        _save(secret, _photo(5, 5))
+        save_image(secret, small_photo(5, 5))
         secret.chmod(0)
         assert clean_failure(
             run(PHOTOSTYLE, "stylize", str(tiny_model), str(secret), "-o", str(tmp_path / "o5")), "permission"
@@ -365,241 +323,3 @@ def test_output_mistakes(tiny_model, tmp_path, record_property):
         cases += 2
     assert digest(source_dir) == before and no_leftovers(tmp_path)
     record_property("cases", cases)
-
-
-TRAIN_MISTAKES = {
-    "negative steps": (["trainer.max_steps=-5"], "max_steps"),
-    "unknown model": (["model=nonexistent"], "nonexistent"),
-    "missing style image": (["style.image=/nowhere/style.jpg"], "style.jpg"),
-    "corrupt style image": (["style.image={bad}"], "bad.jpg"),
-    "empty data folder": (["data.root={empty}"], "no photos"),
-    "data folder missing": (["data.root=/nowhere/photos"], "/nowhere/photos"),
-    "zero batch": (["data.batch_size=0"], "batch_size"),
-    "negative photoreal weight": (["loss.photoreal_weight=-1"], "photoreal_weight"),
-    "unknown VGG layer": (["loss.content_layers=[relu9_9]"], "relu9_9"),
-    "unknown key": (["+loss.style_wieght=1"], "style_wieght"),
-    "negative colour weight": (["loss.colour_weight=-1"], "colour_weight"),
-    "no colour directions": (["loss.colour_directions=0"], "colour_directions=0"),
-    "resume a run that has no checkpoint": (["ckpt_path=last"], "hydra.run.dir="),
-    "thumbnail off the grid": (["model=bilateral", "model.thumbnail_size=100"], "thumbnail_size=100"),
-    "style colours out of range": (["model=bilateral", "model.style_colours=1.5"], "style_colours=1.5"),
-    "negative band threshold": (["model=bilateral", "model.banded_from_pixels=-1"], "banded_from_pixels=-1"),
-    "content colours out of range": (["loss.content_colours=-1"], "content_colours=-1"),
-}
-
-
-# Refused by Hydra (while it composes the config, or reporting a framework's own error), or
-# checked once through the real process: these run train.py as a user does. The others call
-# train.py's main() on the composed config in this process: the same code, without starting a
-# process for each.
-THROUGH_THE_PROCESS = {"unknown model", "unknown key", "negative steps", "negative photoreal weight"}
-
-
-def _train_overrides(case: str, photo_folder: Path, style_photo: Path, tmp_path: Path) -> list[str]:
-    (tmp_path / "empty").mkdir()
-    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 broken")
-    overrides, _ = TRAIN_MISTAKES[case]
-    overrides = [o.format(bad=tmp_path / "bad.jpg", empty=tmp_path / "empty") for o in overrides]
-    # A case that picks its own network leaves out the tiny residual network's settings.
-    tiny = [o for o in TINY if not o.startswith("model")] if any(o.startswith("model=") for o in overrides) else TINY
-    return [f"data.root={photo_folder}", f"style.image={style_photo}", *tiny, "trainer.max_steps=1", *overrides]
-
-
-@pytest.fixture(scope="module")
-def train_main():
-    """train.py's main() as written, without Hydra's command-line wrapper."""
-    spec = importlib.util.spec_from_file_location("train_entry_point", PROJECT_ROOT / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main.__wrapped__
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", sorted(THROUGH_THE_PROCESS))
-def test_train_refuses_bad_values_in_one_line(case, photo_folder, style_photo, tmp_path):
-    overrides = _train_overrides(case, photo_folder, style_photo, tmp_path)
-    result = run(PYTHON, "train.py", *overrides, f"hydra.run.dir={tmp_path / 'run'}")
-    assert clean_failure(result, TRAIN_MISTAKES[case][1]), result.stderr[-2000:]
-    assert not (tmp_path / "run" / "checkpoints").exists()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", sorted(set(TRAIN_MISTAKES) - THROUGH_THE_PROCESS))
-def test_train_refuses_each_bad_value(case, photo_folder, style_photo, tmp_path, train_main, capsys):
-    overrides = _train_overrides(case, photo_folder, style_photo, tmp_path)
-    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=[*overrides, "logger=csv", f"run_dir={tmp_path / 'run'}"])
-    with pytest.raises(SystemExit) as stopped:
-        train_main(cfg)
-    stderr = capsys.readouterr().err
-    errors = [line for line in stderr.splitlines() if line.startswith("train.py: error: ")]
-    assert stopped.value.code == 1 and len(errors) == 1 and "Traceback" not in stderr, stderr[-2000:]
-    assert TRAIN_MISTAKES[case][1] in errors[0]
-    assert not (tmp_path / "run" / "checkpoints").exists()
-
-
-class _Pickled:
-    def __reduce__(self):
-        return (print, ("code ran while loading",))
-
-
-@pytest.fixture(scope="module")
-def trained_checkpoint(tmp_path_factory, tiny_model) -> Path:
-    from conftest import save_photo
-
-    folder = tmp_path_factory.mktemp("trained")
-    for seed in range(3):
-        save_photo(folder / "photos" / f"{seed}.png", 40, 48, seed)
-    save_photo(folder / "style.png", 40, 48, 9)
-    result = run(
-        PYTHON,
-        "train.py",
-        f"data.root={folder / 'photos'}",
-        f"style.image={folder / 'style.png'}",
-        *TINY,
-        "trainer.max_steps=2",
-        "logger=csv",
-        f"hydra.run.dir={folder / 'run'}",
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return folder / "run" / "checkpoints" / "last.ckpt"
-
-
-def _other_network(checkpoint: Path, path: Path) -> None:
-    import torch
-
-    saved = torch.load(checkpoint, weights_only=True)
-    saved["hyper_parameters"]["model"] = {"_target_": "photostyle.networks.bilateral.BilateralNet"}
-    torch.save(saved, path)
-
-
-def _crafted_pickle(checkpoint: Path, path: Path) -> None:
-    import pickle
-
-    path.write_bytes(pickle.dumps({"state_dict": _Pickled(), "hyper_parameters": {"model": {}}}))
-
-
-EXPORT_MISTAKES = {
-    "missing checkpoint": (lambda ckpt, folder: folder / "none.ckpt", "none.ckpt"),
-    "not a checkpoint": (lambda ckpt, folder: _written(folder / "x.ckpt", b"not a checkpoint"), "x.ckpt"),
-    "truncated checkpoint": (lambda ckpt, folder: _written(folder / "cut.ckpt", ckpt.read_bytes()[:2000]), "cut.ckpt"),
-    "crafted pickle": (
-        lambda ckpt, folder: _made(folder / "evil.ckpt", lambda p: _crafted_pickle(ckpt, p)),
-        "not a safe",
-    ),
-    "another network's config": (
-        lambda ckpt, folder: _made(folder / "other.ckpt", lambda p: _other_network(ckpt, p)),
-        "do not fit",
-    ),
-    "a photo": (
-        lambda ckpt, folder: _made(folder / "photo.ckpt", lambda p: _save(p, _photo(8, 8), format="PNG")),
-        "photo.ckpt",
-    ),
-}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", EXPORT_MISTAKES)
-def test_export_refuses_each_bad_checkpoint(case, trained_checkpoint, tmp_path):
-    make, named = EXPORT_MISTAKES[case]
-    checkpoint = make(trained_checkpoint, tmp_path)
-    result = run(PYTHON, "export.py", f"ckpt={checkpoint}", f"out={tmp_path / 'm.onnx'}")
-    assert clean_failure(result, named), result.stderr[-2000:]
-    assert "code ran while loading" not in result.stdout + result.stderr
-    assert not (tmp_path / "m.onnx").exists() and no_leftovers(tmp_path)
-
-
-@pytest.mark.slow
-def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property):
-    out = tmp_path / "m.onnx"
-    assert clean_failure(run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={tmp_path}"), "is a folder")
-    assert clean_failure(
-        run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={tmp_path / 'no' / 'm.onnx'}"), "does not exist"
-    )
-    out.write_bytes(b"keep me")
-    assert clean_failure(run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}"), "overwrite=true")
-    assert out.read_bytes() == b"keep me"
-    assert run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}", "overwrite=true").returncode == 0
-    record_property("cases", 3)
-
-
-@pytest.mark.slow
-def test_training_resumes_only_from_a_safe_checkpoint(trained_checkpoint, photo_folder, style_photo, tmp_path):
-    evil = _made(tmp_path / "evil.ckpt", lambda p: _crafted_pickle(trained_checkpoint, p))
-    result = run(
-        PYTHON,
-        "train.py",
-        f"data.root={photo_folder}",
-        f"style.image={style_photo}",
-        *TINY,
-        "trainer.max_steps=3",
-        f"ckpt_path={evil}",
-        f"hydra.run.dir={tmp_path / 'run'}",
-    )
-    assert clean_failure(result, "evil.ckpt"), result.stderr[-2000:]
-    assert "code ran while loading" not in result.stdout + result.stderr
-
-
-@pytest.mark.slow
-def test_training_resumes_only_with_its_own_settings(trained_checkpoint, tmp_path):
-    folder = trained_checkpoint.parents[2]
-    result = run(
-        PYTHON,
-        "train.py",
-        f"data.root={folder / 'photos'}",
-        f"style.image={folder / 'style.png'}",
-        *TINY,
-        "data.crop_size=48",
-        "trainer.max_steps=3",
-        "logger=csv",
-        f"ckpt_path={trained_checkpoint}",
-        f"hydra.run.dir={tmp_path / 'run'}",
-    )
-    assert clean_failure(result, "data.crop_size=48 (was 32)", "overrides"), result.stderr[-2000:]
-    assert not (tmp_path / "run" / "checkpoints").exists()
-
-
-OPTIMIZE_MISTAKES = {
-    "missing style": (["{content}", "{missing}", "-o", "{out}"], "missing.jpg"),
-    "corrupt content": (["{bad}", "{style}", "-o", "{out}"], "bad.jpg"),
-    "unknown output suffix": (["{content}", "{style}", "-o", "{folder}/result.xyz"], "unknown image suffix"),
-    "output is the content": (["{content}", "{style}", "-o", "{content}", "--overwrite"], "overwrite an input"),
-    "mask without its pair": (["{content}", "{style}", "-o", "{out}", "--content-mask", "{content}"], "--style-mask"),
-    "masks with no shared label": (
-        ["{content}", "{style}", "-o", "{out}", "--content-mask", "{black}", "--style-mask", "{white}"],
-        "share no label",
-    ),
-    "zero steps": (["{content}", "{style}", "-o", "{out}", "--steps", "0"], "positive"),
-}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", OPTIMIZE_MISTAKES)
-def test_optimize_refuses_each_mistake(case, style_photo, tmp_path):
-    content = tmp_path / "content.png"
-    _save(content, _photo(12, 14))
-    _save(tmp_path / "black.png", Image.new("RGB", (14, 12)))
-    _save(tmp_path / "white.png", Image.new("RGB", (14, 12), "white"))
-    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 broken")
-    before = digest(tmp_path)
-    args, named = OPTIMIZE_MISTAKES[case]
-    names = dict(
-        content=content,
-        style=style_photo,
-        missing=tmp_path / "missing.jpg",
-        bad=tmp_path / "bad.jpg",
-        out=tmp_path / "out.png",
-        folder=tmp_path,
-        black=tmp_path / "black.png",
-        white=tmp_path / "white.png",
-    )
-    result = run(
-        PHOTOSTYLE,
-        "optimize",
-        *(a.format(**names) for a in args),
-        "--steps" if "--steps" not in args else "--seed",
-        "1",
-    )
-    assert clean_failure(result, named), result.stderr[-2000:]
-    assert digest(tmp_path) == before and no_leftovers(tmp_path)

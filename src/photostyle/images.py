@@ -125,9 +125,8 @@ def decode_photo(
         ) from None
     except MemoryError:
         raise
-    except (
-        Exception
-    ) as error:  # a corrupt file makes Pillow's decoders raise almost any type (TypeError, struct.error, ...)
+    # A corrupt file makes Pillow's decoders raise almost any type (TypeError, struct.error, ...).
+    except Exception as error:
         reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
         raise PhotostyleError(f"{name} is truncated or corrupt ({reason}); re-export the original") from None
     return Photo(rgb, alpha, exif_bytes, frames)

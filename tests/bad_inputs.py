@@ -1,0 +1,51 @@
+"""What the bad-input tests share: small images and files to make, and what a clean failure is."""
+
+import hashlib
+import os
+from pathlib import Path
+
+from PIL import Image
+
+from conftest import smooth_photo
+
+AS_ROOT = os.geteuid() == 0  # permissions do not stop root, so those cases cannot fail as root
+
+
+def save_image(path: Path, image: Image.Image, **options) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, **options)
+
+
+def small_photo(height: int, width: int) -> Image.Image:
+    return Image.fromarray(smooth_photo(height, width))
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def no_leftovers(folder: Path) -> bool:
+    return not any(p.name.endswith(".part") for p in folder.rglob("*")) if folder.exists() else True
+
+
+def clean_failure(result, *names: str) -> bool:
+    return (
+        result.returncode != 0
+        and "Traceback" not in result.stderr
+        and all(name in result.stderr for name in names)
+        and len(result.stderr.strip()) > 0
+    )
+
+
+def written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def made(path: Path, make) -> Path:
+    make(path)
+    return path

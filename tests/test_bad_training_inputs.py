@@ -1,0 +1,252 @@
+"""Bad values, checkpoints and files for training, export and the per-image optimisation,
+through train.py, export.py and `photostyle optimize`: each gets one line naming the
+problem, no traceback, and leaves no partial output behind.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from bad_inputs import clean_failure, digest, made, no_leftovers, save_image, small_photo, written
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from PIL import Image
+
+from conftest import PHOTOSTYLE, PROJECT_ROOT, PYTHON, TINY, run
+
+TRAIN_MISTAKES = {
+    "negative steps": (["trainer.max_steps=-5"], "max_steps"),
+    "unknown model": (["model=nonexistent"], "nonexistent"),
+    "missing style image": (["style.image=/nowhere/style.jpg"], "style.jpg"),
+    "corrupt style image": (["style.image={bad}"], "bad.jpg"),
+    "empty data folder": (["data.root={empty}"], "no photos"),
+    "data folder missing": (["data.root=/nowhere/photos"], "/nowhere/photos"),
+    "zero batch": (["data.batch_size=0"], "batch_size"),
+    "negative photoreal weight": (["loss.photoreal_weight=-1"], "photoreal_weight"),
+    "unknown VGG layer": (["loss.content_layers=[relu9_9]"], "relu9_9"),
+    "unknown key": (["+loss.style_wieght=1"], "style_wieght"),
+    "negative colour weight": (["loss.colour_weight=-1"], "colour_weight"),
+    "no colour directions": (["loss.colour_directions=0"], "colour_directions=0"),
+    "resume a run that has no checkpoint": (["ckpt_path=last"], "hydra.run.dir="),
+    "thumbnail off the grid": (["model=bilateral", "model.thumbnail_size=100"], "thumbnail_size=100"),
+    "style colours out of range": (["model=bilateral", "model.style_colours=1.5"], "style_colours=1.5"),
+    "negative band threshold": (["model=bilateral", "model.banded_from_pixels=-1"], "banded_from_pixels=-1"),
+    "content colours out of range": (["loss.content_colours=-1"], "content_colours=-1"),
+}
+
+
+# Refused by Hydra (while it composes the config, or reporting a framework's own error), or
+# checked once through the real process: these run train.py as a user does. The others call
+# train.py's main() on the composed config in this process: the same code, without starting a
+# process for each.
+THROUGH_THE_PROCESS = {"unknown model", "unknown key", "negative steps", "negative photoreal weight"}
+
+
+def _train_overrides(case: str, photo_folder: Path, style_photo: Path, tmp_path: Path) -> list[str]:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 broken")
+    overrides, _ = TRAIN_MISTAKES[case]
+    overrides = [o.format(bad=tmp_path / "bad.jpg", empty=tmp_path / "empty") for o in overrides]
+    # A case that picks its own network leaves out the tiny residual network's settings.
+    tiny = [o for o in TINY if not o.startswith("model")] if any(o.startswith("model=") for o in overrides) else TINY
+    return [f"data.root={photo_folder}", f"style.image={style_photo}", *tiny, "trainer.max_steps=1", *overrides]
+
+
+@pytest.fixture(scope="module")
+def train_main():
+    """train.py's main() as written, without Hydra's command-line wrapper."""
+    spec = importlib.util.spec_from_file_location("train_entry_point", PROJECT_ROOT / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main.__wrapped__
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(THROUGH_THE_PROCESS))
+def test_train_refuses_bad_values_in_one_line(case, photo_folder, style_photo, tmp_path):
+    overrides = _train_overrides(case, photo_folder, style_photo, tmp_path)
+    result = run(PYTHON, "train.py", *overrides, f"hydra.run.dir={tmp_path / 'run'}")
+    assert clean_failure(result, TRAIN_MISTAKES[case][1]), result.stderr[-2000:]
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(set(TRAIN_MISTAKES) - THROUGH_THE_PROCESS))
+def test_train_refuses_each_bad_value(case, photo_folder, style_photo, tmp_path, train_main, capsys):
+    overrides = _train_overrides(case, photo_folder, style_photo, tmp_path)
+    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[*overrides, "logger=csv", f"run_dir={tmp_path / 'run'}"])
+    with pytest.raises(SystemExit) as stopped:
+        train_main(cfg)
+    stderr = capsys.readouterr().err
+    errors = [line for line in stderr.splitlines() if line.startswith("train.py: error: ")]
+    assert stopped.value.code == 1 and len(errors) == 1 and "Traceback" not in stderr, stderr[-2000:]
+    assert TRAIN_MISTAKES[case][1] in errors[0]
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+class _Pickled:
+    def __reduce__(self):
+        return (print, ("code ran while loading",))
+
+
+@pytest.fixture(scope="module")
+def trained_checkpoint(tmp_path_factory, tiny_model) -> Path:
+    from conftest import save_photo
+
+    folder = tmp_path_factory.mktemp("trained")
+    for seed in range(3):
+        save_photo(folder / "photos" / f"{seed}.png", 40, 48, seed)
+    save_photo(folder / "style.png", 40, 48, 9)
+    result = run(
+        PYTHON,
+        "train.py",
+        f"data.root={folder / 'photos'}",
+        f"style.image={folder / 'style.png'}",
+        *TINY,
+        "trainer.max_steps=2",
+        "logger=csv",
+        f"hydra.run.dir={folder / 'run'}",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return folder / "run" / "checkpoints" / "last.ckpt"
+
+
+def _other_network(checkpoint: Path, path: Path) -> None:
+    import torch
+
+    saved = torch.load(checkpoint, weights_only=True)
+    saved["hyper_parameters"]["model"] = {"_target_": "photostyle.networks.bilateral.BilateralNet"}
+    torch.save(saved, path)
+
+
+def _crafted_pickle(checkpoint: Path, path: Path) -> None:
+    import pickle
+
+    path.write_bytes(pickle.dumps({"state_dict": _Pickled(), "hyper_parameters": {"model": {}}}))
+
+
+EXPORT_MISTAKES = {
+    "missing checkpoint": (lambda ckpt, folder: folder / "none.ckpt", "none.ckpt"),
+    "not a checkpoint": (lambda ckpt, folder: written(folder / "x.ckpt", b"not a checkpoint"), "x.ckpt"),
+    "truncated checkpoint": (lambda ckpt, folder: written(folder / "cut.ckpt", ckpt.read_bytes()[:2000]), "cut.ckpt"),
+    "crafted pickle": (
+        lambda ckpt, folder: made(folder / "evil.ckpt", lambda p: _crafted_pickle(ckpt, p)),
+        "not a safe",
+    ),
+    "another network's config": (
+        lambda ckpt, folder: made(folder / "other.ckpt", lambda p: _other_network(ckpt, p)),
+        "do not fit",
+    ),
+    "a photo": (
+        lambda ckpt, folder: made(folder / "photo.ckpt", lambda p: save_image(p, small_photo(8, 8), format="PNG")),
+        "photo.ckpt",
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", EXPORT_MISTAKES)
+def test_export_refuses_each_bad_checkpoint(case, trained_checkpoint, tmp_path):
+    make, named = EXPORT_MISTAKES[case]
+    checkpoint = make(trained_checkpoint, tmp_path)
+    result = run(PYTHON, "export.py", f"ckpt={checkpoint}", f"out={tmp_path / 'm.onnx'}")
+    assert clean_failure(result, named), result.stderr[-2000:]
+    assert "code ran while loading" not in result.stdout + result.stderr
+    assert not (tmp_path / "m.onnx").exists() and no_leftovers(tmp_path)
+
+
+@pytest.mark.slow
+def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property):
+    out = tmp_path / "m.onnx"
+    assert clean_failure(run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={tmp_path}"), "is a folder")
+    assert clean_failure(
+        run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={tmp_path / 'no' / 'm.onnx'}"), "does not exist"
+    )
+    out.write_bytes(b"keep me")
+    assert clean_failure(run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}"), "overwrite=true")
+    assert out.read_bytes() == b"keep me"
+    assert run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}", "overwrite=true").returncode == 0
+    record_property("cases", 3)
+
+
+@pytest.mark.slow
+def test_training_resumes_only_from_a_safe_checkpoint(trained_checkpoint, photo_folder, style_photo, tmp_path):
+    evil = made(tmp_path / "evil.ckpt", lambda p: _crafted_pickle(trained_checkpoint, p))
+    result = run(
+        PYTHON,
+        "train.py",
+        f"data.root={photo_folder}",
+        f"style.image={style_photo}",
+        *TINY,
+        "trainer.max_steps=3",
+        f"ckpt_path={evil}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert clean_failure(result, "evil.ckpt"), result.stderr[-2000:]
+    assert "code ran while loading" not in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_training_resumes_only_with_its_own_settings(trained_checkpoint, tmp_path):
+    folder = trained_checkpoint.parents[2]
+    result = run(
+        PYTHON,
+        "train.py",
+        f"data.root={folder / 'photos'}",
+        f"style.image={folder / 'style.png'}",
+        *TINY,
+        "data.crop_size=48",
+        "trainer.max_steps=3",
+        "logger=csv",
+        f"ckpt_path={trained_checkpoint}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert clean_failure(result, "data.crop_size=48 (was 32)", "overrides"), result.stderr[-2000:]
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+OPTIMIZE_MISTAKES = {
+    "missing style": (["{content}", "{missing}", "-o", "{out}"], "missing.jpg"),
+    "corrupt content": (["{bad}", "{style}", "-o", "{out}"], "bad.jpg"),
+    "unknown output suffix": (["{content}", "{style}", "-o", "{folder}/result.xyz"], "unknown image suffix"),
+    "output is the content": (["{content}", "{style}", "-o", "{content}", "--overwrite"], "overwrite an input"),
+    "mask without its pair": (["{content}", "{style}", "-o", "{out}", "--content-mask", "{content}"], "--style-mask"),
+    "masks with no shared label": (
+        ["{content}", "{style}", "-o", "{out}", "--content-mask", "{black}", "--style-mask", "{white}"],
+        "share no label",
+    ),
+    "zero steps": (["{content}", "{style}", "-o", "{out}", "--steps", "0"], "positive"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", OPTIMIZE_MISTAKES)
+def test_optimize_refuses_each_mistake(case, style_photo, tmp_path):
+    content = tmp_path / "content.png"
+    save_image(content, small_photo(12, 14))
+    save_image(tmp_path / "black.png", Image.new("RGB", (14, 12)))
+    save_image(tmp_path / "white.png", Image.new("RGB", (14, 12), "white"))
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 broken")
+    before = digest(tmp_path)
+    args, named = OPTIMIZE_MISTAKES[case]
+    names = dict(
+        content=content,
+        style=style_photo,
+        missing=tmp_path / "missing.jpg",
+        bad=tmp_path / "bad.jpg",
+        out=tmp_path / "out.png",
+        folder=tmp_path,
+        black=tmp_path / "black.png",
+        white=tmp_path / "white.png",
+    )
+    result = run(
+        PHOTOSTYLE,
+        "optimize",
+        *(a.format(**names) for a in args),
+        "--steps" if "--steps" not in args else "--seed",
+        "1",
+    )
+    assert clean_failure(result, named), result.stderr[-2000:]
+    assert digest(tmp_path) == before and no_leftovers(tmp_path)
