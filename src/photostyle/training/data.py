@@ -120,7 +120,7 @@ class PhotoCrops(Dataset):
                         self.skipped.value += 1
                     warnings.warn(f"skipping unreadable training photo: {error}", stacklevel=1)
                 continue
-            return to_tensor(photo.rgb)[0]
+            return to_tensor(photo.rgb, copy=False)[0]
         raise PhotostyleError("none of the training photos can be read; check data.root")
 
 

@@ -31,7 +31,7 @@ class StyleTransferSystem(pl.LightningModule):
         super().__init__()
         self.net = net
         self.objective = objective
-        style = load(Path(style_image), max_side=style_size)  # (1, 3, H, W), longer side at most style_size
+        style = load(Path(style_image), max_side=style_size, copy=False)  # (1, 3, H, W), longer side at most style_size
         self.objective.set_style(style)
         if hasattr(net, "set_style"):  # a network that adapts to the style photo's statistics
             net.set_style(style)
