@@ -142,10 +142,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def peak_rss_mib(pid: int) -> float:
-    """The peak resident memory of a process so far (Linux), in MiB."""
+def rss_mib(pid: int, peak: bool = False) -> float:
+    """A process's resident memory now, or its peak so far (Linux), in MiB."""
+    key = "VmHWM:" if peak else "VmRSS:"
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(key):
             return int(line.split()[1]) / 1024
     return float("nan")
 

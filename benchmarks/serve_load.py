@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.common import ROOT, model_to_serve, peak_rss_mib, serving
+from benchmarks.common import ROOT, model_to_serve, rss_mib, serving
 
 
 def load(url: str, photo: bytes, model: str, clients: int, seconds: float) -> tuple[list[float], int]:
@@ -87,7 +87,7 @@ def main() -> None:
                 ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
                 print(
                     f"| {clients} | {len(latencies) / args.seconds:.1f} | {np.percentile(ms, 50):.1f} | "
-                    f"{np.percentile(ms, 99):.1f} | {errors} | {peak_rss_mib(server.pid):.0f} |",
+                    f"{np.percentile(ms, 99):.1f} | {errors} | {rss_mib(server.pid, peak=True):.0f} |",
                     flush=True,
                 )
 

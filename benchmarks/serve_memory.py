@@ -19,15 +19,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from benchmarks.common import model_to_serve, peak_rss_mib, serving
-
-
-def rss_mib(pid: int) -> float:
-    return next(
-        int(line.split()[1]) / 1024
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-        if line.startswith("VmRSS:")
-    )
+from benchmarks.common import model_to_serve, rss_mib, serving
 
 
 def synthetic_photo(width: int, height: int, image_format: str) -> bytes:
@@ -83,7 +75,7 @@ def main() -> None:
                 sizes = {Image.open(io.BytesIO(a.content)).size for a in answers if a.status_code == 200}
                 print(
                     f"| {image_format} | {len(photo) / 1024:.0f} | {' '.join(str(a.status_code) for a in answers)} | "
-                    f"{' '.join(f'{w}x{h}' for w, h in sizes)} | {rest:.0f} | {peak_rss_mib(server.pid):.0f} | "
+                    f"{' '.join(f'{w}x{h}' for w, h in sizes)} | {rest:.0f} | {rss_mib(server.pid, peak=True):.0f} | "
                     f"{rss_mib(server.pid):.0f} |",
                     flush=True,
                 )
