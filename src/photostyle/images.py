@@ -185,8 +185,8 @@ def save_photo(
     image.save(stream, format=file_format, **options)
 
 
-def find_photos(inputs: list[Path]) -> list[tuple[Path, Path]]:
-    """Expand files and folders (recursively) into (photo, relative output path) pairs.
+def find_photos(inputs: list[Path], extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[tuple[Path, Path]]:
+    """Expand files and folders (recursively, for files with `extensions`) into (photo, relative output path) pairs.
 
     A file keeps its name; a folder's photos keep their path below the folder's own name,
     so two folders with same-named files never collide.
@@ -197,7 +197,7 @@ def find_photos(inputs: list[Path]) -> list[tuple[Path, Path]]:
             photos = sorted(
                 p
                 for p in given.rglob("*")
-                if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not p.name.startswith(".")
+                if p.suffix.lower() in extensions and p.is_file() and not p.name.startswith(".")
             )
             found += [(p, Path(given.resolve().name) / p.relative_to(given)) for p in photos]
         elif given.exists():
