@@ -175,7 +175,7 @@ def test_corrupt_photo_in_a_batch_is_reported_and_the_rest_done(tiny_model, phot
     (photo_folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
     result = stylize(tiny_model, photo_folder, "-o", tmp_path / "out")
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "broken.jpg" in result.stderr and "1 photo(s) could not be stylized" in result.stderr
+    assert "broken.jpg" in result.stderr and "1 file(s) could not be stylized" in result.stderr
     assert len(list((tmp_path / "out").rglob("*.*"))) == 6
     assert not list((tmp_path / "out").rglob(".*.part"))
 

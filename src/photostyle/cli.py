@@ -23,6 +23,13 @@ def _strength(text: str) -> float:
     return value
 
 
+def _smoothing(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not in [0, 1): 0 = every frame on its own, 0.9 = very steady")
+    return value
+
+
 def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
     defaults = settings.OptimizeSettings()
     loss = defaults.loss
@@ -68,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         "stylize", help="stylize photos and folders of photos with an ONNX model (onnxruntime only)"
     )
     stylize.add_argument("model", type=Path, help="the .onnx file written by export.py")
-    stylize.add_argument("inputs", type=Path, nargs="+", help="photos and folders (searched recursively)")
+    stylize.add_argument(
+        "inputs", type=Path, nargs="+", help="photos, video clips and folders of them (searched recursively)"
+    )
     stylize.add_argument("-o", "--output", type=Path, required=True, help="folder for the results (created if missing)")
     stylize.add_argument(
         "--max-side", type=_positive_int, help="shrink each photo so its longer side is at most this many pixels"
@@ -99,6 +108,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stylize.add_argument(
         "--post", action="store_true", help="clean each result up with the guided filter (removes halos; needs torch)"
+    )
+    stylize.add_argument(
+        "--crf",
+        type=int,
+        default=settings.VIDEO_CRF,
+        choices=range(0, 52),
+        metavar="0..51",
+        help="video quality, x264's constant rate factor: lower is better and bigger (default: %(default)s)",
+    )
+    stylize.add_argument(
+        "--smoothing",
+        type=_smoothing,
+        default=settings.VIDEO_SMOOTHING,
+        help="video: how much of the previous frame's look each frame keeps, in [0, 1); 0 = every frame on its own "
+        "(default: %(default)s)",
     )
 
     optimize = commands.add_parser(
@@ -317,11 +341,13 @@ def main(argv: list[str] | None = None) -> None:
                 args.threads,
                 post,
                 args.strength,
+                args.crf,
+                args.smoothing,
             )
             if failures:
-                print(f"photostyle: {len(failures)} photo(s) could not be stylized (see above)", file=sys.stderr)
+                print(f"photostyle: {len(failures)} file(s) could not be stylized (see above)", file=sys.stderr)
                 sys.exit(1)
-            print(f"stylized photos are in {args.output}")
+            print(f"stylized files are in {args.output}")
         elif args.command == "optimize":
             _optimize(args)
         elif args.command == "evaluate":

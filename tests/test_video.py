@@ -1,0 +1,331 @@
+"""Video clips through stylize_video and `photostyle stylize`: timing, size, rotation and audio kept; never a partial
+file."""
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from av.video.reformatter import Interpolation
+
+from photostyle.errors import PhotostyleError
+from photostyle.inference.runtime import StyleModel
+from photostyle.inference.stylize import clip_function, plan_outputs, stylize_paths
+from photostyle.inference.video import stylize_video
+
+from conftest import PHOTOSTYLE, run, save_photo, smooth_photo
+
+FPS = 25
+
+
+def invert(frame: np.ndarray) -> np.ndarray:
+    return 255 - frame
+
+
+def write_clip(
+    path: Path,
+    width: int = 64,
+    height: int = 48,
+    frames: int = 20,
+    codec: str = "libx264",
+    audio: tuple[str, ...] = (),
+    rotation: int | None = None,
+    pts: list[int] | None = None,
+    options: dict | None = None,
+) -> Path:
+    """A small clip of a smooth photo drifting sideways, at FPS (or at `pts` in 1/FPS units), with a tone on
+    each audio codec given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", options=options or {}) as container:
+        video = container.add_stream(codec, rate=FPS)
+        video.width, video.height = width, height
+        video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        if rotation is not None:
+            video.set_display_rotation(rotation)
+        tracks = [container.add_stream(name, rate=48000, layout="mono") for name in audio]
+        photo = smooth_photo(height, width + frames)
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(photo[:, i : i + width]), format="rgb24")
+            frame.pts = i if pts is None else pts[i]
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+        for track in tracks:
+            write_tone(container, track, seconds=frames / FPS)
+    return path
+
+
+def write_tone(container: av.container.OutputContainer, track: av.audio.stream.AudioStream, seconds: float) -> None:
+    size = track.codec_context.frame_size or 1024
+    samples = np.sin(np.arange(round(seconds * 48000)) * 2 * np.pi * 440 / 48000).astype(np.float32)
+    for start in range(0, len(samples) - size + 1, size):
+        frame = av.AudioFrame.from_ndarray(samples[None, start : start + size], format="flt", layout="mono")
+        frame.sample_rate, frame.pts = 48000, start
+        container.mux(track.encode(frame))
+    container.mux(track.encode())
+
+
+def decoded(path: Path) -> list[av.VideoFrame]:
+    with av.open(str(path)) as container:
+        return [frame for frame in container.decode(video=0)]
+
+
+def rgb(frames: list[av.VideoFrame]) -> np.ndarray:
+    """(T, H, W, 3) int16, converted with exact rounding (swscale's default is half a level dark)."""
+    exact = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
+    return np.stack([frame.to_ndarray(format="rgb24", interpolation=exact) for frame in frames]).astype(np.int16)
+
+
+def luma(frames: np.ndarray) -> np.ndarray:
+    """(..., 3) RGB -> BT.601 luma, which a YUV round trip keeps whatever it does to the chroma."""
+    return frames @ np.array([0.299, 0.587, 0.114])
+
+
+def audio_packets(path: Path) -> list[list[tuple[int, int, bytes]]]:
+    """Every audio stream's packets as (time, duration, bytes), times in seconds (the containers' time bases differ)."""
+    with av.open(str(path)) as container:
+        streams = list(container.streams.audio)
+        return [
+            [(p.pts * p.time_base, p.duration * p.time_base, bytes(p)) for p in container.demux(s) if p.size]
+            for s in streams
+        ]
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_keeps_frames_rate_size_timestamps_duration_and_audio(tmp_path):
+    source = write_clip(tmp_path / "clip.mp4", frames=30, audio=("aac", "aac"))
+    result = stylize_video(source, tmp_path / "out.mp4", invert, crf=0, progress=False)
+    assert result.frames == 30 and result.warning is None
+    before, after = decoded(source), decoded(tmp_path / "out.mp4")
+    assert len(after) == 30
+    assert [f.time for f in after] == [f.time for f in before]  # the same timestamps, in seconds
+    assert (after[0].width, after[0].height) == (64, 48)
+    with av.open(str(source)) as original, av.open(str(tmp_path / "out.mp4")) as written:
+        assert written.streams.video[0].average_rate == FPS
+        assert written.streams.video[0].codec_context.name == "h264"
+        assert written.duration == original.duration
+        assert len(written.streams.audio) == 2
+    assert audio_packets(tmp_path / "out.mp4") == audio_packets(source)  # copied, not re-encoded
+    # Within the error of H.264 (lossless at crf 0) and of 4:2:0 chroma on the way to and from RGB.
+    error = np.abs(rgb(after) - invert(rgb(before)))
+    assert error.mean() < 1.5 and np.percentile(error, 99) < 8
+
+
+def test_an_identity_frame_function_gives_the_clip_back(tmp_path):
+    source = write_clip(tmp_path / "clip.mp4", frames=10)
+    stylize_video(source, tmp_path / "out.mp4", lambda frame: frame, crf=0, progress=False)
+    error = rgb(decoded(tmp_path / "out.mp4")) - rgb(decoded(source))
+    assert abs(error.mean()) < 0.1 and np.abs(error).mean() < 1  # no drift of brightness, only rounding
+
+
+def test_quality_follows_crf(tmp_path):
+    source = write_clip(tmp_path / "clip.mp4")
+    errors = {}
+    for crf in (0, 40):
+        stylize_video(source, tmp_path / f"{crf}.mp4", invert, crf=crf, progress=False)
+        errors[crf] = np.abs(rgb(decoded(tmp_path / f"{crf}.mp4")) - invert(rgb(decoded(source)))).mean()
+    assert errors[40] > 2 * errors[0]
+    assert (tmp_path / "40.mp4").stat().st_size < (tmp_path / "0.mp4").stat().st_size
+
+
+def test_variable_frame_rate_keeps_every_timestamp(tmp_path):
+    pts = [0, 1, 2, 4, 5, 9, 10, 11, 15, 16]  # dropped frames, as a phone records in the dark
+    source = write_clip(tmp_path / "clip.mkv", frames=len(pts), pts=pts)
+    stylize_video(source, tmp_path / "out.mkv", invert, progress=False)
+    assert [f.time for f in decoded(tmp_path / "out.mkv")] == [f.time for f in decoded(source)]
+
+
+def test_rotation_is_kept_as_metadata_and_the_pixels_unrotated(tmp_path):
+    source = write_clip(tmp_path / "phone.mov", rotation=90, frames=10)
+    seen = []
+    stylize_video(source, tmp_path / "out.mov", lambda frame: seen.append(frame.shape) or frame, progress=False)
+    assert seen == [(48, 64, 3)] * 10  # the frame function sees the frames as stored
+    frame = decoded(tmp_path / "out.mov")[0]
+    assert (frame.width, frame.height, frame.rotation) == (64, 48, 90)
+
+
+def test_odd_size_is_kept_exactly(tmp_path):
+    source = write_clip(tmp_path / "odd.mp4", width=63, height=47, frames=10)
+    stylize_video(source, tmp_path / "out.mp4", invert, crf=0, progress=False)
+    before, after = decoded(source), decoded(tmp_path / "out.mp4")
+    assert (after[0].width, after[0].height) == (63, 47)
+    assert after[0].format.name == "yuv444p"  # 4:2:0 cannot hold an odd size
+    assert np.abs(rgb(after) - invert(rgb(before))).mean() < 1.5
+
+
+@pytest.mark.parametrize(
+    "name, codec, audio, written, muxer",
+    [
+        ("clip.mov", "libx264", "aac", "clip.mov", "mov"),
+        ("clip.mkv", "libx264", "libopus", "clip.mkv", "matroska"),
+        ("clip.webm", "libvpx-vp9", "libopus", "clip.mkv", "matroska"),  # WebM cannot hold H.264
+    ],
+)
+def test_containers(tmp_path, name, codec, audio, written, muxer):
+    source = write_clip(tmp_path / name, frames=10, codec=codec, audio=(audio,))
+    [(_, target)] = plan_outputs([source], tmp_path / "out", overwrite=False)
+    assert target.name == written
+    stylize_video(source, target, invert, progress=False)
+    with av.open(str(target)) as container:
+        assert muxer in container.format.name and container.streams.video[0].codec_context.name == "h264"
+    assert len(decoded(target)) == 10
+    assert audio_packets(target) == audio_packets(source)
+
+
+def test_shows_progress_in_frames(tmp_path, capsys):
+    stylize_video(write_clip(tmp_path / "clip.mp4", frames=12), tmp_path / "out.mp4", invert)
+    err = capsys.readouterr().err
+    assert "clip.mp4" in err and "/12 " in err and "frame/s" in err  # counted in frames, of the stated total
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("interruption", [Stop, KeyboardInterrupt])
+def test_no_partial_file_after_an_error_or_ctrl_c(tmp_path, interruption):
+    source = write_clip(tmp_path / "clip.mp4", frames=20, audio=("aac",))
+    calls = []
+
+    def failing(frame: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        if len(calls) == 10:
+            raise interruption()
+        return frame
+
+    with pytest.raises(interruption):
+        stylize_video(source, tmp_path / "out.mp4", failing, progress=False)
+    assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
+
+
+def test_never_overwrites_the_input(tmp_path):
+    source = write_clip(tmp_path / "clip.mp4", frames=5)
+    original = source.read_bytes()
+    with pytest.raises(PhotostyleError, match="overwrite the input"):
+        stylize_video(source, source, invert, progress=False)
+    with pytest.raises(PhotostyleError, match="use one of"):
+        stylize_video(source, tmp_path / "out.webm", invert, progress=False)
+    assert source.read_bytes() == original
+
+
+def truncated(path: Path, fraction: float) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * fraction)])
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda folder: folder / "missing.mp4", "no such file"),
+        (lambda folder: write_text(folder / "notes.mp4", "not a video\n"), "not a video ffmpeg can read"),
+        (lambda folder: write_bytes(folder / "noise.mkv", 5000), "not a video ffmpeg can read"),
+        # An mp4 keeps its index at the end by default, so a cut one has none.
+        (lambda folder: truncated(write_clip(folder / "cut.mp4"), 0.6), "truncated or corrupt"),
+        (lambda folder: truncated(write_clip(folder / "cut.mkv"), 0.3), "no frame decodes"),
+        (lambda folder: write_audio_only(folder / "song.mp4"), "no video stream (only audio)"),
+    ],
+    ids=["missing", "text", "noise", "truncated-mp4", "truncated-in-first-frame", "audio-only"],
+)
+def test_bad_input_is_one_line_with_the_fix(tmp_path, make, message):
+    with pytest.raises(PhotostyleError) as error:
+        stylize_video(make(tmp_path), tmp_path / "out.mp4", invert, progress=False)
+    text = str(error.value)
+    assert message in text and "\n" not in text and ";" in text  # the problem; the fix
+    assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def write_bytes(path: Path, size: int) -> Path:
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8).tobytes())
+    return path
+
+
+def write_audio_only(path: Path) -> Path:
+    with av.open(str(path), "w") as container:
+        write_tone(container, container.add_stream("aac", rate=48000, layout="mono"), seconds=0.2)
+    return path
+
+
+@pytest.mark.parametrize("name, options", [("cut.mp4", {"movflags": "+faststart"}), ("cut.mkv", {})])
+def test_truncated_clip_gives_the_frames_that_decode_and_a_warning(tmp_path, name, options):
+    """With its index up front (an mp4 with faststart, any mkv), a cut clip still decodes up to the cut."""
+    source = truncated(write_clip(tmp_path / name, frames=30, options=options), 0.9)
+    result = stylize_video(source, tmp_path / f"out{source.suffix}", invert, progress=False)
+    assert 0 < result.frames < 30
+    assert "ends early" in result.warning and f"{result.frames} of 30 frames" in result.warning
+    assert len(decoded(tmp_path / f"out{source.suffix}")) == result.frames
+
+
+def test_plan_finds_photos_and_clips_in_folders(tmp_path):
+    folder = tmp_path / "shoot"
+    save_photo(folder / "a.jpg", 20, 30)
+    write_clip(folder / "day" / "b.mp4", frames=2)
+    write_clip(folder / "day" / "c.webm", frames=2, codec="libvpx-vp9")
+    (folder / "notes.txt").write_text("not a photo")
+    plan = plan_outputs([folder], tmp_path / "out", overwrite=False)
+    assert [target.relative_to(tmp_path / "out").as_posix() for _, target in plan] == [
+        "shoot/a.jpg",
+        "shoot/day/b.mp4",
+        "shoot/day/c.mkv",
+    ]
+
+
+def test_a_webm_and_an_mkv_of_the_same_name_are_refused(tmp_path):
+    write_clip(tmp_path / "in" / "c.webm", frames=2, codec="libvpx-vp9")
+    write_clip(tmp_path / "in" / "c.mkv", frames=2)
+    with pytest.raises(PhotostyleError, match="would both be written"):
+        plan_outputs([tmp_path / "in"], tmp_path / "out", overwrite=False)
+
+
+@pytest.mark.slow
+def test_stylize_paths_does_photos_and_clips_in_one_call(tiny_model, tmp_path):
+    folder = tmp_path / "shoot"
+    save_photo(folder / "a.png", 20, 30)
+    source = write_clip(folder / "b.mp4", frames=10, audio=("aac",))
+    assert stylize_paths(tiny_model, [folder], tmp_path / "out", crf=0, smoothing=0) == []
+    assert (tmp_path / "out" / "shoot" / "a.png").is_file()
+    stylize_frame = clip_function(StyleModel(tiny_model), smoothing=0, strength=1)
+    expected = np.stack([stylize_frame(frame) for frame in rgb(decoded(source)).astype(np.uint8)])
+    written = rgb(decoded(tmp_path / "out" / "shoot" / "b.mp4"))
+    # The tiny network's output has fine colour noise, which 4:2:0 keeps at half resolution; luma is kept whole.
+    e = luma(written) - luma(expected)
+    print(
+        "ERR",
+        e.mean(),
+        np.abs(e).mean(),
+        np.percentile(np.abs(e), [90, 99]),
+        np.abs(luma(expected) - luma(rgb(decoded(source)))).mean(),
+    )
+    assert np.abs(luma(written) - luma(expected)).mean() < 1
+    assert np.abs(luma(expected) - luma(rgb(decoded(source)))).mean() > 5  # so the model did change the frames
+    assert audio_packets(tmp_path / "out" / "shoot" / "b.mp4") == audio_packets(source)
+
+
+@pytest.fixture(scope="module")
+def bilateral_model(tmp_path_factory) -> Path:
+    """The default network, untrained, without its bands' branch (which only makes the export slow)."""
+    from benchmarks.common import export_network
+
+    return export_network("bilateral:banded_from_pixels=null", tmp_path_factory.mktemp("model"))
+
+
+@pytest.mark.slow
+def test_cli_stylizes_a_clip_and_a_photo(bilateral_model, tmp_path):
+    clip = write_clip(tmp_path / "clip.mp4", frames=10, audio=("aac",))
+    photo = save_photo(tmp_path / "photo.jpg", 24, 32)
+    options = ["--crf", "20", "--smoothing", "0.5"]
+    result = run(
+        PHOTOSTYLE, "stylize", str(bilateral_model), str(clip), str(photo), "-o", str(tmp_path / "out"), *options
+    )
+    assert result.returncode == 0, result.stderr
+    assert "frame" in result.stderr  # the clip's progress bar
+    assert len(decoded(tmp_path / "out" / "clip.mp4")) == 10 and (tmp_path / "out" / "photo.jpg").is_file()
+    bad = run(PHOTOSTYLE, "stylize", str(bilateral_model), str(clip), "-o", str(tmp_path / "o2"), "--smoothing", "1")
+    assert bad.returncode == 2 and "--smoothing" in bad.stderr and not (tmp_path / "o2").exists()
