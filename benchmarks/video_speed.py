@@ -1,0 +1,156 @@
+"""End-to-end video speed: decode + stylize + encode beside a plain decode + encode of the same clip.
+
+    python -m benchmarks.video_speed [MODEL.onnx] [--clip static_camera] [--size 1920x1080] [--frames 90]
+        [--fps 30] [--crf 18] [--preset medium] [--repeats 2]
+
+Without MODEL.onnx the default network (conf/model/bilateral.yaml) is exported untrained, in a
+child process so that torch stays out of this one (speed does not depend on the weights). The
+clip comes from benchmarks/clips.py. The floor is what a user compares with: the clip decoded
+and encoded again by ffmpeg's libraries (through PyAV) with the same x264 settings and no
+stylizing, frames passed from decoder to encoder as they are. Both paths let x264 and the
+decoder pick their threads from the cores, and onnxruntime uses every core, so neither is
+handicapped. The two run alternately --repeats times; the best run of each is reported.
+
+Where the time goes: each step timed alone, since x264's threads run beside the frame function
+and on 2 cores each slows the other: decode (a decode-only pass), the steps stylize_video adds
+between decoder and encoder (YUV -> RGB, the frame function, RGB -> YUV; one pass, each call
+timed), and encode (x264 and the muxer: the floor's run less its decode).
+"""
+
+import argparse
+import multiprocessing
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import av
+from av.video.frame import PictureType
+
+from benchmarks.clips import CLIPS, write_clip
+from photostyle.inference.runtime import StyleModel
+from photostyle.inference.stylize import clip_function
+from photostyle.inference.video import EXACT_TO_RGB, FrameFunction, stylize_video
+from photostyle.settings import VIDEO_CRF, VIDEO_SMOOTHING
+
+TARGET_RATIO = 0.5  # issue 22: the stylize path at least half the floor's frames per second
+
+
+def _export_default(folder: Path) -> Path:
+    from benchmarks.common import export_network
+
+    return export_network("bilateral", folder)
+
+
+def export_default_network(folder: Path) -> Path:
+    """The untrained default network as ONNX, exported in a child process (torch stays out of this one)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_export_default, folder).result()
+
+
+def plain_transcode(source: Path, target: Path, crf: int, preset: str) -> None:
+    """The floor: decode and re-encode as H.264 with the same x264 settings, frames passed on untouched."""
+    with av.open(str(source)) as clip, av.open(str(target), "w") as output:
+        video = clip.streams.video[0]
+        video.codec_context.thread_type = "AUTO"
+        encoder = output.add_stream("libx264", rate=video.average_rate)
+        encoder.width, encoder.height, encoder.pix_fmt = video.width, video.height, "yuv420p"
+        encoder.time_base = encoder.codec_context.time_base = video.time_base
+        encoder.options = {"crf": str(crf), "preset": preset}
+        for frame in clip.decode(video):
+            frame.pict_type = PictureType.NONE  # as ffmpeg does: x264 would take the source's frame types as orders
+            output.mux(encoder.encode(frame))
+        output.mux(encoder.encode())
+
+
+def decode_ms(source: Path) -> float:
+    """Milliseconds a frame to decode the clip alone."""
+    start, frames = time.perf_counter(), 0
+    with av.open(str(source)) as clip:
+        clip.streams.video[0].codec_context.thread_type = "AUTO"
+        for _ in clip.decode(video=0):
+            frames += 1
+    return (time.perf_counter() - start) * 1000 / frames
+
+
+def stylize_stage_ms(source: Path, stylize_frame: FrameFunction) -> dict[str, float]:
+    """Milliseconds a frame of each step stylize_video adds between decoder and encoder, each timed alone."""
+    steps = {
+        "to_rgb": lambda frame: frame.to_ndarray(format="rgb24", interpolation=EXACT_TO_RGB),
+        "stylize": stylize_frame,
+        "to_yuv": lambda rgb: av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p"),
+    }
+    totals, frames = dict.fromkeys(steps, 0.0), 0
+    with av.open(str(source)) as clip:
+        for value in clip.decode(video=0):
+            for name, step in steps.items():
+                start = time.perf_counter()
+                value = step(value)
+                totals[name] += time.perf_counter() - start
+            frames += 1
+    return {name: seconds * 1000 / frames for name, seconds in totals.items()}
+
+
+def best_runs(clip: Path, model: StyleModel, args: argparse.Namespace, folder: Path) -> tuple[float, float]:
+    """Best of --repeats, in seconds: (floor, decode + stylize + encode), run alternately."""
+    floors, paths = [], []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        plain_transcode(clip, folder / "floor.mp4", args.crf, args.preset)
+        floors.append(time.perf_counter() - start)
+        stylize_frame = clip_function(model, VIDEO_SMOOTHING, 1.0)
+        start = time.perf_counter()
+        stylize_video(clip, folder / "stylized.mp4", stylize_frame, args.crf, args.preset, progress=False)
+        paths.append(time.perf_counter() - start)
+    return min(floors), min(paths)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", type=Path, help="an exported .onnx (default: the untrained bilateral)")
+    parser.add_argument("--clip", choices=list(CLIPS), default="static_camera")
+    parser.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT")
+    parser.add_argument("--frames", type=int, default=90)
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--crf", type=int, default=VIDEO_CRF)
+    parser.add_argument("--preset", default="medium", help="x264's preset, for both paths")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    size = tuple(int(v) for v in args.size.split("x"))
+
+    with tempfile.TemporaryDirectory() as workdir:
+        folder = Path(workdir)
+        model_path = args.model or export_default_network(folder)
+        clip = write_clip(folder / f"{args.clip}.mp4", CLIPS[args.clip](size, args.frames), args.fps)
+        model = StyleModel(model_path)
+        floor, path = best_runs(clip, model, args, folder)
+        decode = decode_ms(clip)
+        steps = stylize_stage_ms(clip, clip_function(model, VIDEO_SMOOTHING, 1.0))
+
+    frames = args.frames
+    floor_ms, path_ms = floor * 1000 / frames, path * 1000 / frames
+    encode = floor_ms - decode  # x264 and the muxer: the floor's run less its decoding
+    print(
+        f"{date.today()}: {args.size}, {frames} frames of {args.clip} at {args.fps} fps; x264 preset {args.preset}, "
+        f"crf {args.crf}; model {model_path.name if args.model else 'bilateral (untrained)'}; best of {args.repeats}"
+    )
+    print("| path | frames/s | ms/frame |")
+    print("|---|---|---|")
+    print(f"| floor: decode + encode | {1000 / floor_ms:.1f} | {floor_ms:.1f} |")
+    print(f"| decode + stylize + encode | {1000 / path_ms:.1f} | {path_ms:.1f} |")
+    ratio = floor_ms / path_ms
+    verdict = "meets" if ratio >= TARGET_RATIO else "misses"
+    print(f"stylize path / floor: {ratio:.2f}x the floor's frames/s ({verdict} the target of {TARGET_RATIO}x)")
+    print("\nWhere the time goes, each step timed alone (ms/frame):")
+    print("| decode | YUV -> RGB | stylize | RGB -> YUV | encode | sum |")
+    print("|---|---|---|---|---|---|")
+    total = decode + sum(steps.values()) + encode
+    print(
+        f"| {decode:.1f} | {steps['to_rgb']:.1f} | {steps['stylize']:.1f} | {steps['to_yuv']:.1f} | {encode:.1f} | "
+        f"{total:.1f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
