@@ -306,6 +306,9 @@ def test_stylize_paths_does_photos_and_clips_in_one_call(tiny_model, tmp_path):
     assert np.abs(luma(written) - luma(expected)).mean() < 1
     assert np.abs(luma(expected) - luma(rgb(decoded(source)))).mean() > 5  # so the model did change the frames
     assert audio_packets(tmp_path / "out" / "shoot" / "b.mp4") == audio_packets(source)
+    # --post reaches the frames too: here a "clean-up" that ignores the model and inverts the photo.
+    assert stylize_paths(tiny_model, [source], tmp_path / "post", crf=0, post=lambda photo, _: 1 - photo) == []
+    assert np.abs(rgb(decoded(tmp_path / "post" / "b.mp4")) - invert(rgb(decoded(source)))).mean() < 1.5
 
 
 @pytest.fixture(scope="module")
