@@ -14,7 +14,8 @@ handicapped. The two run alternately --repeats times; the best run of each is re
 Where the time goes: each step timed alone, since x264's threads run beside the frame function
 and on 2 cores each slows the other: decode (a decode-only pass), the steps stylize_video adds
 between decoder and encoder (YUV -> RGB, the frame function, RGB -> YUV; one pass, each call
-timed), and encode (x264 and the muxer: the floor's run less its decode).
+timed), and encode (x264 and the muxer: the floor's run less its decode). The peak memory of the
+whole process, beside the size of the clip decoded, shows that frames stream through.
 """
 
 import argparse
@@ -106,6 +107,12 @@ def best_runs(clip: Path, model: StyleModel, args: argparse.Namespace, folder: P
     return min(floors), min(paths)
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (Linux; unlike ru_maxrss, not inherited from a parent process)."""
+    status = Path("/proc/self/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", type=Path, help="an exported .onnx (default: the untrained bilateral)")
@@ -150,6 +157,9 @@ def main() -> None:
         f"| {decode:.1f} | {steps['to_rgb']:.1f} | {steps['stylize']:.1f} | {steps['to_yuv']:.1f} | {encode:.1f} | "
         f"{total:.1f} |"
     )
+    decoded_mib = frames * size[0] * size[1] * 3 / 2**20
+    peak_mib = peak_rss_mib()
+    print(f"\npeak RSS of this process: {peak_mib:.0f} MiB (the clip's frames, decoded to RGB: {decoded_mib:.0f} MiB)")
 
 
 if __name__ == "__main__":

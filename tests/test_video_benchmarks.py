@@ -35,6 +35,8 @@ def test_video_speed_benchmark_reports_both_paths(tiny_model):
         PYTHON, "-m", "benchmarks.video_speed", str(tiny_model), "--size", "64x48", "--frames", "8", "--repeats", "1"
     )
     assert result.returncode == 0, result.stderr
-    assert re.search(r"\| floor: decode \+ encode \| [\d.]+ \|", result.stdout)
-    assert re.search(r"\| decode \+ stylize \+ encode \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", result.stdout)
-    assert "x the floor's fps" in result.stdout
+    assert re.search(r"\| floor: decode \+ encode \| [\d.]+ \| [\d.]+ \|", result.stdout)
+    assert re.search(r"\| decode \+ stylize \+ encode \| [\d.]+ \| [\d.]+ \|", result.stdout)
+    assert re.search(r"stylize path / floor: [\d.]+x the floor's frames/s", result.stdout)
+    assert re.search(r"^(\| [\d.]+ ){6}\|$", result.stdout, re.MULTILINE)  # decode .. encode and their sum
+    assert re.search(r"peak RSS of this process: \d+ MiB", result.stdout)
