@@ -103,16 +103,29 @@ def _frame_rate(stream: av.video.stream.VideoStream) -> Fraction:
 
 
 def _expected_frames(clip: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int | None:
-    """The frame count the container states, or duration x rate where it states only a duration."""
+    """The frame count the container states, or duration x rate where it states only a duration (for the bar)."""
     if stream.frames:
         return stream.frames
+    span = _stated_span(clip, stream)
+    return None if span is None else round((span[1] - span[0]) * _frame_rate(stream))
+
+
+def _stated_span(
+    clip: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> tuple[Fraction, Fraction] | None:
+    """(start, end) of the video in seconds, as the container states them, or None where it does not."""
     if stream.duration and stream.time_base:
-        seconds = stream.duration * stream.time_base
-    elif clip.duration:
-        seconds = Fraction(clip.duration, av.time_base)
-    else:
-        return None
-    return round(seconds * _frame_rate(stream))
+        start = (stream.start_time or 0) * stream.time_base
+        return start, start + stream.duration * stream.time_base
+    if clip.duration:
+        start = Fraction(clip.start_time or 0, av.time_base)
+        return start, start + Fraction(clip.duration, av.time_base)
+    return None
+
+
+def _frame_step(stream: av.video.stream.VideoStream) -> int:
+    """One frame's time in the stream's time base units."""
+    return max(1, round(1 / (_frame_rate(stream) * stream.time_base)))
 
 
 def _add_encoder(
@@ -160,6 +173,7 @@ def _copy_audio(
 @dataclass
 class _Reading:
     frames: int = 0
+    end: Fraction = Fraction(0)  # where the last frame decoded ends, in seconds
     error: str | None = None  # why reading stopped before the end of the file
 
 
@@ -174,16 +188,27 @@ def _read(
     A read or decode error ends the clip there (a truncated file); `reading` says why.
     """
     video.codec_context.thread_type = "AUTO"
+    step, last = _frame_step(video), None
     try:
         for packet in clip.demux(video, *audio):
             if packet.stream.index == video.index:
                 for frame in packet.decode():  # the empty packet at the end flushes the decoder
+                    frame.pts = last = _display_time(frame.pts, last, step)
                     reading.frames += 1
+                    reading.end = (frame.pts + (frame.duration or step)) * frame.time_base
                     yield frame
             elif packet.dts is not None:  # not the empty end-of-stream packet
                 yield packet
     except av.FFmpegError as error:
         reading.error = _reason(error)
+
+
+def _display_time(pts: int | None, last: int | None, step: int) -> int:
+    """A frame's pts, or one frame after the last one's where the file gives none or out of order
+    (AVI stores no display times, so reordered H.264 frames in it come out mislabelled)."""
+    if last is None:
+        return pts or 0
+    return pts if pts is not None and pts > last else last + step
 
 
 def _stylized(
@@ -198,15 +223,18 @@ def _stylized(
     return out
 
 
-def _truncation_warning(source: Path, reading: _Reading, expected: int | None) -> str | None:
-    short = expected is not None and reading.frames < expected
+def _truncation_warning(
+    source: Path, reading: _Reading, span: tuple[Fraction, Fraction] | None, frame_time: Fraction
+) -> str | None:
+    """Why the frames decoded stop short of the stated end (by more than a frame), or None."""
+    short = span is not None and span[1] - reading.end > frame_time
     if reading.error is None and not short:
         return None
-    count = f"{reading.frames} of {expected}" if short else f"{reading.frames}"
-    reason = f" ({reading.error})" if reading.error else ""
+    until = f"up to {float(reading.end):.2f} s of {float(span[1]):.2f} s, " if short else ""
+    reason = f"; {reading.error}" if reading.error else ""
     return (
-        f"{source} ends early: {count} frames decode{reason}; the output holds those frames,"
-        " re-export the original for the rest"
+        f"{source} ends early ({until}{reading.frames} frames decode{reason});"
+        " the output holds those frames, re-export the original for the rest"
     )
 
 
@@ -249,4 +277,5 @@ def stylize_video(
                         output.mux(encoder.encode(_stylized(item, stylize_frame, encoder)))
                         bar.update()
             output.mux(encoder.encode())  # the frames x264 still holds for its look-ahead
-    return VideoResult(reading.frames, _truncation_warning(source, reading, expected))
+        span, frame_time = _stated_span(clip, video), 1 / _frame_rate(video)
+    return VideoResult(reading.frames, _truncation_warning(source, reading, span, frame_time))
