@@ -32,17 +32,22 @@ def write_clip(
     rotation: int | None = None,
     pts: list[int] | None = None,
     options: dict | None = None,
+    muxer: str | None = None,
 ) -> Path:
     """A small clip of a smooth photo drifting sideways, at FPS (or at `pts` in 1/FPS units), with a tone on
     each audio codec given."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", options=options or {}) as container:
+    with av.open(str(path), "w", format=muxer, options=options or {}) as container:
         video = container.add_stream(codec, rate=FPS)
         video.width, video.height = width, height
         video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
         if rotation is not None:
             video.set_display_rotation(rotation)
-        tracks = [container.add_stream(name, rate=48000, layout="mono") for name in audio]
+        # "strict": ffmpeg's own Vorbis encoder is marked experimental.
+        tracks = [
+            container.add_stream(name, rate=48000, layout="stereo", options={"strict": "experimental"})
+            for name in audio
+        ]
         photo = smooth_photo(height, width + frames)
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(photo[:, i : i + width]), format="rgb24")
@@ -58,7 +63,8 @@ def write_tone(container: av.container.OutputContainer, track: av.audio.stream.A
     size = track.codec_context.frame_size or 1024
     samples = np.sin(np.arange(round(seconds * 48000)) * 2 * np.pi * 440 / 48000).astype(np.float32)
     for start in range(0, len(samples) - size + 1, size):
-        frame = av.AudioFrame.from_ndarray(samples[None, start : start + size], format="flt", layout="mono")
+        stereo = np.repeat(samples[start : start + size], 2)[None]  # (1, 2 * size): left, right, left, ...
+        frame = av.AudioFrame.from_ndarray(stereo, format="flt", layout="stereo")
         frame.sample_rate, frame.pts = 48000, start
         container.mux(track.encode(frame))
     container.mux(track.encode())
@@ -185,6 +191,15 @@ def test_containers(tmp_path, name, codec, audio, written, muxer):
     assert audio_packets(target) == audio_packets(source)
 
 
+def test_audio_the_container_cannot_hold_is_one_line_with_the_fix(tmp_path):
+    source = write_clip(tmp_path / "clip.mov", frames=5, audio=("vorbis",), muxer="matroska")  # misnamed
+    with pytest.raises(
+        PhotostyleError, match=r"\(vorbis\) cannot be copied into a \.mov file; rename the clip to \.mkv"
+    ):
+        stylize_video(source, tmp_path / "out.mov", invert, progress=False)
+    assert leftovers(tmp_path) == [] and not (tmp_path / "out.mov").exists()
+
+
 def test_shows_progress_in_frames(tmp_path, capsys):
     stylize_video(write_clip(tmp_path / "clip.mp4", frames=12), tmp_path / "out.mp4", invert)
     err = capsys.readouterr().err
@@ -260,7 +275,7 @@ def write_bytes(path: Path, size: int) -> Path:
 
 def write_audio_only(path: Path) -> Path:
     with av.open(str(path), "w") as container:
-        write_tone(container, container.add_stream("aac", rate=48000, layout="mono"), seconds=0.2)
+        write_tone(container, container.add_stream("aac", rate=48000, layout="stereo"), seconds=0.2)
     return path
 
 
