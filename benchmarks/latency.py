@@ -98,18 +98,21 @@ def _feeds(session, image: np.ndarray) -> dict[str, np.ndarray]:
     return feeds
 
 
+def _runner(model: str, image: np.ndarray, args: argparse.Namespace):
+    """(run, its input) for a float image (1, H, W, 3): a floor, or a model fed what it takes."""
+    if model == BYTE_COPY:
+        copy = np.empty(image.shape, np.uint8)
+        return (lambda x: np.copyto(copy, x)), (image * 255).astype(np.uint8)
+    session = _session(_float_pass_model() if model == FLOAT_PASS else model, args)
+    feeds = _feeds(session, image)
+    pixels = feeds.pop("image")
+    return (lambda x: session.run(None, {"image": x, **feeds})), pixels
+
+
 def _measure_onnxruntime(model: str, sizes: list[tuple[int, int]], args: argparse.Namespace, queue) -> None:
     results = []
     for height, width in sizes:
-        image = np.random.default_rng(0).random((1, height, width, 3), dtype=np.float32)
-        if model == BYTE_COPY:
-            image, copy = (image * 255).astype(np.uint8), np.empty((1, height, width, 3), np.uint8)
-            run = lambda x: np.copyto(copy, x)  # noqa: E731
-        else:
-            session = _session(_float_pass_model() if model == FLOAT_PASS else model, args)
-            feeds = _feeds(session, image)
-            image = feeds.pop("image")
-            run = lambda x: session.run(None, {"image": x, **feeds})  # noqa: E731, B023
+        run, image = _runner(model, np.random.default_rng(0).random((1, height, width, 3), dtype=np.float32), args)
         _reset_peak_rss()
         before = _status_mib("VmRSS")
         median, p90 = _timed(run, image, args.runs, args.warmup)
