@@ -71,9 +71,9 @@ def stylize_paths(
             if image.frames > 1:
                 tqdm.write(f"photostyle: note: {photo} is animated; only its first frame is stylized", file=sys.stderr)
             target.parent.mkdir(parents=True, exist_ok=True)
-            stylized = model(image.rgb, strength)
+            stylized, _ = model.stylize(image.pixels, strength)
             if post is not None:
-                stylized = post(image.rgb, stylized)
+                stylized = post(image.rgb, stylized.astype(np.float32) / 255)
             write_photo(target, stylized, image.alpha, image.exif, quality)
         except PhotostyleError as error:
             failures.append(str(error))
