@@ -16,6 +16,11 @@ network's time). The table gives median and p90 milliseconds of --runs timed run
 --warmup untimed ones, the peak memory while running that size (process RSS; GPU memory with
 --torch-cuda), the peak memory added by the run as a multiple of the input image's bytes,
 and, for every model after the first, the ratio first/this at each size.
+
+With onnxruntime, the same run first times the floor at each size: one elementwise float32
+pass over the image in onnxruntime (x * 2) and a uint8 copy of it in NumPy; each model's time
+is also given in those float32 passes. A model is fed what it takes (uint8 or float32, and
+for a bilateral model all rows and no previous look: interface.py).
 """
 
 import argparse
@@ -52,21 +57,65 @@ def _timed(run, image, runs: int, warmup: int) -> tuple[float, float]:
     return float(np.median(times)), float(np.percentile(times, 90))
 
 
-def _measure_onnxruntime(model: str, sizes: list[tuple[int, int]], args: argparse.Namespace, queue) -> None:
+FLOAT_PASS, BYTE_COPY = "float32 pass (floor)", "uint8 copy (floor)"
+
+
+def _session(model, args: argparse.Namespace):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
     provider = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}[args.provider]
-    session = ort.InferenceSession(model, options, providers=[provider])
-    name = session.get_inputs()[0].name
+    return ort.InferenceSession(model, options, providers=[provider])
+
+
+def _float_pass_model() -> bytes:
+    """x * 2 over a float32 (N, H, W, 3) image: one elementwise pass, the floor of any model."""
+    from onnx import TensorProto, helper
+
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", "h", "w", 3])
+    doubled = helper.make_tensor_value_info("doubled", TensorProto.FLOAT, ["n", "h", "w", 3])
+    two = helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["image", "two"], ["doubled"])], "floor", [image], [doubled], [two]
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]).SerializeToString()
+
+
+def _feeds(session, image: np.ndarray) -> dict[str, np.ndarray]:
+    """What the model takes for a float image (1, H, W, 3) in [0, 1]: see interface.py."""
+    from photostyle.interface import IMAGE, KEEP, PIXEL_TYPES, PREVIOUS_LOOK, ROWS
+
+    inputs = {i.name: i for i in session.get_inputs()}
+    if inputs[IMAGE].type == PIXEL_TYPES["uint8"]:
+        image = (image * 255).astype(np.uint8)
+    feeds = {IMAGE: image}
+    if ROWS in inputs:
+        feeds[ROWS] = np.arange(image.shape[1], dtype=np.int64)
+        feeds[PREVIOUS_LOOK] = np.zeros((1, *inputs[PREVIOUS_LOOK].shape[1:]), np.float32)
+        feeds[KEEP] = np.array(0.0, np.float32)
+    return feeds
+
+
+def _runner(model: str, image: np.ndarray, args: argparse.Namespace):
+    """(run, its input) for a float image (1, H, W, 3): a floor, or a model fed what it takes."""
+    if model == BYTE_COPY:
+        copy = np.empty(image.shape, np.uint8)
+        return (lambda x: np.copyto(copy, x)), (image * 255).astype(np.uint8)
+    session = _session(_float_pass_model() if model == FLOAT_PASS else model, args)
+    feeds = _feeds(session, image)
+    pixels = feeds.pop("image")
+    return (lambda x: session.run(None, {"image": x, **feeds})), pixels
+
+
+def _measure_onnxruntime(model: str, sizes: list[tuple[int, int]], args: argparse.Namespace, queue) -> None:
     results = []
     for height, width in sizes:
-        image = np.random.default_rng(0).random((1, height, width, 3), dtype=np.float32)
+        run, image = _runner(model, np.random.default_rng(0).random((1, height, width, 3), dtype=np.float32), args)
         _reset_peak_rss()
         before = _status_mib("VmRSS")
-        median, p90 = _timed(lambda x: session.run(None, {name: x}), image, args.runs, args.warmup)
+        median, p90 = _timed(run, image, args.runs, args.warmup)
         peak = _status_mib("VmHWM")
         results.append((median, p90, peak, (peak - before) * MIB / image.nbytes))
     queue.put(results)
@@ -76,9 +125,9 @@ def _measure_torch_cuda(model: str, sizes: list[tuple[int, int]], args: argparse
     import torch
 
     from benchmarks.common import build_network
-    from photostyle.training.onnx_export import ChannelsLast
+    from photostyle.training.onnx_export import Deployed
 
-    net = ChannelsLast(build_network(model)).cuda().eval()
+    net = Deployed(build_network(model)).cuda().eval()
 
     def run(image: torch.Tensor) -> None:
         with torch.no_grad():
@@ -163,10 +212,11 @@ def main() -> None:
         measure, engine = _measure_onnxruntime, f"onnxruntime {args.provider}, {args.threads} threads"
     if not models:
         parser.error("give MODEL.onnx files or --networks")
+    floors = [] if args.torch_cuda else [FLOAT_PASS, BYTE_COPY]
 
     context = multiprocessing.get_context("spawn")
     table = {}
-    for model in models:
+    for model in floors + models:
         queue = context.Queue()
         child = context.Process(target=measure, args=(model, sizes, args, queue))
         child.start()
@@ -174,19 +224,21 @@ def main() -> None:
         child.join()
 
     memory = "peak GPU memory MiB" if args.torch_cuda else "peak RSS MiB"
-    print(f"{engine}; {args.runs} timed runs after {args.warmup} warm-up runs; float32 (1, H, W, 3) input")
+    print(f"{engine}; {args.runs} timed runs after {args.warmup} warm-up runs; (1, H, W, 3) input of the model's type")
     print(
         f"| model | size | median ms | p90 ms | {memory} | added memory / input bytes | "
-        f"ratio {Path(models[0]).stem} / model |"
+        f"ratio {Path(models[0]).stem} / model | float32 passes |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     first = table[models[0]]
     for model, rows in table.items():
-        for (height, width), (median, p90, peak, added), baseline in zip(sizes, rows, first):
-            ratio = f"{baseline[0] / median:.1f}x" if model != models[0] else ""
+        for index, ((height, width), (median, p90, peak, added), baseline) in enumerate(zip(sizes, rows, first)):
+            ratio = f"{baseline[0] / median:.1f}x" if model not in (models[0], *floors) else ""
+            passes = f"{median / table[FLOAT_PASS][index][0]:.1f}" if floors else ""
+            name = model if model in floors else Path(model).stem
             print(
-                f"| {Path(model).stem} | {width}x{height} | {median:.1f} | {p90:.1f} | {peak:.0f} | "
-                f"{added:.1f} | {ratio} |"
+                f"| {name} | {width}x{height} | {median:.2f} | {p90:.2f} | {peak:.0f} | "
+                f"{added:.1f} | {ratio} | {passes} |"
             )
 
 

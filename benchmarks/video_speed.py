@@ -31,7 +31,6 @@ from av.video.frame import PictureType
 
 from benchmarks.clips import CLIPS, write_clip
 from photostyle.inference.runtime import StyleModel
-from photostyle.inference.stylize import clip_function
 from photostyle.inference.video import EXACT_TO_RGB, FrameFunction, stylize_video
 from photostyle.settings import VIDEO_CRF, VIDEO_SMOOTHING
 
@@ -100,7 +99,7 @@ def best_runs(clip: Path, model: StyleModel, args: argparse.Namespace, folder: P
         start = time.perf_counter()
         plain_transcode(clip, folder / "floor.mp4", args.crf, args.preset)
         floors.append(time.perf_counter() - start)
-        stylize_frame = clip_function(model, VIDEO_SMOOTHING, 1.0)
+        stylize_frame = model.clip(VIDEO_SMOOTHING)
         start = time.perf_counter()
         stylize_video(clip, folder / "stylized.mp4", stylize_frame, args.crf, args.preset, progress=False)
         paths.append(time.perf_counter() - start)
@@ -133,7 +132,7 @@ def main() -> None:
         model = StyleModel(model_path)
         floor, path = best_runs(clip, model, args, folder)
         decode = decode_ms(clip)
-        steps = stylize_stage_ms(clip, clip_function(model, VIDEO_SMOOTHING, 1.0))
+        steps = stylize_stage_ms(clip, model.clip(VIDEO_SMOOTHING))
 
     frames = args.frames
     floor_ms, path_ms = floor * 1000 / frames, path * 1000 / frames

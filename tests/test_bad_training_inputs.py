@@ -30,7 +30,6 @@ TRAIN_MISTAKES = {
     "resume a run that has no checkpoint": (["ckpt_path=last"], "hydra.run.dir="),
     "thumbnail off the grid": (["model=bilateral", "model.thumbnail_size=100"], "thumbnail_size=100"),
     "style colours out of range": (["model=bilateral", "model.style_colours=1.5"], "style_colours=1.5"),
-    "negative band threshold": (["model=bilateral", "model.banded_from_pixels=-1"], "banded_from_pixels=-1"),
     "content colours out of range": (["loss.content_colours=-1"], "content_colours=-1"),
 }
 

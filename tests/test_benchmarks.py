@@ -16,16 +16,15 @@ needs_bench = pytest.mark.skipif(
 
 @pytest.mark.slow
 def test_latency_benchmark_times_networks_side_by_side():
-    """Both networks, and one with a setting changed (here: two bins). The bilateral ones leave
-    the bands' branch out (banded_from_pixels null): it only makes the export slow."""
+    """Both networks, and one with a setting changed (here: two bins)."""
     result = run(
         PYTHON,
         "-m",
         "benchmarks.latency",
         "--networks",
         "residual",
-        "bilateral:banded_from_pixels=null",
-        "bilateral:banded_from_pixels=null,grid_depth=2",
+        "bilateral",
+        "bilateral:grid_depth=2",
         "--sizes",
         "40x24",
         "--runs",
@@ -80,7 +79,6 @@ def test_quality_protocol_trains_a_model_and_measures_it_against_the_targets(tmp
         "model=bilateral",
         "model.thumbnail_size=32",
         "model.channels=4",
-        "model.banded_from_pixels=null",
         "trainer.max_steps=2",
         "data.crop_size=32",
         "data.batch_size=2",
@@ -139,7 +137,7 @@ def test_bilateral_vs_residual_compares_at_full_and_at_matched_strength(tmp_path
         "--network",
         "residual=model=residual,model.base_channels=4",
         "--network",
-        "bilateral=model=bilateral,model.channels=4,model.thumbnail_size=32,model.banded_from_pixels=null",
+        "bilateral=model=bilateral,model.channels=4,model.thumbnail_size=32",
         "--",
         *tiny,
     )
@@ -172,7 +170,7 @@ def test_serve_load_benchmark_reports_every_client_count_without_errors():
         "-m",
         "benchmarks.serve_load",
         "--network",
-        "bilateral:banded_from_pixels=null",
+        "bilateral",
         "--clients",
         "1",
         "3",

@@ -5,7 +5,7 @@ from torch.nn import functional as F
 from photostyle.colour import apply_affine, colour_statistics, covariance_transfer, square_roots
 from photostyle.errors import PhotostyleError
 from photostyle.networks.bilateral import BilateralNet
-from photostyle.networks.slicing import slice_and_apply, strip_width, tent_weights
+from photostyle.networks.slicing import row_positions, slice_and_apply, strip_width, tent_weights
 from photostyle.training.onnx_export import export_onnx, max_abs_difference
 
 
@@ -31,15 +31,29 @@ def grid_sample_reference(grid: torch.Tensor, guide: torch.Tensor | None, pixels
 @pytest.mark.parametrize("banded", [False, True])
 @pytest.mark.parametrize("depth,size", [(1, (37, 53)), (1, (16, 12)), (2, (16, 16)), (3, (1, 7)), (4, (45, 30))])
 def test_slice_and_apply_equals_trilinear_grid_sample(depth, size, banded):
-    """In one piece and in bands of rows (a photo 1 row high leaves most bands empty)."""
+    """In one piece, and band by band with each band's rows placed in the whole photo."""
     generator = torch.Generator().manual_seed(depth)
     grid = torch.randn(2, 5, 7, depth, 4, 3, generator=generator, dtype=torch.float64)
     pixels = torch.rand(2, *size, 3, generator=generator, dtype=torch.float64)
     guide = torch.rand(2, *size, 1, generator=generator, dtype=torch.float64) if depth > 1 else None
     expected = grid_sample_reference(grid, guide, pixels)
-    torch.testing.assert_close(
-        slice_and_apply(grid, guide, pixels, 0 if banded else 10**9), expected, rtol=1e-10, atol=1e-10
-    )
+    if not banded:
+        actual = slice_and_apply(grid, guide, pixels)
+    else:
+        bands = [torch.arange(start, min(start + 4, size[0])) for start in range(0, size[0], 4)]
+        actual = torch.cat(
+            [
+                slice_and_apply(
+                    grid,
+                    None if guide is None else guide[:, rows],
+                    pixels[:, rows],
+                    row_positions(rows, size[0], grid.shape[1], torch.float64),
+                )
+                for rows in bands
+            ],
+            dim=1,
+        )
+    torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-10)
 
 
 def test_tent_weights_are_a_partition_of_unity_clamped_at_the_ends():
@@ -60,7 +74,7 @@ def test_a_constant_grid_is_one_global_affine_colour_map():
     grid = matrix.expand(1, 4, 4, 2, 4, 3)
     pixels = torch.rand(1, 19, 23, 3)
     expected = pixels @ matrix[:3] + matrix[3]
-    torch.testing.assert_close(slice_and_apply(grid, torch.rand(1, 19, 23, 1), pixels, 10**9), expected)
+    torch.testing.assert_close(slice_and_apply(grid, torch.rand(1, 19, 23, 1), pixels), expected)
 
 
 @pytest.mark.parametrize("size", [(1, 1), (2, 9), (33, 17), (300, 200)])
@@ -72,9 +86,7 @@ def test_untrained_network_is_the_identity_at_any_size(size):
     torch.testing.assert_close(out, image, atol=1e-6, rtol=0)
 
 
-def perturbed_network(
-    grid_depth: int, thumbnail_samples: int = 1, style_colours: float = 0.0, banded_from_pixels: int | None = 3_000_000
-) -> BilateralNet:
+def perturbed_network(grid_depth: int, thumbnail_samples: int = 1, style_colours: float = 0.0) -> BilateralNet:
     torch.manual_seed(grid_depth)
     net = BilateralNet(
         thumbnail_size=64,
@@ -82,7 +94,6 @@ def perturbed_network(
         grid_depth=grid_depth,
         thumbnail_samples=thumbnail_samples,
         style_colours=style_colours,
-        banded_from_pixels=banded_from_pixels,
     )
     if style_colours:
         net.set_style(torch.rand(1, 3, 30, 40) * torch.tensor([0.9, 0.6, 0.3]).view(1, 3, 1, 1))
@@ -112,30 +123,78 @@ def graph_operators(path) -> set[str]:
     return {node.op_type for node in onnx.load(str(path)).graph.node}
 
 
+def test_bytes_in_give_the_float_result_rounded():
+    """apply() on uint8 pixels works on 0..255 values directly (no conversion pass): the same
+    result as on floats, rounded and clamped, except where float rounding lands near a half."""
+    net = perturbed_network(2, style_colours=0.8)
+    pixels = torch.randint(0, 256, (1, 45, 61, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        look = net.look(pixels)
+        torch.testing.assert_close(look, net.look(pixels.float() / 255))
+        as_bytes = net.apply(look, pixels)
+        as_floats = net.apply(look, pixels.float() / 255)
+    assert as_bytes.dtype == torch.uint8
+    rounded = (as_floats.clamp(0, 1) * 255).round()
+    assert (as_bytes.float() - rounded).abs().max() <= 1
+    assert (as_bytes.float() != rounded).float().mean() < 1e-3
+    assert (rounded - pixels.float()).abs().max() > 10  # the look does change the photo
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("grid_depth,samples,style_colours", [(1, 1, 0.0), (2, 2, 0.0), (3, 1, 0.0), (1, 1, 0.8)])
-def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, samples, style_colours):
-    # Without the bands' branch, which would only slow the export: the next test covers it.
-    net = perturbed_network(grid_depth, samples, style_colours, banded_from_pixels=None)
+@pytest.mark.parametrize(
+    "grid_depth,samples,style_colours,pixels",
+    [
+        (1, 1, 0.0, "float32"),
+        (2, 2, 0.0, "float32"),
+        (3, 1, 0.0, "uint8"),
+        (1, 1, 0.8, "uint8"),
+        (1, 1, 0.8, "float32"),
+    ],
+)
+def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, samples, style_colours, pixels):
+    net = perturbed_network(grid_depth, samples, style_colours)
     path = tmp_path / "bilateral.onnx"
-    export_onnx(net, path, {"network": "bilateral"})
+    export_onnx(net, path, {"network": "bilateral"}, pixels=pixels)
     assert "If" not in graph_operators(path)
-    # A flat photo (1x1) gets a large gain from the colour map, which magnifies float32 rounding.
-    assert max_abs_difference(net, path, [(64, 64), (97, 131), (301, 203), (1, 1)]) < (1e-3 if style_colours else 1e-4)
+    # A flat photo (1x1) gets a large gain from the colour map, which magnifies float32 rounding;
+    # bytes may round the other way where float32 rounding lands next to a half.
+    allowed = (1e-3 if style_colours else 1e-4) + (1 / 255 if pixels == "uint8" else 0)
+    assert max_abs_difference(net, path, [(64, 64), (97, 131), (301, 203), (1, 1)]) <= allowed
     with torch.no_grad():  # and the check is not vacuous: the network does change photos
         image = torch.rand(1, 3, 40, 40)
         assert (net(image) - image).abs().max() > 0.05
 
 
 @pytest.mark.slow
-def test_onnx_export_chooses_bands_on_each_photos_size(tmp_path):
-    """The exported model decides per photo, as PyTorch does: one piece up to 2000 pixels, bands
-    above (5 rows leave most of them empty)."""
-    net = perturbed_network(1, style_colours=0.8, banded_from_pixels=2000)
+def test_exported_look_model_does_bands_and_carries_a_look(tmp_path):
+    """The deployed interface (interface.py): any rows of the photo give those rows of the whole
+    result; the look output is PyTorch's; keep blends a given look with the photo's own."""
+    import numpy as np
+    import onnxruntime as ort
+
+    net = perturbed_network(1, style_colours=0.8)
     path = tmp_path / "bilateral.onnx"
     export_onnx(net, path, {"network": "bilateral"})
-    assert "If" in graph_operators(path)
-    assert max_abs_difference(net, path, [(32, 48), (37, 53), (64, 64), (61, 67), (5, 800)]) < 1e-3
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    image = np.random.default_rng(0).integers(0, 256, (1, 70, 90, 3), dtype=np.uint8)
+    zeros = np.zeros((1, *net.look(torch.zeros(1, 8, 8, 3)).shape[1:]), np.float32)
+
+    def run(rows, look=zeros, keep=0.0):
+        feed = {"image": image, "rows": np.asarray(rows, np.int64), "previous_look": look}
+        return session.run(None, feed | {"keep": np.array(keep, np.float32)})
+
+    whole, own = run(range(70))
+    with torch.no_grad():
+        torch.testing.assert_close(torch.from_numpy(own), net.look(torch.from_numpy(image)), atol=1e-5, rtol=0)
+    bands = np.concatenate([run(range(start, min(start + 16, 70)))[0] for start in range(0, 70, 16)], axis=1)
+    np.testing.assert_array_equal(bands, whole)
+    np.testing.assert_array_equal(run([3, 50])[0], whole[:, [3, 50]])
+
+    other = run(range(70), look=own * 0.5, keep=1.0)
+    np.testing.assert_allclose(other[1], own * 0.5, atol=1e-6)
+    assert np.abs(other[0].astype(int) - whole).max() > 20  # the given look, not the photo's own
+    halfway = run(range(70), look=own * 0.5, keep=0.5)[1]
+    np.testing.assert_allclose(halfway, own * 0.75, atol=1e-6)
 
 
 def test_style_colours_give_each_photo_the_style_mean_and_covariance():

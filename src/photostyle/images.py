@@ -1,6 +1,7 @@
 """Reading and writing photos with Pillow and NumPy only (the stylize path never imports torch).
 
-Pixels travel as float32 (H, W, 3) RGB arrays in [0, 1], with an optional (H, W) alpha.
+A photo is decoded to 8-bit (H, W, 3) RGB, a quarter of the bytes of floats, which is what
+the style model takes; `Photo.rgb` gives float32 in [0, 1] where arithmetic needs it.
 """
 
 import io
@@ -38,10 +39,15 @@ class ImageTooLarge(PhotostyleError):
 
 @dataclass
 class Photo:
-    rgb: np.ndarray  # (H, W, 3) float32 in [0, 1]
-    alpha: np.ndarray | None  # (H, W) float32 in [0, 1], or None when opaque
+    pixels: np.ndarray  # (H, W, 3) uint8 RGB
+    alpha: np.ndarray | None  # (H, W) uint8, or None when opaque
     exif: bytes | None  # the original EXIF with orientation reset, to carry into the output
     frames: int  # >1 for an animated file, of which only the first frame is read
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """(H, W, 3) float32 in [0, 1]."""
+        return self.pixels.astype(np.float32) / 255.0
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:
@@ -57,20 +63,18 @@ def _to_srgb(image: Image.Image) -> Image.Image:
 
 
 def _pixels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """Any Pillow mode -> float RGB (H, W, 3) and alpha (H, W) or None, both in [0, 1]."""
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit (or 32-bit int) greyscale
-        grey = np.asarray(image, dtype=np.float32) / 65535.0
-        return np.repeat(np.clip(grey, 0, 1)[..., None], 3, axis=2), None
-    if image.mode == "F":
+    """Any Pillow mode -> uint8 RGB (H, W, 3) and alpha (H, W) or None."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):  # 16-bit, 32-bit int or float greyscale
+        grey = np.asarray(image, dtype=np.float32) / (1.0 if image.mode == "F" else 65535.0)
         # A float TIFF may hold NaN or infinities, which clipping alone would pass on to the model.
-        grey = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0), 0, 1)
+        grey = to_uint8(np.nan_to_num(grey, nan=0.0, posinf=1.0, neginf=0.0))
         return np.repeat(grey[..., None], 3, axis=2), None
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-    image = image.convert("RGBA" if has_alpha else "RGB")
-    array = np.asarray(image, dtype=np.float32) / 255.0
+    wanted = "RGBA" if has_alpha else "RGB"
+    array = np.asarray(image if image.mode == wanted else image.convert(wanted))  # convert() would copy an RGB image
     if has_alpha:
         alpha = array[..., 3]
-        return np.ascontiguousarray(array[..., :3]), None if alpha.min() == 1.0 else alpha
+        return np.ascontiguousarray(array[..., :3]), None if alpha.min() == 255 else np.ascontiguousarray(alpha)
     return array, None
 
 
@@ -110,9 +114,10 @@ def decode_photo(
                 # Shrink before anything else copies the pixels: only the decoded image is ever full size.
                 image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
             exif = image.getexif()
-            image = ImageOps.exif_transpose(image)
-            rgb, alpha = _pixels(_to_srgb(image))
-            if _EXIF_ORIENTATION in exif:
+            oriented = _EXIF_ORIENTATION in exif
+            ImageOps.exif_transpose(image, in_place=True)  # a copy would be one more photo in memory
+            pixels, alpha = _pixels(_to_srgb(image))
+            if oriented:
                 exif[_EXIF_ORIENTATION] = 1  # the pixels are upright now
             exif_bytes = exif.tobytes() if len(exif) else None
     except (PhotostyleError, PermissionError):
@@ -129,7 +134,7 @@ def decode_photo(
     except Exception as error:
         reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
         raise PhotostyleError(f"{name} is truncated or corrupt ({reason}); re-export the original") from None
-    return Photo(rgb, alpha, exif_bytes, frames)
+    return Photo(pixels, alpha, exif_bytes, frames)
 
 
 def output_suffix(path: Path) -> str:
@@ -139,7 +144,9 @@ def output_suffix(path: Path) -> str:
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """float [0, 1] -> uint8 [0, 255], rounded."""
+    """float [0, 1] -> uint8 [0, 255], rounded; uint8 as it is."""
+    if rgb.dtype == np.uint8:
+        return rgb
     return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
@@ -167,7 +174,8 @@ def save_photo(
     quality: int = 95,
     subsampling: str | None = None,
 ) -> None:
-    """Encode float RGB (and alpha, where the format has it) as a Pillow format name ("JPEG", "PNG", ...).
+    """Encode RGB, uint8 or float in [0, 1] (and alpha, where the format has it) as a Pillow format
+    name ("JPEG", "PNG", ...).
 
     JPEG chroma is kept whole (4:4:4) from quality 90 up unless `subsampling` says otherwise.
     """

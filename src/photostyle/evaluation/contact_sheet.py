@@ -17,7 +17,7 @@ def contact_sheet(rows: list[list[Path]], labels: list[str], path: Path, height:
     for row in rows:
         images = []
         for photo in row:
-            image = Image.fromarray((read_photo(photo).rgb * 255 + 0.5).astype(np.uint8))
+            image = Image.fromarray(read_photo(photo).pixels)
             images.append(
                 image.resize((max(1, round(image.width * height / image.height)), height), Image.Resampling.LANCZOS)
             )
@@ -34,4 +34,4 @@ def contact_sheet(rows: list[list[Path]], labels: list[str], path: Path, height:
     for r, row in enumerate(scaled):
         for c, image in enumerate(row):
             sheet.paste(image, (x_of[c], LABEL_HEIGHT + GAP + r * (height + GAP)))
-    write_photo(path, np.asarray(sheet, dtype=np.float32) / 255, quality=88)
+    write_photo(path, np.asarray(sheet), quality=88)

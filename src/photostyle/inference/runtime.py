@@ -6,9 +6,20 @@ import numpy as np
 import onnxruntime as ort
 
 from photostyle.errors import PhotostyleError
-from photostyle.interface import INPUT_NAME, OUTPUT_NAME
+from photostyle.images import to_uint8
+from photostyle.interface import IMAGE, KEEP, LOOK, PIXEL_TYPES, PREVIOUS_LOOK, ROWS, STYLIZED
 
 VERSION_KEY = "photostyle_version"
+# Photos of more pixels go through a look model in bands of about BAND_PIXELS each (the look is
+# the whole photo's in every band): each pass then finds the one before's output still in the
+# processor's cache, and the memory beyond the photo's own bytes stays that of one band.
+BANDED_FROM_PIXELS = 3_000_000
+BAND_PIXELS = 1_000_000
+# A video frame whose colours differ from the previous frame's by more than this (half the L1
+# distance of their colour histograms, 0..1) starts a new scene: its look starts afresh.
+SCENE_CUT = 0.3
+SAMPLE_SIDE = 64  # frames are compared on samples of about this many pixels along their longer side
+_BIN_SHIFT = 4  # 16 bins a channel
 
 
 def default_providers() -> list[str]:
@@ -18,7 +29,12 @@ def default_providers() -> list[str]:
 
 
 class StyleModel:
-    """One onnxruntime session for a photostyle ONNX file, checked before first use."""
+    """One onnxruntime session for a photostyle ONNX file, checked before first use.
+
+    Models written by export.py take bytes or floats (`pixels`); a bilateral model also exposes
+    its look (interface.py), which lets big photos go through in bands and videos carry the
+    look from frame to frame (`clip`).
+    """
 
     def __init__(self, path: Path, threads: int | None = None, providers: list[str] | None = None):
         path = Path(path)
@@ -39,6 +55,10 @@ class StyleModel:
             ) from None
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self._check(path)
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        self.pixels = "uint8" if inputs[IMAGE].type == PIXEL_TYPES["uint8"] else "float32"
+        self.has_look = ROWS in inputs
+        self.look_shape = tuple(inputs[PREVIOUS_LOOK].shape[1:]) if self.has_look else None
 
     def _check(self, path: Path) -> None:
         if VERSION_KEY not in self.metadata:
@@ -47,23 +67,113 @@ class StyleModel:
                 " export it with export.py"
             )
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if [i.name for i in inputs] != [INPUT_NAME] or [o.name for o in outputs] != [OUTPUT_NAME]:
+        names = ([i.name for i in inputs], [o.name for o in outputs])
+        if names not in (([IMAGE], [STYLIZED]), ([IMAGE, ROWS, PREVIOUS_LOOK, KEEP], [STYLIZED, LOOK])):
             raise PhotostyleError(
-                f"{path} has inputs {[i.name for i in inputs]} and outputs {[o.name for o in outputs]}, "
-                f"expected [{INPUT_NAME!r}] and [{OUTPUT_NAME!r}]; export it again with export.py"
+                f"{path} has inputs {names[0]} and outputs {names[1]}, not those of a model this version of"
+                " photostyle writes; export it again with export.py"
             )
         shape, kind = inputs[0].shape, inputs[0].type
-        if kind != "tensor(float)" or len(shape) != 4 or shape[3] != 3:
+        if kind not in PIXEL_TYPES.values() or len(shape) != 4 or shape[3] != 3:
             raise PhotostyleError(
-                f"{path} takes {kind} {shape}, expected float (N, H, W, 3); export it again with export.py"
+                f"{path} takes {kind} {shape}, expected uint8 or float (N, H, W, 3); export it again with export.py"
             )
 
+    def _run(self, pixels: np.ndarray, rows: range, look: np.ndarray | None, keep: float):
+        """One session run on (H, W, 3) bytes: the rows' stylized bytes and the look used (None
+        for a model without one)."""
+        image = pixels[None] if self.pixels == "uint8" else pixels[None].astype(np.float32) / 255
+        if not self.has_look:
+            (stylized,) = self.session.run([STYLIZED], {IMAGE: image})
+            stylized, used = stylized[:, rows.start : rows.stop], None
+        else:
+            feed = {
+                IMAGE: image,
+                ROWS: np.arange(rows.start, rows.stop, dtype=np.int64),
+                PREVIOUS_LOOK: np.zeros((1, *self.look_shape), np.float32) if look is None else look,
+                KEEP: np.array(keep if look is not None else 0.0, np.float32),
+            }
+            stylized, used = self.session.run([STYLIZED, LOOK], feed)
+        return (stylized[0] if self.pixels == "uint8" else to_uint8(stylized[0])), used
+
+    def stylize(
+        self, pixels: np.ndarray, strength: float = 1.0, look: np.ndarray | None = None, keep: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(H, W, 3) uint8 RGB -> its stylized (H, W, 3) uint8 at `strength` (0 = the photo, 1 =
+        the model's output; see blend), and the look used (None for a model without one).
+
+        `look` and `keep` blend a given look with the photo's own (interface.py). A look model
+        does photos of over BANDED_FROM_PIXELS in bands of rows.
+        """
+        height, width = pixels.shape[:2]
+        if not self.has_look or height * width <= BANDED_FROM_PIXELS:
+            bands = [range(height)]
+        else:
+            step = max(1, BAND_PIXELS // width)
+            bands = [range(start, min(start + step, height)) for start in range(0, height, step)]
+        out = np.empty_like(pixels) if len(bands) > 1 else None
+        for rows in bands:
+            stylized, used = self._run(pixels, rows, look, keep)
+            if strength != 1:
+                stylized = to_uint8(blend(pixels[rows.start : rows.stop] / 255.0, stylized / 255.0, strength))
+            if out is None:
+                return stylized, used
+            out[rows.start : rows.stop] = stylized
+        return out, used
+
     def __call__(self, rgb: np.ndarray, strength: float = 1.0) -> np.ndarray:
-        """(H, W, 3) float RGB in [0, 1] -> stylized (H, W, 3) float32 in [0, 1], at `strength`
-        (0 = the photo, 1 = the model's output; see blend)."""
-        batch = np.ascontiguousarray(rgb[None], dtype=np.float32)  # (1, H, W, 3)
-        (stylized,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})
-        return blend(rgb, np.clip(stylized[0], 0.0, 1.0), strength)
+        """(H, W, 3) float RGB in [0, 1] -> stylized (H, W, 3) float32 in [0, 1], at `strength`."""
+        stylized, _ = self.stylize(to_uint8(rgb), strength)
+        return stylized.astype(np.float32) / 255
+
+    def clip(self, smoothing: float = 0.8, strength: float = 1.0) -> "Clip":
+        """A stylizer for the frames of one video, in order (see Clip)."""
+        return Clip(self, smoothing, strength)
+
+
+class Clip:
+    """Stylizes one video's frames, in order, with the look carried from frame to frame.
+
+    Each frame's look is its own blended with the previous frame's: look = own + smoothing *
+    (previous - own), an exponential moving average over about 1 / (1 - smoothing) frames. A
+    person walking through the frame or a flickering light then no longer makes the whole
+    picture's colours jump, while a slow change of light still comes through; a scene cut
+    (the frame's colours unlike the last frame's) starts afresh. A model without a look
+    stylizes each frame on its own.
+    """
+
+    def __init__(self, model: StyleModel, smoothing: float, strength: float = 1.0):
+        if not 0 <= smoothing < 1:
+            raise PhotostyleError(f"smoothing={smoothing} must be in [0, 1): 0 is frame by frame, 0.8 a typical value")
+        self.model, self.smoothing, self.strength = model, smoothing, strength
+        self.look: np.ndarray | None = None
+        self.histogram: np.ndarray | None = None
+        self.cuts = 0  # scene cuts seen, the first frame included
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 RGB -> stylized (H, W, 3) uint8."""
+        histogram = colour_histogram(frame)
+        cut = self.histogram is None or histogram_distance(self.histogram, histogram) > SCENE_CUT
+        self.histogram = histogram
+        self.cuts += cut
+        stylized, self.look = self.model.stylize(
+            frame, self.strength, None if cut else self.look, 0.0 if cut else self.smoothing
+        )
+        return stylized
+
+
+def colour_histogram(frame: np.ndarray) -> np.ndarray:
+    """(3, 16) per-channel histograms, each summing to 1, of a sample of about SAMPLE_SIDE
+    pixels along the frame's longer side."""
+    step = max(1, max(frame.shape[:2]) // SAMPLE_SIDE)
+    sample = frame[::step, ::step].reshape(-1, 3)
+    counts = np.stack([np.bincount(sample[:, c] >> _BIN_SHIFT, minlength=256 >> _BIN_SHIFT) for c in range(3)])
+    return counts / len(sample)
+
+
+def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of pixels whose colour changed bins, 0..1, averaged over the channels."""
+    return float(np.abs(a - b).sum(axis=1).mean() / 2)
 
 
 def blend(photo, stylized, strength: float):

@@ -112,7 +112,7 @@ class ModelFolder:
     def _load(self, path: Path, signature: tuple[int, int, int]) -> Entry:
         try:
             model = StyleModel(path, threads=self.threads)
-            return Entry(signature, model, encode(model(self.sample), "jpeg"), None)
+            return Entry(signature, model, encode(model.stylize(self.sample)[0], "jpeg"), None)
         except Exception as error:  # onnxruntime raises untyped errors for a model that loads but cannot run
             # Named by file alone: clients see the reason, and the server's folder is none of their business.
             reason = str(error).replace(str(path), path.name)
@@ -133,7 +133,7 @@ def create_app(
     threads = max(1, (os.cpu_count() or 1) // workers)  # the workers share the cores, not each take them all
     sample = decode_photo(
         importlib.resources.files("photostyle.inference").joinpath("static", "sample.jpg").open("rb"), "sample"
-    ).rgb
+    ).pixels
     folder = ModelFolder(models_dir, threads, sample)
     page = importlib.resources.files("photostyle.inference").joinpath("static", "index.html").read_text()
     limiter = anyio.CapacityLimiter(workers)
@@ -202,6 +202,8 @@ def create_app(
             raise HTTPException(413, str(error)) from None
         except PhotostyleError as error:
             raise HTTPException(422, str(error)) from None
-        return Response(encode(model(photo.rgb, strength), image_format), media_type=MEDIA_TYPES[image_format])
+        return Response(
+            encode(model.stylize(photo.pixels, strength)[0], image_format), media_type=MEDIA_TYPES[image_format]
+        )
 
     return app

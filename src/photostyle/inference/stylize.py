@@ -60,15 +60,6 @@ def plan_outputs(inputs: list[Path], output_dir: Path, overwrite: bool) -> list[
     return plan
 
 
-def clip_function(model: StyleModel, smoothing: float, strength: float) -> FrameFunction:
-    """TEMPORARY, until StyleModel.clip() is on main: each frame on its own (no smoothing yet)."""
-
-    def stylize_frame(frame: np.ndarray) -> np.ndarray:
-        return to_uint8(model(frame / np.float32(255), strength))
-
-    return stylize_frame
-
-
 def _with_post(stylize_frame: FrameFunction, post: PostProcess) -> FrameFunction:
     """stylize_frame followed by post, in uint8 frames as a clip carries them."""
 
@@ -92,9 +83,9 @@ def _stylize_photo(
     if image.frames > 1:
         tqdm.write(f"photostyle: note: {photo} is animated; only its first frame is stylized", file=sys.stderr)
     target.parent.mkdir(parents=True, exist_ok=True)
-    stylized = model(image.rgb, strength)
+    stylized, _ = model.stylize(image.pixels, strength)
     if post is not None:
-        stylized = post(image.rgb, stylized)
+        stylized = post(image.rgb, stylized.astype(np.float32) / 255)
     write_photo(target, stylized, image.alpha, image.exif, quality)
 
 
@@ -107,7 +98,7 @@ def _stylize_clip(
     smoothing: float,
     crf: int,
 ) -> None:
-    stylize_frame = clip_function(model, smoothing, strength)  # a fresh one: its state belongs to this clip
+    stylize_frame = model.clip(smoothing, strength)  # a fresh one: its look belongs to this clip
     if post is not None:
         stylize_frame = _with_post(stylize_frame, post)
     result = stylize_video(clip, target, stylize_frame, crf)  # x264 takes its threads from the cores

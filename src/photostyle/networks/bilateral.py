@@ -19,6 +19,7 @@ from photostyle.networks.slicing import (
     AFFINE_ROWS,
     identity_affine,
     padded_width,
+    row_positions,
     slice_and_apply,
     then,
 )
@@ -78,8 +79,10 @@ class GuideNet(nn.Module):
         self.weight = nn.Parameter(torch.tensor([0.299, 0.587, 0.114]))  # Rec. 601 luma
         self.bias = nn.Parameter(torch.zeros(()))
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return (pixels @ self.weight[:, None] + self.bias).clamp(0, 1)  # (B, H, W, 1)
+    def forward(self, pixels: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """`scale` maps the pixels' values to [0, 1] (1 / 255 for bytes)."""
+        weight = self.weight if scale == 1 else self.weight * scale
+        return (pixels.to(weight.dtype) @ weight[:, None] + self.bias).clamp(0, 1)  # (B, H, W, 1)
 
 
 class StyleColours(nn.Module):
@@ -111,8 +114,12 @@ class StyleColours(nn.Module):
 class BilateralNet(nn.Module):
     """RGB (B, 3, H, W) in [0, 1] to the same photo with a per-pixel affine colour transform applied.
 
-    The result is not clamped: an affine map may leave [0, 1] a little, and a clamp would be
-    one more full-resolution pass; whoever displays or saves it clips (the runtime does).
+    In two steps, which a deployed model exposes: `look` is everything computed from the whole
+    photo (from its thumbnail), `apply` the per-pixel part. So a video can smooth the look
+    from frame to frame, and a big photo can be stylized band by band.
+
+    The float result is not clamped: an affine map may leave [0, 1] a little, and a clamp
+    would be one more full-resolution pass; whoever displays or saves it clips.
     """
 
     def __init__(
@@ -122,7 +129,6 @@ class BilateralNet(nn.Module):
         grid_depth: int = 1,
         thumbnail_samples: int = 1,
         style_colours: float = 0.0,
-        banded_from_pixels: int | None = 3_000_000,
     ):
         super().__init__()
         if thumbnail_size % THUMBNAIL_PER_CELL:
@@ -133,16 +139,8 @@ class BilateralNet(nn.Module):
             raise PhotostyleError(
                 f"model.style_colours={style_colours} must be in [0, 1] (0 leaves the global colour map out)"
             )
-        if banded_from_pixels is not None and not (isinstance(banded_from_pixels, int) and banded_from_pixels >= 0):
-            raise PhotostyleError(
-                f"model.banded_from_pixels={banded_from_pixels} must be a whole number of pixels, 0 or more, e.g. "
-                "3000000, or null for never"
-            )
         self.thumbnail_size = thumbnail_size
         self.thumbnail_samples = thumbnail_samples
-        # Photos of more pixels are sliced in bands of rows, which keeps them in cache (see slicing.py);
-        # None never bands, and leaves the bands' branch out of an exported graph.
-        self.banded_from_pixels = banded_from_pixels
         self.grid = GridNet(channels, grid_depth)
         # With one bin the guide has nothing to choose between.
         self.guide = GuideNet() if grid_depth > 1 else None
@@ -155,7 +153,8 @@ class BilateralNet(nn.Module):
             self.style_colours.set_style(style)
 
     def thumbnail(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(B, H, W, 3) -> (B, 3, T, T): the mean of s x s point samples per thumbnail pixel.
+        """(B, H, W, 3) float in [0, 1] or uint8 -> (B, 3, T, T) float: the mean of s x s point
+        samples per thumbnail pixel.
 
         Point samples gathered in one step rather than an antialiased resize, which onnxruntime
         runs as a full-resolution pass of its own. The x extent is the padded width that slicing
@@ -170,19 +169,41 @@ class BilateralNet(nn.Module):
         points = pixels.reshape(batch, height * width, 3).index_select(
             1, (ys[:, None] * width + xs).flatten()
         )  # (B, Ts Ts, 3)
+        if not points.is_floating_point():
+            points = points.to(torch.float32) / 255
         points = points.view(batch, samples, samples, 3).permute(0, 3, 1, 2)  # (B, 3, Ts, Ts)
         return F.avg_pool2d(points, s) if s > 1 else points
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        pixels = image.permute(0, 2, 3, 1)  # (B, H, W, 3)
+    def look(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Pixels (B, H, W, 3), float in [0, 1] or uint8, -> the look (B, Gh, Gw, D, 4, 3): the
+        grid of affine maps of [0, 1] colours that this photo gets."""
         thumbnail = self.thumbnail(pixels)
         if self.style_colours is None:
-            grid = self.grid(thumbnail)
-        else:
-            # The grid network sees the globally mapped thumbnail; the global map and each
-            # grid cell's map are composed on the grid, so full resolution pays nothing.
-            first = self.style_colours(thumbnail)  # (B, 4, 3)
-            mapped = apply_affine(thumbnail.flatten(2), first).view_as(thumbnail)  # (B, 3, T, T)
-            grid = then(first, self.grid(mapped))
-        guide = self.guide(pixels) if self.guide is not None else None
-        return slice_and_apply(grid, guide, pixels, self.banded_from_pixels).permute(0, 3, 1, 2)
+            return self.grid(thumbnail)
+        # The grid network sees the globally mapped thumbnail; the global map and each grid
+        # cell's map are composed on the grid, so full resolution pays nothing.
+        first = self.style_colours(thumbnail)  # (B, 4, 3)
+        mapped = apply_affine(thumbnail.flatten(2), first).view_as(thumbnail)  # (B, 3, T, T)
+        return then(first, self.grid(mapped))
+
+    def apply(
+        self, look: torch.Tensor, pixels: torch.Tensor, rows: torch.Tensor | None = None, height: int | None = None
+    ) -> torch.Tensor:
+        """A look applied to pixels (B, h, W, 3): float in [0, 1] gives float (not clamped); uint8
+        gives uint8, rounded and clamped.
+
+        rows (h,) int: which rows of a photo `height` rows tall the pixels are (None: all of it).
+        """
+        positions = None if rows is None else row_positions(rows, height, look.shape[1])
+        if pixels.is_floating_point():
+            guide = self.guide(pixels) if self.guide is not None else None
+            return slice_and_apply(look, guide, pixels, positions)
+        # Bytes: the maps take 0..255 as they are (the same linear part, offsets times 255), and
+        # +0.5 makes the cast to bytes, which truncates, round. No pass converts the pixels.
+        scaled = torch.cat([look[..., :3, :], look[..., 3:, :] * 255 + 0.5], dim=-2)
+        guide = self.guide(pixels, 1 / 255) if self.guide is not None else None
+        return slice_and_apply(scaled, guide, pixels, positions).clamp(0, 255).to(torch.uint8)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        pixels = image.permute(0, 2, 3, 1)  # (B, H, W, 3)
+        return self.apply(self.look(pixels), pixels).permute(0, 3, 1, 2)

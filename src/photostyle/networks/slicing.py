@@ -4,7 +4,8 @@ Layouts (channels last, so that a pixel's colour is one contiguous row):
   grid    (B, Gh, Gw, D, 4, 3)  for each spatial knot and guide bin, the 4x3 matrix M of
                                 rgb' = [r, g, b, 1] @ M
   guide   (B, H, W, 1)          in [0, 1]: where a pixel sits between the bins (None when D = 1)
-  pixels  (B, H, W, 3)          RGB in [0, 1]
+  pixels  (B, H, W, 3)          RGB in [0, 1], or uint8 (padded as bytes, then made float; the grid
+                                must then map 0..255 values, see BilateralNet.apply)
 
 Every pixel gets the grid interpolated linearly in y, in x and along the guide, with the
 knots at the corners: knot g of G sits at g / (G - 1) of the extent. Along x the extent is
@@ -21,17 +22,15 @@ matrix is M_left + f (M_right - M_left), f its fraction of the way across. So tw
 for the offsets do the whole slice and apply, and no coefficient plane ever exists
 (`python -m benchmarks.latency` measures it; docs/benchmarks.md).
 
-A photo of more than `banded_from_pixels` goes through those passes in BANDS bands of rows,
-one band after another, so that what one pass writes is still in the processor's cache when
-the next reads it; for smaller photos the bands' extra operations cost more than they save.
-In an exported model the choice is an ONNX If, made on each photo's size when it runs.
+Bands: the rows given may be any rows of a taller photo (`row_positions` says where they sit),
+so a caller can stylize a big photo band by band, with the same result as in one piece; the
+runtime does, which keeps each pass's output in the processor's cache and bounds the memory.
 """
 
 import torch
 from torch.nn import functional as F
 
 AFFINE_ROWS, AFFINE_COLUMNS = 4, 3  # [r, g, b, 1] @ M -> [r', g', b']
-BANDS = 8
 
 
 def identity_affine(depth: int) -> torch.Tensor:
@@ -74,104 +73,72 @@ def pixel_centres(size: int | torch.SymInt, extent: int | torch.SymInt, knots: i
     return (torch.arange(size, dtype=like.dtype, device=like.device) + 0.5) * ((knots - 1) / extent)
 
 
-def slice_and_apply(
-    grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor, banded_from_pixels: int | None
+def row_positions(
+    rows: torch.Tensor, height: int | torch.SymInt, knots: int, dtype: torch.dtype = torch.float32
 ) -> torch.Tensor:
-    """out = [r, g, b, 1] @ M(pixel), M the grid interpolated at the pixel: (B, H, W, 3).
+    """Positions, in knot units, of the centres of rows `rows` (int indices) of a photo `height` rows tall."""
+    return (rows.to(dtype) + 0.5) * ((knots - 1) / height)
 
-    Along the guide, the result under each bin's (spatially interpolated) matrices is blended
-    with tent weights, which is the same as blending the matrices: the map is linear in them.
+
+def slice_and_apply(
+    grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor, rows: torch.Tensor | None = None
+) -> torch.Tensor:
+    """out = [r, g, b, 1] @ M(pixel), M the grid interpolated at the pixel: (B, h, W, 3).
+
+    `rows` (h,) are the pixels' positions in knot units along y (see row_positions); None: the
+    pixels are the whole photo. Along the guide, the result under each bin's (spatially
+    interpolated) matrices is blended with tent weights, which is the same as blending the
+    matrices: the map is linear in them.
     """
+    if rows is None:
+        rows = pixel_centres(
+            pixels.shape[1], pixels.shape[1], grid.shape[1], pixels if pixels.is_floating_point() else grid
+        )
+    weights = tent_weights(rows, grid.shape[1])  # (h, Gh): each row's share of each row of knots
     depth = grid.shape[3]
     if depth == 1:
-        return slice_bin(grid[:, :, :, 0], pixels, banded_from_pixels)
+        return slice_bin(grid[:, :, :, 0], pixels, weights)
     position = guide * (depth - 1)  # (B, H, W, 1) in bin units
     out = 0
     for d in range(depth):
         # One bin at a time: whole planes, where a trailing axis of D bins is slow in onnxruntime.
-        out = out + tent(position, d) * slice_bin(grid[:, :, :, d], pixels, banded_from_pixels)
+        out = out + tent(position, d) * slice_bin(grid[:, :, :, d], pixels, weights)
     return out
 
 
-def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, banded_from_pixels: int | None) -> torch.Tensor:
-    """One bin: grid (B, Gh, Gw, 4, 3) interpolated in y and x and applied to pixels (B, H, W, 3),
-    in bands of rows for photos of more than banded_from_pixels (None: never)."""
+def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """One bin: grid (B, Gh, Gw, 4, 3) interpolated in y (with the rows' tent weights (h, Gh)) and
+    in x, and applied to pixels (B, h, W, 3)."""
     batch, height, width, _ = pixels.shape
-    knots_y, knots_x = grid.shape[1:3]
+    knots_x = grid.shape[2]
     strip, padded = strip_width(width, knots_x), padded_width(width, knots_x)
 
     # The y interpolation on the grid itself: one row of knots per image row.
-    rows = tent_weights(pixel_centres(height, height, knots_y, pixels), knots_y)  # (H, Gh)
-    knot_rows = (rows @ grid.flatten(2)).view(batch, height, knots_x, 4, 3)  # (B, H, Gw, 4, 3)
+    knot_rows = (weights @ grid.flatten(2)).view(batch, height, knots_x, 4, 3)  # (B, h, Gw, 4, 3)
     # Strip k reads knot k (its left side) and knot k + 1 (its right side).
-    left, right = knot_rows[:, :, :-1], knot_rows[:, :, 1:]  # (B, H, S, 4, 3)
-    linear, change = left[..., :3, :], right[..., :3, :] - left[..., :3, :]  # (B, H, S, 3, 3)
-    offsets = torch.stack([left[..., 3, :], right[..., 3, :]], dim=3)  # (B, H, S, 2, 3)
+    left, right = knot_rows[:, :, :-1], knot_rows[:, :, 1:]  # (B, h, S, 4, 3)
+    linear, change = left[..., :3, :], right[..., :3, :] - left[..., :3, :]  # (B, h, S, 3, 3)
+    offsets = torch.stack([left[..., 3, :], right[..., 3, :]], dim=3)  # (B, h, S, 2, 3)
 
-    f = pixel_centres(strip, strip, 2, pixels)  # (w,) fraction of the way across a strip
+    # Fractions and colours in the pixels' float type, or the grid's for bytes.
+    like = pixels if pixels.is_floating_point() else grid
+    f = pixel_centres(strip, strip, 2, like)  # (w,) fraction of the way across a strip
     # f scales whole rows of w x 3 numbers by one w x 3 pattern: onnxruntime does that in one
     # dense pass, where scaling each pixel's triple by its own scalar is many times slower.
     f3 = f[:, None].expand(strip, 3).flatten()  # (w 3,)
     # The offsets, (1 - f) o_left + f o_right, as one plain matrix product: blocks x (side, rgb)
     # times (side, rgb) x (pixel, rgb); a batched product per block is slower.
     sides = torch.stack([1 - f, f], dim=1)  # (w, 2)
-    spread = torch.einsum("is,cd->scid", sides, torch.eye(3, dtype=pixels.dtype, device=pixels.device)).reshape(
+    spread = torch.einsum("is,cd->scid", sides, torch.eye(3, dtype=like.dtype, device=like.device)).reshape(
         6, 3 * strip
     )
 
-    operands = (pixels, pixels.new_zeros(batch, height, padded - width, 3), linear, change, offsets, f3, spread)
-    if banded_from_pixels is None:
-        return apply_strips(*operands)
-    large = height * width > banded_from_pixels
-    if torch.compiler.is_exporting():
-        # An ONNX If, decided on each photo's size when it runs (a Python `if` would fix the
-        # graph to the example photo's). A branch must give a tensor of its own; the crop is a view.
-        return torch.cond(large, in_bands, lambda *operands: apply_strips(*operands).clone(), operands)
-    # Bands are for a processor's cache: on a GPU they would only add kernel launches.
-    return in_bands(*operands) if large and pixels.device.type == "cpu" else apply_strips(*operands)
-
-
-def in_bands(
-    pixels: torch.Tensor,
-    padding: torch.Tensor,
-    linear: torch.Tensor,
-    change: torch.Tensor,
-    offsets: torch.Tensor,
-    f3: torch.Tensor,
-    spread: torch.Tensor,
-) -> torch.Tensor:
-    """apply_strips over BANDS bands of rows, one after another.
-
-    Exporting traces this branch of torch.cond as well as the other, which makes an export
-    several times as long as one piece alone; fewer bands would trace faster but run slower
-    at 4K.
-    """
-    height = pixels.shape[1]
-    sizes = [(b + 1) * height // BANDS - b * height // BANDS for b in range(BANDS)]
-    split = (t.split(sizes, dim=1) for t in (pixels, padding, linear, change, offsets))
-    return torch.cat([apply_strips(*band, f3, spread) for band in zip(*split)], dim=1)
-
-
-def apply_strips(
-    pixels: torch.Tensor,
-    padding: torch.Tensor,
-    linear: torch.Tensor,
-    change: torch.Tensor,
-    offsets: torch.Tensor,
-    f3: torch.Tensor,
-    spread: torch.Tensor,
-) -> torch.Tensor:
-    """Rows of pixels (B, h, W, 3), with their strips' maps (B, h, S, ...), to their results (B, h, W, 3).
-
-    padding (B, h, P - W, 3) zeros fill the last strip of each row; the result is cropped again.
-    """
     # Padding by concatenation and cropping by splitting: onnxruntime runs Concat and Split on
     # both cores, Pad and Slice on one.
-    colour = torch.cat([pixels, padding], dim=2)  # (B, h, P, 3)
-    width3 = f3.shape[0]  # one strip: w pixels x rgb
-    blocks = colour.view(-1, width3 // 3, 3)  # one (row, strip) block of w pixels each
+    colour = torch.cat([pixels, pixels.new_zeros(batch, height, padded - width, 3)], dim=2)  # (B, h, P, 3)
+    blocks = colour.view(-1, strip, 3).to(like.dtype)  # one (row, strip) block of w pixels each
     # A pixel's result under the left matrix, plus f times the change to the right one.
-    changed = torch.bmm(blocks, change.reshape(-1, 3, 3)).view(-1, width3) * f3
-    mapped = torch.bmm(blocks, linear.reshape(-1, 3, 3)).view(-1, width3) + changed
+    changed = torch.bmm(blocks, change.reshape(-1, 3, 3)).view(-1, 3 * strip) * f3
+    mapped = torch.bmm(blocks, linear.reshape(-1, 3, 3)).view(-1, 3 * strip) + changed
     out = torch.addmm(mapped, offsets.reshape(-1, 6), spread).view(colour.shape)
-    return out.split([pixels.shape[2], padding.shape[2]], dim=2)[0]
+    return out.split([width, padded - width], dim=2)[0]

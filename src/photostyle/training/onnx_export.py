@@ -8,41 +8,95 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from photostyle.errors import PhotostyleError
 from photostyle.files import atomic_write
-from photostyle.interface import INPUT_NAME, OUTPUT_NAME
+from photostyle.interface import IMAGE, KEEP, LOOK, PREVIOUS_LOOK, ROWS, STYLIZED
+from photostyle.networks.bilateral import BilateralNet
+
+PIXEL_DTYPES = {"uint8": torch.uint8, "float32": torch.float32}
 
 
-class ChannelsLast(nn.Module):
-    """A style network behind the deployed interface: (N, H, W, 3) in and out, the layout of
-    decoded image arrays, so that neither side of onnxruntime transposes whole photos."""
+def _as_float(image: torch.Tensor) -> torch.Tensor:
+    return image if image.is_floating_point() else image.to(torch.float32) / 255
+
+
+class Deployed(nn.Module):
+    """Any style network behind the deployed interface (interface.py): (N, H, W, 3) in and out,
+    the layout of decoded image arrays, so that neither side of onnxruntime transposes whole
+    photos; bytes in give bytes out, rounded."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
         self.net = net
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.net(image.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        out = self.net(_as_float(image).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        if image.is_floating_point():
+            return out
+        return (out * 255 + 0.5).clamp(0, 255).to(torch.uint8)
 
 
-def export_onnx(net: nn.Module, path: Path, metadata: dict[str, str], opset: int = 18) -> None:
-    """Write `net` as ONNX with dynamic batch, height and width, plus metadata, atomically."""
-    net = ChannelsLast(net).eval()
-    # Batch 2 and unequal sides: torch.export would fix a size-1 or repeated example dim.
-    example = torch.rand(2, 64, 80, 3)
-    dims = {
-        0: torch.export.Dim("batch", max=1024),
-        1: torch.export.Dim("height", max=32768),
-        2: torch.export.Dim("width", max=32768),
+class DeployedLook(nn.Module):
+    """The bilateral network behind the deployed interface with its look exposed (interface.py)."""
+
+    def __init__(self, net: BilateralNet):
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self, image: torch.Tensor, rows: torch.Tensor, previous_look: torch.Tensor, keep: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        own = self.net.look(image)
+        look = own + keep * (previous_look - own)
+        # index_select, not a slice: the band's size then comes from the rows' shape, which
+        # stays a dynamic dimension of the graph.
+        band = image.index_select(1, rows)
+        return self.net.apply(look, band, rows, image.shape[1]), look
+
+
+def deployed(net: nn.Module) -> nn.Module:
+    return (DeployedLook if isinstance(net, BilateralNet) else Deployed)(net).eval()
+
+
+def example_inputs(net: nn.Module, pixels: str, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The deployed model's inputs for a float image (N, H, W, 3) in [0, 1]: all its rows, no previous look."""
+    if pixels == "uint8":
+        image = (image * 255).round().to(torch.uint8)
+    if not isinstance(net, BilateralNet):
+        return {IMAGE: image}
+    with torch.no_grad():
+        look_shape = net.look(image[:, :16, :16]).shape
+    return {
+        IMAGE: image,
+        ROWS: torch.arange(image.shape[1]),
+        PREVIOUS_LOOK: torch.zeros(look_shape),
+        KEEP: torch.tensor(0.0),
     }
+
+
+def export_onnx(net: nn.Module, path: Path, metadata: dict[str, str], opset: int = 18, pixels: str = "uint8") -> None:
+    """Write `net` as ONNX with dynamic batch, height and width, plus metadata, atomically."""
+    if pixels not in PIXEL_DTYPES:
+        raise PhotostyleError(f"pixels={pixels} is not one of {', '.join(PIXEL_DTYPES)}")
+    module = deployed(net)
+    # Batch 2, unequal sides and fewer rows than the height: torch.export would fix a size-1
+    # or repeated example dim.
+    inputs = example_inputs(net, pixels, torch.rand(2, 64, 80, 3))
+    batch = torch.export.Dim("batch", max=1024)
+    dims = {IMAGE: {0: batch, 1: torch.export.Dim("height", max=32768), 2: torch.export.Dim("width", max=32768)}}
+    if ROWS in inputs:
+        inputs[ROWS] = torch.arange(5, 50)
+        dims |= {ROWS: {0: torch.export.Dim("band", max=32768)}, PREVIOUS_LOOK: {0: batch}, KEEP: None}
+    outputs = [STYLIZED, LOOK] if ROWS in inputs else [STYLIZED]
     with torch.no_grad():
         program = torch.onnx.export(
-            net,
-            (example,),
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
+            module,
+            tuple(inputs.values()),
+            input_names=list(inputs),
+            output_names=outputs,
             opset_version=opset,
             dynamo=True,
-            dynamic_shapes={"image": dims},
+            dynamic_shapes=dims,
             verbose=False,
         )
     model = program.model_proto
@@ -54,15 +108,19 @@ def export_onnx(net: nn.Module, path: Path, metadata: dict[str, str], opset: int
 
 
 def max_abs_difference(net: nn.Module, path: Path, sizes: list[tuple[int, int]], seed: int = 0) -> float:
-    """Largest |onnxruntime - PyTorch| over random images of the given (height, width) sizes."""
+    """Largest |onnxruntime - PyTorch| of the stylized photo, in [0, 1] units, over random images
+    of the given (height, width) sizes (for a uint8 model, one rounding flip is 1 / 255)."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    pixels = "uint8" if session.get_inputs()[0].type == "tensor(uint8)" else "float32"
     generator = torch.Generator().manual_seed(seed)
-    deployed = ChannelsLast(net).eval()
+    module = deployed(net)
     worst = 0.0
     for height, width in sizes:
-        image = torch.rand(1, height, width, 3, generator=generator)
+        inputs = example_inputs(net, pixels, torch.rand(1, height, width, 3, generator=generator))
         with torch.no_grad():
-            expected = deployed(image).numpy()
-        (actual,) = session.run([OUTPUT_NAME], {INPUT_NAME: image.numpy()})
-        worst = max(worst, float(np.abs(actual - expected).max()))
+            expected = module(*inputs.values())
+        expected = expected[0] if isinstance(expected, tuple) else expected
+        actual = session.run([STYLIZED], {name: value.numpy() for name, value in inputs.items()})[0]
+        difference = np.abs(actual.astype(np.float32) - expected.numpy().astype(np.float32)).max()
+        worst = max(worst, float(difference) / (255 if pixels == "uint8" else 1))
     return worst
