@@ -14,9 +14,9 @@ handicapped. The two run alternately --repeats times; the best run of each is re
 Where the time goes: each step timed alone, since x264's threads run beside the frame function
 and on 2 cores each slows the other: decode (a decode-only pass), the steps stylize_video adds
 between decoder and encoder (YUV -> RGB, the frame function, RGB -> YUV; one pass, each call
-timed), and encode (x264 and the muxer: the floor's run less its decode). The peak memory of the
-stylize path is printed beside the size of the clip decoded: it stops growing once x264's
-look-ahead is full (about 40 frames at preset medium), however long the clip.
+timed), and encode (x264 and the muxer: the floor's run less its decode). The peak memory of a
+fresh process that stylizes the clip is printed beside the size of the clip decoded: it stops
+growing once x264's look-ahead is full (about 40 frames at preset medium), however long the clip.
 """
 
 import argparse
@@ -44,10 +44,15 @@ def _export_default(folder: Path) -> Path:
     return export_network("bilateral", folder)
 
 
+def in_fresh_process(function, *args):
+    """function(*args) in a new Python process (spawned, so nothing of this one is in it)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
 def export_default_network(folder: Path) -> Path:
     """The untrained default network as ONNX, exported in a child process (torch stays out of this one)."""
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_export_default, folder).result()
+    return in_fresh_process(_export_default, folder)
 
 
 def plain_transcode(source: Path, target: Path, crf: int, preset: str) -> None:
@@ -93,20 +98,27 @@ def stylize_stage_ms(source: Path, stylize_frame: FrameFunction) -> dict[str, fl
     return {name: seconds * 1000 / frames for name, seconds in totals.items()}
 
 
-def best_runs(clip: Path, model: StyleModel, args: argparse.Namespace, folder: Path) -> tuple[float, float, float]:
-    """Best of --repeats, in seconds: (floor, decode + stylize + encode), run alternately; and the
-    stylize path's peak memory in MiB."""
-    floors, paths, peaks = [], [], []
+def best_runs(clip: Path, model: StyleModel, args: argparse.Namespace, folder: Path) -> tuple[float, float]:
+    """Best of --repeats, in seconds: (floor, decode + stylize + encode), run alternately."""
+    floors, paths = [], []
     for _ in range(args.repeats):
         start = time.perf_counter()
         plain_transcode(clip, folder / "floor.mp4", args.crf, args.preset)
         floors.append(time.perf_counter() - start)
-        Path("/proc/self/clear_refs").write_text("5")  # Linux: the peak RSS starts again from now
         start = time.perf_counter()
         stylize_video(clip, folder / "stylized.mp4", model.clip(VIDEO_SMOOTHING), args.crf, args.preset, progress=False)
         paths.append(time.perf_counter() - start)
-        peaks.append(peak_rss_mib())
-    return min(floors), min(paths), max(peaks)
+    return min(floors), min(paths)
+
+
+def _stylize_peak_mib(clip: Path, model: Path, target: Path, crf: int, preset: str) -> float:
+    stylize_video(clip, target, StyleModel(model).clip(VIDEO_SMOOTHING), crf, preset, progress=False)
+    return peak_rss_mib()
+
+
+def stylize_peak_mib(clip: Path, model: Path, target: Path, crf: int, preset: str) -> float:
+    """Peak memory of a fresh process that loads the model and stylizes the clip, as `photostyle stylize` does."""
+    return in_fresh_process(_stylize_peak_mib, clip, model, target, crf, preset)
 
 
 def peak_rss_mib() -> float:
@@ -133,7 +145,8 @@ def main() -> None:
         model_path = args.model or export_default_network(folder)
         clip = write_clip(folder / f"{args.clip}.mp4", CLIPS[args.clip](size, args.frames), args.fps)
         model = StyleModel(model_path)
-        floor, path, peak_mib = best_runs(clip, model, args, folder)
+        floor, path = best_runs(clip, model, args, folder)
+        peak_mib = stylize_peak_mib(clip, model_path, folder / "stylized.mp4", args.crf, args.preset)
         decode = decode_ms(clip)
         steps = stylize_stage_ms(clip, model.clip(VIDEO_SMOOTHING))
 
@@ -161,8 +174,8 @@ def main() -> None:
     )
     decoded_mib = frames * size[0] * size[1] * 3 / 2**20
     print(
-        f"\npeak RSS while decode + stylize + encode ran: {peak_mib:.0f} MiB (the clip's frames, decoded to RGB: "
-        f"{decoded_mib:.0f} MiB)"
+        f"\npeak RSS of a process that loads the model and stylizes the clip: {peak_mib:.0f} MiB "
+        f"(the clip's frames, decoded to RGB: {decoded_mib:.0f} MiB)"
     )
 
 
