@@ -8,8 +8,9 @@ in a fresh process of its own (so one size's memory never counts in another's), 
 its peak resident memory (VmHWM) when it is done. The table gives that peak, the peak as a
 multiple of the photo's decoded 8-bit size, and the seconds the command took.
 --compare-src runs the same photos through another checkout's src/ folder too (an earlier
-version, say, with --compare-model a model that version exported), side by side in the same run. Without MODEL.onnx, the default network is
-exported untrained (memory and speed do not depend on the weights).
+version, say, with --compare-model a model that version exported), side by side in the same
+run. Without MODEL.onnx, the default network is exported untrained (memory and speed do not
+depend on the weights).
 """
 
 import argparse
