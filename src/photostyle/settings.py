@@ -1,4 +1,5 @@
-"""Defaults of `photostyle optimize` and `serve`, in a module without heavy imports so the CLI can show them cheaply."""
+"""Defaults of `photostyle optimize`, `serve` and `stylize`'s video options, in a module without heavy
+imports so the CLI can show them cheaply."""
 
 from dataclasses import dataclass, field
 
@@ -15,6 +16,9 @@ SERVE_MAX_PIXELS = 40_000_000  # a 40-megapixel photo: a phone's full resolution
 SERVE_MAX_SIDE = 2048
 SERVE_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 SERVE_RESCAN_S = 1.0  # the models folder is looked at again at most this often
+VIDEO_CRF = 18  # x264's quality scale (0 lossless .. 51); 18 is about visually lossless
+# How much of the previous frame's look each frame of a clip keeps (0: every frame on its own).
+VIDEO_SMOOTHING = 0.8
 
 
 def optimize_loss() -> dict:
