@@ -253,10 +253,10 @@ def test_webcam_frames_carry_the_look_through_the_client(tiny_look_model, tmp_pa
     with the next frame, gives the same frames as one Clip run locally."""
     import base64
 
+    from test_runtime import moving_square
+
     from photostyle.inference.runtime import StyleModel
     from photostyle.inference.serve import encode
-
-    from test_runtime import moving_square
 
     shutil.copy(tiny_look_model, tmp_path / "look.onnx")
     app = create_app(tmp_path, allowed_hosts=["testserver"])
