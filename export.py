@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 import photostyle
 from photostyle.errors import PhotostyleError, exit_on_user_error
-from photostyle.training.checkpoints import load_checkpoint, network_state
+from photostyle.training.checkpoints import load_checkpoint, network_config, network_state
 from photostyle.training.onnx_export import export_onnx, max_abs_difference
 
 
@@ -26,7 +26,7 @@ def main(cfg: DictConfig) -> None:
             raise PhotostyleError("pass both ckpt=RUN_DIR/checkpoints/last.ckpt and out=model.onnx")
         checkpoint = load_checkpoint(Path(cfg.ckpt))
         run = checkpoint["hyper_parameters"]
-        net = instantiate(run["model"])
+        net = instantiate(network_config(checkpoint))
         try:
             net.load_state_dict(network_state(checkpoint))
         except RuntimeError as error:  # the weights belong to another network than the saved config names
@@ -38,7 +38,7 @@ def main(cfg: DictConfig) -> None:
         metadata = {
             "photostyle_version": photostyle.__version__,
             "style_image": _style_fingerprint(run["style"]["image"]),
-            "network": json.dumps(run["model"], sort_keys=True),
+            "network": json.dumps(network_config(checkpoint), sort_keys=True),
             "training_steps": checkpoint.get("global_step", 0),
             "interface": "see photostyle/interface.py: image (N, H, W, 3) RGB "
             + ("uint8" if cfg.pixels == "uint8" else "float32 in [0, 1]"),

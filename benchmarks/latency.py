@@ -18,9 +18,12 @@ network's time). The table gives median and p90 milliseconds of --runs timed run
 and, for every model after the first, the ratio first/this at each size.
 
 With onnxruntime, the same run first times the floor at each size: one elementwise float32
-pass over the image in onnxruntime (x * 2) and a uint8 copy of it in NumPy; each model's time
-is also given in those float32 passes. A model is fed what it takes (uint8 or float32, and
-for a bilateral model all rows and no previous look: interface.py).
+pass over the image in onnxruntime (x * 2) and a uint8 copy of it in NumPy; each time is also
+given in those float32 passes. Each model is timed twice: the model alone, fed what it takes
+(uint8 or float32, and for a bilateral model all rows and no previous look: interface.py),
+and photo to photo, a decoded uint8 (H, W, 3) photo to the uint8 result through the runtime
+(StyleModel.stylize: conversions for a float32 model, bands for a big photo), what stylize and
+serve pay between decoding and encoding.
 """
 
 import argparse
@@ -58,6 +61,7 @@ def _timed(run, image, runs: int, warmup: int) -> tuple[float, float]:
 
 
 FLOAT_PASS, BYTE_COPY = "float32 pass (floor)", "uint8 copy (floor)"
+PHOTO_TO_PHOTO = " (photo to photo)"
 
 
 def _session(model, args: argparse.Namespace):
@@ -103,6 +107,11 @@ def _runner(model: str, image: np.ndarray, args: argparse.Namespace):
     if model == BYTE_COPY:
         copy = np.empty(image.shape, np.uint8)
         return (lambda x: np.copyto(copy, x)), (image * 255).astype(np.uint8)
+    if model.endswith(PHOTO_TO_PHOTO):
+        from photostyle.inference.runtime import StyleModel
+
+        styler = StyleModel(Path(model.removesuffix(PHOTO_TO_PHOTO)), threads=args.threads)
+        return styler.stylize, (image[0] * 255).astype(np.uint8)
     session = _session(_float_pass_model() if model == FLOAT_PASS else model, args)
     feeds = _feeds(session, image)
     pixels = feeds.pop("image")
@@ -213,6 +222,8 @@ def main() -> None:
     if not models:
         parser.error("give MODEL.onnx files or --networks")
     floors = [] if args.torch_cuda else [FLOAT_PASS, BYTE_COPY]
+    if not args.torch_cuda:
+        models = [timed for model in models for timed in (model, model + PHOTO_TO_PHOTO)]
 
     context = multiprocessing.get_context("spawn")
     table = {}
@@ -224,18 +235,19 @@ def main() -> None:
         child.join()
 
     memory = "peak GPU memory MiB" if args.torch_cuda else "peak RSS MiB"
-    print(f"{engine}; {args.runs} timed runs after {args.warmup} warm-up runs; (1, H, W, 3) input of the model's type")
+    print(f"{engine}; {args.runs} timed runs after {args.warmup} warm-up runs")
     print(
         f"| model | size | median ms | p90 ms | {memory} | added memory / input bytes | "
-        f"ratio {Path(models[0]).stem} / model | float32 passes |"
+        f"ratio {Path(models[0]).stem} / model (like with like) | float32 passes |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    first = table[models[0]]
     for model, rows in table.items():
-        for index, ((height, width), (median, p90, peak, added), baseline) in enumerate(zip(sizes, rows, first)):
-            ratio = f"{baseline[0] / median:.1f}x" if model not in (models[0], *floors) else ""
+        photo = model.endswith(PHOTO_TO_PHOTO)
+        first = models[1] if photo and not args.torch_cuda else models[0]  # like with like
+        for index, ((height, width), (median, p90, peak, added)) in enumerate(zip(sizes, rows)):
+            ratio = f"{table[first][index][0] / median:.1f}x" if model not in (first, *floors) else ""
             passes = f"{median / table[FLOAT_PASS][index][0]:.1f}" if floors else ""
-            name = model if model in floors else Path(model).stem
+            name = model if model in floors else Path(model.removesuffix(PHOTO_TO_PHOTO)).stem + PHOTO_TO_PHOTO * photo
             print(
                 f"| {name} | {width}x{height} | {median:.2f} | {p90:.2f} | {peak:.0f} | "
                 f"{added:.1f} | {ratio} | {passes} |"

@@ -42,7 +42,7 @@ from photostyle.evaluation.evaluate import (
     write_csv,
     write_text,
 )
-from photostyle.training.checkpoints import load_checkpoint
+from photostyle.training.checkpoints import load_checkpoint, network_config
 from photostyle.training.tensors import load
 
 SIDE = 512
@@ -59,7 +59,7 @@ TARGETS = [
 def untrained_method(checkpoint: Path) -> Method:
     """The trained model's network as it was before training: with the default recipe, its
     global map to the style's colour statistics alone."""
-    net = instantiate(load_checkpoint(checkpoint)["hyper_parameters"]["model"]).eval()
+    net = instantiate(network_config(load_checkpoint(checkpoint))).eval()
 
     def run(path: Path, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         if hasattr(net, "set_style"):

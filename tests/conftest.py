@@ -103,6 +103,32 @@ def tiny_model(tmp_path_factory) -> Path:
     return path
 
 
+def tiny_look_network():
+    """A small bilateral network (it exposes its look) with a style's colours and weights moved
+    away from the identity, so that its look depends on the photo."""
+    import torch
+
+    from photostyle.networks.bilateral import BilateralNet
+
+    torch.manual_seed(0)
+    net = BilateralNet(thumbnail_size=32, channels=4, style_colours=0.8)
+    net.set_style(torch.rand(1, 3, 30, 40) * torch.tensor([0.9, 0.6, 0.3]).view(1, 3, 1, 1))
+    with torch.no_grad():
+        for parameter in net.grid.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    return net.eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_look_model(tmp_path_factory) -> Path:
+    """tiny_look_network exported once for the session (an export takes seconds: slow tests only)."""
+    from photostyle.training.onnx_export import export_onnx
+
+    path = tmp_path_factory.mktemp("model") / "tiny_look.onnx"
+    export_onnx(tiny_look_network(), path, {"photostyle_version": "test", "network": "tiny-look"})
+    return path
+
+
 @contextmanager
 def live_server(app) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a free loopback port in a thread; yields its base URL."""

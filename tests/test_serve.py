@@ -245,3 +245,42 @@ def test_the_command_passes_allowed_hosts_and_max_side_on(models_dir):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.slow  # tiny_look_model is an export
+def test_webcam_frames_carry_the_look_through_the_client(tiny_look_model, tmp_path):
+    """The server keeps nothing between frames: each answer's X-Photostyle-Clip header, sent back
+    with the next frame, gives the same frames as one Clip run locally."""
+    import base64
+
+    from test_runtime import moving_square
+
+    from photostyle.inference.runtime import StyleModel
+    from photostyle.inference.serve import encode
+
+    shutil.copy(tiny_look_model, tmp_path / "look.onnx")
+    app = create_app(tmp_path, allowed_hosts=["testserver"])
+    local = StyleModel(tiny_look_model).clip(0.8)
+    state = "start"
+    with TestClient(app) as test_client:
+        for frame in moving_square(4):
+            buffer = io.BytesIO()
+            Image.fromarray(frame).save(buffer, format="PNG")
+            answer = test_client.post(
+                "/api/stylize",
+                files={"image": ("frame.png", buffer.getvalue(), "image/png")},
+                data={"model": "look", "clip": state},
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.content == encode(local(frame), "jpeg")
+            state = answer.headers["X-Photostyle-Clip"]
+        assert len(base64.b64decode(state)) > 0
+        for bad in ["not base64!", base64.b64encode(b"1234").decode(), base64.b64encode(b"\xff" * 4000).decode()]:
+            answer = test_client.post(
+                "/api/stylize", files={"image": ("f.jpg", jpeg(), "image/jpeg")}, data={"model": "look", "clip": bad}
+            )
+            assert answer.status_code == 422 and "afresh" in answer.json()["detail"], answer.text
+        photo = test_client.post(
+            "/api/stylize", files={"image": ("f.jpg", jpeg(), "image/jpeg")}, data={"model": "look"}
+        )
+        assert photo.status_code == 200 and "X-Photostyle-Clip" not in photo.headers

@@ -126,9 +126,9 @@ class StyleModel:
         stylized, _ = self.stylize(to_uint8(rgb), strength)
         return stylized.astype(np.float32) / 255
 
-    def clip(self, smoothing: float = 0.8, strength: float = 1.0) -> "Clip":
-        """A stylizer for the frames of one video, in order (see Clip)."""
-        return Clip(self, smoothing, strength)
+    def clip(self, smoothing: float = 0.8, strength: float = 1.0, state: bytes = b"") -> "Clip":
+        """A stylizer for the frames of one video, in order (see Clip), or going on from a Clip's `state()`."""
+        return Clip(self, smoothing, strength, state)
 
 
 class Clip:
@@ -142,13 +142,30 @@ class Clip:
     stylizes each frame on its own.
     """
 
-    def __init__(self, model: StyleModel, smoothing: float, strength: float = 1.0):
+    def __init__(self, model: StyleModel, smoothing: float, strength: float = 1.0, state: bytes = b""):
         if not 0 <= smoothing < 1:
             raise PhotostyleError(f"smoothing={smoothing} must be in [0, 1): 0 is frame by frame, 0.8 a typical value")
         self.model, self.smoothing, self.strength = model, smoothing, strength
         self.look: np.ndarray | None = None
         self.histogram: np.ndarray | None = None
         self.cuts = 0  # scene cuts seen, the first frame included
+        if state:
+            self._restore(state)
+
+    def state(self) -> bytes:
+        """What the next frame needs of this clip, the last look and the last frame's colours, as
+        bytes that StyleModel.clip takes back: a server can leave a clip's state with its client."""
+        if self.look is None:
+            return b""
+        return self.look.astype(np.float32).tobytes() + self.histogram.astype(np.float32).tobytes()
+
+    def _restore(self, state: bytes) -> None:
+        sizes = (int(np.prod(self.model.look_shape or 0)), 3 << (8 - _BIN_SHIFT))
+        values = np.frombuffer(state, np.float32) if len(state) % 4 == 0 else None
+        if not self.model.has_look or values is None or len(values) != sum(sizes) or not np.isfinite(values).all():
+            raise PhotostyleError("the clip state does not belong to this model; start the clip afresh")
+        self.look = values[: sizes[0]].reshape(1, *self.model.look_shape).copy()
+        self.histogram = values[sizes[0] :].reshape(3, -1).copy()
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB -> stylized (H, W, 3) uint8."""

@@ -8,6 +8,7 @@ uploads are in flight (guards.UploadLimits), so a flood gets 503 answers instead
 longer queue, and the disk and memory they use are bounded (docs/serve.md has the figures).
 """
 
+import base64
 import importlib.resources
 import io
 import os
@@ -37,9 +38,26 @@ from photostyle.settings import (
     SERVE_QUEUE,
     SERVE_RESCAN_S,
     SERVE_WORKERS,
+    VIDEO_SMOOTHING,
 )
 
 MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
+CLIP_HEADER = "X-Photostyle-Clip"
+# The state of a clip is a look and a frame's colours: a few KB for the default network.
+CLIP_STATE_MAX_CHARS = 1_000_000
+FIRST_FRAME = "start"  # the `clip` value of a video's first frame
+
+
+def decode_clip_state(text: str) -> bytes:
+    """The clip state a client sent back (base64), or b"" for FIRST_FRAME."""
+    if text == FIRST_FRAME:
+        return b""
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise PhotostyleError(
+            f"clip is not a state this server gave; send {FIRST_FRAME!r} to start a clip afresh"
+        ) from None
 
 
 def encode(rgb: np.ndarray, image_format: str) -> bytes:
@@ -184,6 +202,13 @@ def create_app(
         model: Annotated[str, Form(description="a name from /api/models")],
         strength: Annotated[float, Form(ge=0.0, le=1.0, description="0 = the photo, 1 = fully stylized")] = 1.0,
         format: Annotated[Literal["jpeg", "png"], Form(description="of the answer")] = "jpeg",
+        clip: Annotated[
+            str,
+            Form(
+                max_length=CLIP_STATE_MAX_CHARS,
+                description=f"a video frame's: the {CLIP_HEADER} header of the answer for the frame before",
+            ),
+        ] = "",
     ) -> Response:
         entry = (await entries()).get(model)  # only names from the folder: no path ever comes from the client
         if entry is None:
@@ -192,18 +217,27 @@ def create_app(
             raise HTTPException(404, f"model {model!r} is unavailable: {entry.problem}")
         # The upload stays in its spooled file (on disk past 1 MB) until a worker decodes it.
         return await anyio.to_thread.run_sync(
-            _stylize, image.file, image.filename or "upload", entry.model, strength, format, limiter=limiter
+            _stylize, image.file, image.filename or "upload", entry.model, strength, format, clip, limiter=limiter
         )
 
-    def _stylize(source: BinaryIO, name: str, model: StyleModel, strength: float, image_format: str) -> Response:
+    def _stylize(
+        source: BinaryIO, name: str, model: StyleModel, strength: float, image_format: str, clip: str
+    ) -> Response:
         try:  # decode_photo refuses an oversized photo from its header, before any pixel is decoded
             photo = decode_photo(source, name, max_side=max_side, max_pixels=max_pixels)
+            frames = model.clip(VIDEO_SMOOTHING, strength, decode_clip_state(clip)) if clip else None
         except ImageTooLarge as error:
             raise HTTPException(413, str(error)) from None
         except PhotostyleError as error:
             raise HTTPException(422, str(error)) from None
-        return Response(
-            encode(model.stylize(photo.pixels, strength)[0], image_format), media_type=MEDIA_TYPES[image_format]
-        )
+        if frames is None:
+            return Response(
+                encode(model.stylize(photo.pixels, strength)[0], image_format), media_type=MEDIA_TYPES[image_format]
+            )
+        # A frame of a video (the webcam): the look carried over from the frame before, whose
+        # state the client keeps, so the server keeps nothing between requests.
+        stylized = frames(photo.pixels)
+        headers = {CLIP_HEADER: base64.b64encode(frames.state()).decode()}
+        return Response(encode(stylized, image_format), media_type=MEDIA_TYPES[image_format], headers=headers)
 
     return app

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from photostyle.colour import apply_affine, colour_statistics, transfer_to_style
 from photostyle.errors import PhotostyleError
+from photostyle.networks.rounding import to_bytes
 from photostyle.networks.slicing import (
     AFFINE_COLUMNS,
     AFFINE_ROWS,
@@ -198,11 +199,11 @@ class BilateralNet(nn.Module):
         if pixels.is_floating_point():
             guide = self.guide(pixels) if self.guide is not None else None
             return slice_and_apply(look, guide, pixels, positions)
-        # Bytes: the maps take 0..255 as they are (the same linear part, offsets times 255), and
-        # +0.5 makes the cast to bytes, which truncates, round. No pass converts the pixels.
-        scaled = torch.cat([look[..., :3, :], look[..., 3:, :] * 255 + 0.5], dim=-2)
+        # Bytes: the maps take 0..255 as they are (the same linear part, offsets times 255), so
+        # no pass scales the pixels.
+        scaled = torch.cat([look[..., :3, :], look[..., 3:, :] * 255], dim=-2)
         guide = self.guide(pixels, 1 / 255) if self.guide is not None else None
-        return slice_and_apply(scaled, guide, pixels, positions).clamp(0, 255).to(torch.uint8)
+        return slice_and_apply(scaled, guide, pixels, positions, finish=to_bytes)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         pixels = image.permute(0, 2, 3, 1)  # (B, H, W, 3)

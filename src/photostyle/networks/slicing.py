@@ -27,6 +27,8 @@ so a caller can stylize a big photo band by band, with the same result as in one
 runtime does, which keeps each pass's output in the processor's cache and bounds the memory.
 """
 
+from collections.abc import Callable
+
 import torch
 from torch.nn import functional as F
 
@@ -81,37 +83,48 @@ def row_positions(
 
 
 def slice_and_apply(
-    grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor, rows: torch.Tensor | None = None
+    grid: torch.Tensor,
+    guide: torch.Tensor | None,
+    pixels: torch.Tensor,
+    rows: torch.Tensor | None = None,
+    finish: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """out = [r, g, b, 1] @ M(pixel), M the grid interpolated at the pixel: (B, h, W, 3).
 
     `rows` (h,) are the pixels' positions in knot units along y (see row_positions); None: the
     pixels are the whole photo. Along the guide, the result under each bin's (spatially
     interpolated) matrices is blended with tent weights, which is the same as blending the
-    matrices: the map is linear in them.
+    matrices: the map is linear in them. `finish` (rounding to bytes, say) comes before the
+    padding is cut off, so that the crop moves finished values: bytes are a quarter of floats.
     """
+    batch, height, width, _ = pixels.shape
     if rows is None:
-        rows = pixel_centres(
-            pixels.shape[1], pixels.shape[1], grid.shape[1], pixels if pixels.is_floating_point() else grid
-        )
+        rows = pixel_centres(height, height, grid.shape[1], pixels if pixels.is_floating_point() else grid)
     weights = tent_weights(rows, grid.shape[1])  # (h, Gh): each row's share of each row of knots
+    padded = padded_width(width, grid.shape[2])
+    # Padding by concatenation and cropping by splitting: onnxruntime runs Concat and Split on
+    # both cores, Pad and Slice on one.
+    colour = torch.cat([pixels, pixels.new_zeros(batch, height, padded - width, 3)], dim=2)  # (B, h, P, 3)
     depth = grid.shape[3]
     if depth == 1:
-        return slice_bin(grid[:, :, :, 0], pixels, weights)
-    position = guide * (depth - 1)  # (B, H, W, 1) in bin units
-    out = 0
-    for d in range(depth):
-        # One bin at a time: whole planes, where a trailing axis of D bins is slow in onnxruntime.
-        out = out + tent(position, d) * slice_bin(grid[:, :, :, d], pixels, weights)
-    return out
+        out = slice_bin(grid[:, :, :, 0], colour, weights)
+    else:
+        position = torch.cat([guide, guide.new_zeros(batch, height, padded - width, 1)], dim=2) * (depth - 1)
+        out = 0
+        for d in range(depth):
+            # One bin at a time: whole planes, where a trailing axis of D bins is slow in onnxruntime.
+            out = out + tent(position, d) * slice_bin(grid[:, :, :, d], colour, weights)
+    if finish is not None:
+        out = finish(out)
+    return out.split([width, padded - width], dim=2)[0]
 
 
-def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def slice_bin(grid: torch.Tensor, colour: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """One bin: grid (B, Gh, Gw, 4, 3) interpolated in y (with the rows' tent weights (h, Gh)) and
-    in x, and applied to pixels (B, h, W, 3)."""
-    batch, height, width, _ = pixels.shape
+    in x, and applied to pixels padded to whole strips (B, h, P, 3)."""
+    batch, height, padded, _ = colour.shape
     knots_x = grid.shape[2]
-    strip, padded = strip_width(width, knots_x), padded_width(width, knots_x)
+    strip = padded // (knots_x - 1)
 
     # The y interpolation on the grid itself: one row of knots per image row.
     knot_rows = (weights @ grid.flatten(2)).view(batch, height, knots_x, 4, 3)  # (B, h, Gw, 4, 3)
@@ -121,7 +134,7 @@ def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, weights: torch.Tensor) -
     offsets = torch.stack([left[..., 3, :], right[..., 3, :]], dim=3)  # (B, h, S, 2, 3)
 
     # Fractions and colours in the pixels' float type, or the grid's for bytes.
-    like = pixels if pixels.is_floating_point() else grid
+    like = colour if colour.is_floating_point() else grid
     f = pixel_centres(strip, strip, 2, like)  # (w,) fraction of the way across a strip
     # f scales whole rows of w x 3 numbers by one w x 3 pattern: onnxruntime does that in one
     # dense pass, where scaling each pixel's triple by its own scalar is many times slower.
@@ -133,12 +146,8 @@ def slice_bin(grid: torch.Tensor, pixels: torch.Tensor, weights: torch.Tensor) -
         6, 3 * strip
     )
 
-    # Padding by concatenation and cropping by splitting: onnxruntime runs Concat and Split on
-    # both cores, Pad and Slice on one.
-    colour = torch.cat([pixels, pixels.new_zeros(batch, height, padded - width, 3)], dim=2)  # (B, h, P, 3)
     blocks = colour.view(-1, strip, 3).to(like.dtype)  # one (row, strip) block of w pixels each
     # A pixel's result under the left matrix, plus f times the change to the right one.
     changed = torch.bmm(blocks, change.reshape(-1, 3, 3)).view(-1, 3 * strip) * f3
     mapped = torch.bmm(blocks, linear.reshape(-1, 3, 3)).view(-1, 3 * strip) + changed
-    out = torch.addmm(mapped, offsets.reshape(-1, 6), spread).view(colour.shape)
-    return out.split([width, padded - width], dim=2)[0]
+    return torch.addmm(mapped, offsets.reshape(-1, 6), spread).view(colour.shape)

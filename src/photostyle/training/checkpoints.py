@@ -35,6 +35,16 @@ def load_checkpoint(path: Path) -> dict:
     return checkpoint
 
 
+# Network settings that have moved out of the network; checkpoints that still name them load as if
+# they did not. banded_from_pixels: bands of rows are the runtime's choice now.
+RETIRED_NETWORK_KEYS = ("banded_from_pixels",)
+
+
+def network_config(checkpoint: dict) -> dict:
+    """The style network's saved config (Hydra's model group), for instantiate()."""
+    return {k: v for k, v in checkpoint["hyper_parameters"]["model"].items() if k not in RETIRED_NETWORK_KEYS}
+
+
 def network_state(checkpoint: dict) -> dict[str, torch.Tensor]:
     """The style network's own weights from a checkpoint's state dict."""
     return {k[len(NET_PREFIX) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(NET_PREFIX)}

@@ -6,14 +6,25 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from onnxscript import opset18 as op
 from torch import nn
 
 from photostyle.errors import PhotostyleError
 from photostyle.files import atomic_write
 from photostyle.interface import IMAGE, KEEP, LOOK, PREVIOUS_LOOK, ROWS, STYLIZED
 from photostyle.networks.bilateral import BilateralNet
+from photostyle.networks.rounding import to_bytes
 
 PIXEL_DTYPES = {"uint8": torch.uint8, "float32": torch.float32}
+
+
+def _quantize_linear(values):
+    """to_bytes in ONNX: QuantizeLinear with scale 1 and zero point 0 rounds half to even and saturates."""
+    zero = onnx.helper.make_tensor("zero", onnx.TensorProto.UINT8, [], [0])
+    return op.QuantizeLinear(values, op.Constant(value_float=1.0), op.Constant(value=zero))
+
+
+CUSTOM_OPERATIONS = {torch.ops.photostyle.to_bytes.default: _quantize_linear}
 
 
 def _as_float(image: torch.Tensor) -> torch.Tensor:
@@ -31,9 +42,7 @@ class Deployed(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         out = self.net(_as_float(image).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        if image.is_floating_point():
-            return out
-        return (out * 255 + 0.5).clamp(0, 255).to(torch.uint8)
+        return out if image.is_floating_point() else to_bytes(out * 255)
 
 
 class DeployedLook(nn.Module):
@@ -97,6 +106,7 @@ def export_onnx(net: nn.Module, path: Path, metadata: dict[str, str], opset: int
             opset_version=opset,
             dynamo=True,
             dynamic_shapes=dims,
+            custom_translation_table=CUSTOM_OPERATIONS,
             verbose=False,
         )
     model = program.model_proto
