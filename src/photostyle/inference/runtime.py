@@ -46,6 +46,10 @@ class StyleModel:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        # Idle worker threads wait asleep rather than spinning: the model shares the cores with
+        # decoding, x264's encoder threads and other requests, which spinning threads slow down
+        # (docs/benchmarks.md#video).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), options, providers=providers or default_providers())
         except Exception as error:  # onnxruntime raises its own untyped errors for bad files
