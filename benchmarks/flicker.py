@@ -1,6 +1,6 @@
 """Flicker: how much a stylized clip changes from frame to frame, against how much its input does.
 
-    python -m benchmarks.flicker [MODEL.onnx] [--size 960x540] [--frames 90] [--smoothing 0.8]
+    python -m benchmarks.flicker [MODEL.onnx] [--size 960x540] [--frames 90] [--smoothing 0.9]
 
 On the three clips of benchmarks/clips.py (a static camera with an object crossing, a slow
 change of light, a scene cut), side by side in one run: the input, the model frame by frame
@@ -8,7 +8,10 @@ change of light, a scene cut), side by side in one run: the input, the model fra
 - change: the mean absolute difference of consecutive frames, in 8-bit levels;
 - still change: the same over the pixels that stay still in the input (all channels within
   STILL levels from one frame to the next). With a static camera this is the motion-compensated
-  (warped) error: the flow is zero wherever nothing moves, so any change there is flicker.
+  (warped) error: the flow is zero wherever nothing moves, so any change there is flicker;
+- shift: how far the still pixels' mean colour moves from one frame to the next (the largest
+  of the three channels, in levels, averaged over the frames): grain averages out of it, a
+  change of look that moves the whole picture does not.
 Ratios are to the input's, and to those of the clip under one fixed look (the first frame's,
 for every frame): a look that raises contrast raises every change of the input with it, grain
 included, and only what comes on top of the fixed look's changes is flicker. For the scene
@@ -27,23 +30,26 @@ import numpy as np
 
 from benchmarks.clips import CLIPS
 from photostyle.inference.runtime import StyleModel
+from photostyle.settings import VIDEO_SMOOTHING
 
 STILL = 6  # levels: above the clips' grain (1.5 levels a frame, about 2 between two frames)
 
 
-def changes(frames: Iterable[np.ndarray], inputs: list[np.ndarray]) -> tuple[float, float]:
-    """(mean |frame - previous|, the same over the pixels still in the input), in 8-bit levels."""
-    total, still_total, still_count, previous = 0.0, 0.0, 0, None
+def changes(frames: Iterable[np.ndarray], inputs: list[np.ndarray]) -> tuple[float, float, float]:
+    """(mean |frame - previous|, the same over the pixels still in the input, shift), in 8-bit levels."""
+    total, still_total, still_count, shift, previous = 0.0, 0.0, 0, 0.0, None
     for index, frame in enumerate(frames):
         frame = frame.astype(np.int16)
         if previous is not None:
-            difference = np.abs(frame - previous)
+            difference = frame - previous
             still = (np.abs(inputs[index].astype(np.int16) - inputs[index - 1]) <= STILL).all(axis=2)
-            total += difference.mean()
-            still_total += difference[still].sum()
+            total += np.abs(difference).mean()
+            still_total += np.abs(difference[still]).sum()
             still_count += still.sum() * 3
+            shift += np.abs(difference[still].mean(axis=0)).max() if still.any() else 0.0
         previous = frame
-    return total / (len(inputs) - 1), still_total / max(still_count, 1)
+    pairs = len(inputs) - 1
+    return total / pairs, still_total / max(still_count, 1), shift / pairs
 
 
 def frames_to_settle(smoothed: list[np.ndarray], own: list[np.ndarray], cut: int) -> int:
@@ -73,7 +79,7 @@ def main() -> None:
     parser.add_argument("model", nargs="?", type=Path, help="an exported .onnx (default: see above)")
     parser.add_argument("--size", default="960x540", help="WIDTHxHEIGHT of the clips")
     parser.add_argument("--frames", type=int, default=90)
-    parser.add_argument("--smoothing", type=float, default=0.8)
+    parser.add_argument("--smoothing", type=float, default=VIDEO_SMOOTHING)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
@@ -84,9 +90,9 @@ def main() -> None:
         print(f"{name}; {args.size}, {args.frames} frames")
         print(
             "| clip | output | change | still change | still change / input's | still change / fixed look's | "
-            "frames to settle after the cut |"
+            "shift | frames to settle after the cut |"
         )
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|")
         for name, make in CLIPS.items():
             inputs = list(make(size, args.frames))
             first_look = model.stylize(inputs[0])[1]
@@ -98,13 +104,13 @@ def main() -> None:
             clip = model.clip(args.smoothing)
             outputs[f"smoothed {args.smoothing}"] = [clip(frame) for frame in inputs]
             measured = {label: changes(frames, inputs) for label, frames in outputs.items()}
-            for label, (change, still) in measured.items():
+            for label, (change, still, shift) in measured.items():
                 settle = ""
                 if name == "scene_cut" and label.startswith("smoothed"):
                     settle = str(frames_to_settle(outputs[label], outputs["frame by frame"], args.frames // 2))
                 print(
                     f"| {name} | {label} | {change:.2f} | {still:.2f} | {still / measured['input'][1]:.2f}x | "
-                    f"{still / measured['one fixed look'][1]:.2f}x | {settle} |"
+                    f"{still / measured['one fixed look'][1]:.2f}x | {shift:.3f} | {settle} |"
                 )
 
 

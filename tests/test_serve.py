@@ -260,7 +260,7 @@ def test_webcam_frames_carry_the_look_through_the_client(tiny_look_model, tmp_pa
 
     shutil.copy(tiny_look_model, tmp_path / "look.onnx")
     app = create_app(tmp_path, allowed_hosts=["testserver"])
-    local = StyleModel(tiny_look_model).clip(0.8)
+    local = StyleModel(tiny_look_model).clip()  # the serve page's smoothing is the default
     state = "start"
     with TestClient(app) as test_client:
         for frame in moving_square(4):

@@ -17,8 +17,9 @@ SERVE_MAX_SIDE = 2048
 SERVE_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 SERVE_RESCAN_S = 1.0  # the models folder is looked at again at most this often
 VIDEO_CRF = 18  # x264's quality scale (0 lossless .. 51); 18 is about visually lossless
-# How much of the previous frame's look each frame of a clip keeps (0: every frame on its own).
-VIDEO_SMOOTHING = 0.8
+# How much of the previous frame's look each frame of a clip keeps (0: every frame on its own):
+# the look then follows over about 1 / (1 - 0.9) = 10 frames (benchmarks/flicker.py, docs/benchmarks.md).
+VIDEO_SMOOTHING = 0.9
 
 
 def optimize_loss() -> dict:

@@ -8,6 +8,7 @@ import onnxruntime as ort
 from photostyle.errors import PhotostyleError
 from photostyle.images import to_uint8
 from photostyle.interface import IMAGE, KEEP, LOOK, PIXEL_TYPES, PREVIOUS_LOOK, ROWS, STYLIZED
+from photostyle.settings import VIDEO_SMOOTHING
 
 VERSION_KEY = "photostyle_version"
 # Photos of more pixels go through a look model in bands of about BAND_PIXELS each (the look is
@@ -130,7 +131,7 @@ class StyleModel:
         stylized, _ = self.stylize(to_uint8(rgb), strength)
         return stylized.astype(np.float32) / 255
 
-    def clip(self, smoothing: float = 0.8, strength: float = 1.0, state: bytes = b"") -> "Clip":
+    def clip(self, smoothing: float = VIDEO_SMOOTHING, strength: float = 1.0, state: bytes = b"") -> "Clip":
         """A stylizer for the frames of one video, in order (see Clip), or going on from a Clip's `state()`."""
         return Clip(self, smoothing, strength, state)
 
@@ -148,7 +149,7 @@ class Clip:
 
     def __init__(self, model: StyleModel, smoothing: float, strength: float = 1.0, state: bytes = b""):
         if not 0 <= smoothing < 1:
-            raise PhotostyleError(f"smoothing={smoothing} must be in [0, 1): 0 is frame by frame, 0.8 a typical value")
+            raise PhotostyleError(f"smoothing={smoothing} must be in [0, 1): 0 is frame by frame, 0.9 the default")
         self.model, self.smoothing, self.strength = model, smoothing, strength
         self.look: np.ndarray | None = None
         self.histogram: np.ndarray | None = None
