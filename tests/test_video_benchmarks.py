@@ -40,3 +40,22 @@ def test_video_speed_benchmark_reports_both_paths(tiny_model):
     assert re.search(r"stylize path / floor: [\d.]+x the floor's frames/s", result.stdout)
     assert re.search(r"^(\| [\d.]+ ){6}\|$", result.stdout, re.MULTILINE)  # decode .. encode and their sum
     assert re.search(r"peak RSS of a process that loads the model and stylizes the clip: \d+ MiB", result.stdout)
+
+
+@pytest.mark.slow
+def test_flicker_benchmark_compares_the_outputs_and_sees_the_scene_cut(tiny_look_model):
+    result = run(PYTHON, "-m", "benchmarks.flicker", str(tiny_look_model), "--size", "96x54", "--frames", "8")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = [[cell.strip() for cell in row] for row in rows[1:]]  # past the header
+    assert [(row[0], row[1]) for row in rows] == [
+        (clip, output)
+        for clip in ("static_camera", "light_change", "scene_cut")
+        for output in ("input", "one fixed look", "frame by frame", "smoothed 0.9")
+    ]
+    for row in rows:
+        if row[1] == "input":
+            assert row[4] == "1.00x"  # each output's still change against its own clip's input
+        if row[1] == "one fixed look":
+            assert row[5] == "1.00x"
+    assert rows[-1][7] == "0"  # the cut is seen at once: the look starts afresh
