@@ -92,7 +92,7 @@ def main() -> None:
             for name, (src, model_file) in runs.items():
                 peak, seconds = stylize(src, model_file, photo, folder / "out")
                 print(
-                    f"| {name} | {width * height / 1e6:.1f} | {width}x{height} | {decoded:.0f} | {peak:.0f} | "
+                    f"| {name} | {width * height / 1e6:.1f} | {width}x{height} | {decoded:.1f} | {peak:.0f} | "
                     f"{peak / decoded:.1f} | {seconds:.1f} |"
                 )
 

@@ -213,3 +213,15 @@ def test_data_startup_lists_splits_and_loads():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "120 photos in 2 folders; 108 train, 12 val" in result.stdout
     assert "| total before the first step |" in result.stdout
+
+
+@pytest.mark.slow
+def test_big_photos_benchmark_reports_peak_memory_against_megapixels(tiny_look_model):
+    result = run(PYTHON, "-m", "benchmarks.big_photos", str(tiny_look_model), "--megapixels", "0.05", "0.2")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| this |")]
+    assert [row[2].strip() for row in rows] == ["274x183", "548x365"]
+    for row in rows:
+        width, height = map(int, row[2].split("x"))
+        peak, ratio = float(row[4]), float(row[5])
+        assert 30 < peak < 2000 and ratio == pytest.approx(peak / (width * height * 3 / 2**20), rel=0.02)
