@@ -33,10 +33,21 @@ def test_latency_benchmark_times_networks_side_by_side():
         "1",
     )
     assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if re.match(r"\| (residual|bilateral\S*) \| 40x24 \|", line)]
-    assert len(rows) == 3
-    for row in rows[1:]:
-        assert re.fullmatch(r"\d+\.\dx", row.split("|")[-2].strip())  # residual / this one, measured in the same run
+    rows = {
+        cells[0]: cells
+        for line in result.stdout.splitlines()
+        if (cells := [cell.strip() for cell in line.split("|")[1:-1]]) and cells[1:2] == ["40x24"]
+    }
+    names = ["residual", "bilateral", "bilateral.grid_depth=2"]
+    expected = ["float32 pass (floor)", "uint8 copy (floor)"] + [
+        n + s for n in names for s in ("", " (photo to photo)")
+    ]
+    assert list(rows) == expected
+    assert rows["float32 pass (floor)"][-1] == "1.0"  # passes are counted in floors
+    for name in expected[2:]:
+        assert float(rows[name][-1]) > 0
+        if not name.startswith("residual"):  # residual / this one, like with like, measured in the same run
+            assert re.fullmatch(r"\d+\.\dx", rows[name][-2]), rows[name]
 
 
 @pytest.mark.slow
