@@ -45,7 +45,7 @@ def test_train_resume_export_stylize(tmp_path, photo_folder, style_photo):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "max |onnxruntime - PyTorch|" in result.stdout
     difference = float(result.stdout.split("= ")[1].split()[0])
-    assert difference < 1e-3
+    assert difference <= 1 / 255 + 1e-6  # uint8 pixels: at most one level, where float32 rounding lands next to a half
     metadata = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
     assert metadata["training_steps"] == "6" and metadata["style_image"].startswith("style.jpg sha256:")
     assert '"base_channels": 4' in metadata["network"]
