@@ -26,14 +26,8 @@ COARSEST_SIZE = 5  # solved directly
 SMOOTHING_SWEEPS = 2  # Jacobi sweeps before and after each coarse correction
 # Steps (red, green, blue) from a node to the nodes its equation involves: the data term
 # couples the 27 of a 3x3x3 block, the thin-plate energy reaches two steps along each axis.
-OFFSETS = [(r, g, b) for b in (-1, 0, 1) for g in (-1, 0, 1) for r in (-1, 0, 1)] + [
-    (-2, 0, 0),
-    (2, 0, 0),
-    (0, -2, 0),
-    (0, 2, 0),
-    (0, 0, -2),
-    (0, 0, 2),
-]
+_BLOCK = [(r, g, b) for b in (-1, 0, 1) for g in (-1, 0, 1) for r in (-1, 0, 1)]
+OFFSETS = _BLOCK + [(-2, 0, 0), (2, 0, 0), (0, -2, 0), (0, 2, 0), (0, 0, -2), (0, 0, 2)]
 _INDEX = {offset: index for index, offset in enumerate(OFFSETS)}
 _PAD = 2
 
