@@ -15,7 +15,7 @@ from photostyle.inference.lattice import apply_lattice, identity_lattice, read_c
 from photostyle.inference.lut import by_input_colour, collect_pairs, fit_lattice
 from photostyle.interface import INPUT_NAME, OUTPUT_NAME
 
-from conftest import PHOTOSTYLE, run, save_photo, smooth_photo
+from conftest import PHOTOSTYLE, PYTHON, run, save_photo, smooth_photo
 
 # A warm, contrasty colour matrix and offset: rgb' = rgb @ WARM.T + WARM_OFFSET, inside [0, 1]
 # for every colour of smooth_photo's photos.
@@ -231,3 +231,35 @@ def test_command_on_an_exported_network(tiny_model, photo_folder, tmp_path):
     assert np.abs(lattice - identity_lattice(33)).mean() > 0.01  # the tiny model's warm shift
     again = run(PHOTOSTYLE, "lut", str(tiny_model), "-o", str(tmp_path / "tiny.cube"), "--size", "33")
     assert again.returncode == 1 and again.stderr.count("\n") == 1 and "--overwrite" in again.stderr
+
+
+@pytest.mark.slow
+def test_fidelity_benchmark_prints_a_row_per_fit(tiny_model, tmp_path):
+    bench = tmp_path / "bench"
+    for name in ("a.jpg", "b.png"):
+        save_photo(bench / "content" / name, 30, 40, seed=len(name))
+    rows = [f"set,{i},content/{name},,,,," for i, name in enumerate(("a.jpg", "b.png"))]
+    (bench / "pairs.csv").write_text(
+        "set,id,content,style,content_seg,style_seg,reference,reference_method\n" + "\n".join(rows)
+    )
+    result = run(
+        PYTHON,
+        "-m",
+        "benchmarks.lut_fidelity",
+        f"tiny={tiny_model}",
+        "--bench",
+        str(bench),
+        "--size",
+        "17",
+        "--max-side",
+        "48",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| tiny |")]
+    assert [row[1] for row in rows] == [
+        "bundled photos (`photostyle lut`)",
+        "all bench photos (bound)",
+        "each bench photo alone (bound)",
+    ]
+    means = [float(row[3]) for row in rows]
+    assert means[0] + 0.05 >= means[1] >= means[2] - 0.05  # each bound fits the bench photos at least as closely
