@@ -82,15 +82,16 @@ def _band(matrix: np.ndarray, step: int) -> np.ndarray:
     return band
 
 
-def kronecker_stencil(red: np.ndarray, green: np.ndarray, blue: np.ndarray) -> Stencil:
-    """The operator that applies one (S, S) matrix along each axis (a Kronecker product),
-    for matrices no wider than the stencil's offsets."""
-    coefficients = np.stack(
-        [
+def kronecker_stencil(terms: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Stencil:
+    """The sum of operators that each apply one (S, S) matrix along each axis (red, green,
+    blue): Kronecker products, of matrices no wider than the stencil's offsets."""
+    size = len(terms[0][0])
+    coefficients = np.empty((len(OFFSETS), size, size, size))
+    for index, (r, g, b) in enumerate(OFFSETS):
+        coefficients[index] = sum(
             _band(blue, b)[:, None, None] * _band(green, g)[None, :, None] * _band(red, r)[None, None, :]
-            for r, g, b in OFFSETS
-        ]
-    )
+            for red, green, blue in terms
+        )
     return Stencil(coefficients)
 
 
@@ -101,18 +102,20 @@ def thin_plate(size: int, weight: float) -> Stencil:
     that one weight means the same at every size.
     """
     first, second, eye = (np.diff(np.eye(size), n=n, axis=0) for n in (1, 2, 0))
-    laplacian, biharmonic = first.T @ first, second.T @ second  # (S, S) each
-    # D_a and D_b act on different axes, so (D_a D_b)^T D_a D_b = (D_a^T D_a)(D_b^T D_b).
-    terms = [
-        kronecker_stencil(biharmonic, eye, eye),
-        kronecker_stencil(eye, biharmonic, eye),
-        kronecker_stencil(eye, eye, biharmonic),
-        kronecker_stencil(2 * laplacian, laplacian, eye),
-        kronecker_stencil(2 * laplacian, eye, laplacian),
-        kronecker_stencil(eye, 2 * laplacian, laplacian),
-    ]
     scale = weight * (size - 1) ** 4 / size**3
-    return Stencil(scale * sum(term.coefficients for term in terms))
+    laplacian, biharmonic = first.T @ first, scale * second.T @ second  # (S, S) each
+    # D_a and D_b act on different axes, so (D_a D_b)^T D_a D_b = (D_a^T D_a)(D_b^T D_b).
+    mixed = 2 * scale * laplacian
+    return kronecker_stencil(
+        [
+            (biharmonic, eye, eye),
+            (eye, biharmonic, eye),
+            (eye, eye, biharmonic),
+            (mixed, laplacian, eye),
+            (mixed, eye, laplacian),
+            (eye, mixed, laplacian),
+        ]
+    )
 
 
 def data_term(inputs: np.ndarray, outputs: np.ndarray, weights: np.ndarray, size: int) -> tuple[Stencil, np.ndarray]:
