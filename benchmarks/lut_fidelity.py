@@ -3,14 +3,14 @@
     python -m benchmarks.lut_fidelity [NAME=]MODEL.onnx ... [--bench ../shared/bench]
         [--size 33] [--smoothness 1e-5 ...] [--max-side 512]
 
-For each model, `photostyle lut`'s fit on the bundled photos (data/content and data/samples)
-is compared with the model on every content photo of the bench pairs, shrunk to --max-side:
-the CIEDE2000 of each pixel, its mean and 95th percentile over all their pixels. Two bounds
-follow, fitted on the bench photos themselves: one LUT for all of them (the best a single LUT
-does on these photos), and one LUT per photo. What the last leaves is the local part of the
-look (one colour mapped differently in different places of a photo); the gap between the two
-bounds is the part that follows each photo's own colours (the network's per-photo colour
-map). Prints a Markdown table.
+For each model, `photostyle lut`'s fit on the bundled photos (data/content and data/samples),
+at each --smoothness, is compared with the model on every content photo of the bench pairs,
+shrunk to --max-side: the CIEDE2000 of each pixel, its mean and 95th percentile over all
+their pixels. Two bounds follow, fitted on the bench photos themselves at the smallest
+smoothness: one LUT for all of them (the best a single LUT does on these photos), and one LUT
+per photo. What the last leaves is the local part of the look (one colour mapped differently
+in different places of a photo); the gap between the two bounds is the part that follows
+each photo's own colours (the network's per-photo colour map). Prints a Markdown table.
 """
 
 import argparse
@@ -50,18 +50,23 @@ def fit(images: Images, size: int, smoothness: float) -> np.ndarray:
     return fit_lattice(pairs, size, smoothness)
 
 
-def measure(model: StyleModel, bench: Images, size: int, smoothness: float, max_side: int) -> dict[str, tuple]:
-    """{fitted on: (mean, p95)} on the bench images for the default fit and the two bounds."""
+def measure(model: StyleModel, bench: Images, size: int, smoothnesses: list[float], max_side: int) -> list[tuple]:
+    """Rows (LUT fitted on, smoothness, mean, p95) on the bench images: the default fit at each
+    smoothness, then the two bounds at the smallest (the closest fit)."""
     bundled = stylized(model, list(read_photos([p for p, _ in find_photos(bundled_photos())], max_side)))
-    start = time.perf_counter()
-    default = fit(bundled, size, smoothness)
-    print(f"  fit on the bundled photos: {time.perf_counter() - start:.1f} s", flush=True)
-    own = [srgb_difference(out, apply_lattice(fit([(rgb, out)], size, smoothness), rgb)) for rgb, out in bench]
-    return {
-        "bundled photos (`photostyle lut`)": summary(default, bench),
-        "all bench photos (bound)": summary(fit(bench, size, smoothness), bench),
-        "each bench photo alone (bound)": percentiles(own),
-    }
+    rows = []
+    for smoothness in smoothnesses:
+        start = time.perf_counter()
+        lattice = fit(bundled, size, smoothness)
+        print(
+            f"  smoothness {smoothness:g}: fit on the bundled photos in {time.perf_counter() - start:.1f} s", flush=True
+        )
+        rows.append(("bundled photos (`photostyle lut`)", smoothness, *summary(lattice, bench)))
+    closest = min(smoothnesses)
+    rows.append(("all bench photos (bound)", closest, *summary(fit(bench, size, closest), bench)))
+    own = [srgb_difference(out, apply_lattice(fit([(rgb, out)], size, closest), rgb)) for rgb, out in bench]
+    rows.append(("each bench photo alone (bound)", closest, *percentiles(own)))
+    return rows
 
 
 def main() -> None:
@@ -86,10 +91,9 @@ def main() -> None:
         name, _, path = spec.rpartition("=")
         model = StyleModel(Path(path))
         bench = stylized(model, photos)
-        for smoothness in args.smoothness:
-            print(f"{name or path}, smoothness {smoothness:g}", flush=True)
-            for fitted_on, (mean, p95) in measure(model, bench, args.size, smoothness, args.max_side).items():
-                lines.append(f"| {name or path} | {fitted_on} | {smoothness:g} | {mean:.2f} | {p95:.2f} |")
+        print(name or path, flush=True)
+        for fitted_on, smoothness, mean, p95 in measure(model, bench, args.size, args.smoothness, args.max_side):
+            lines.append(f"| {name or path} | {fitted_on} | {smoothness:g} | {mean:.2f} | {p95:.2f} |")
     print("\n".join(lines))
 
 
