@@ -51,10 +51,11 @@ def fit(images: Images, size: int, smoothness: float) -> np.ndarray:
 
 
 def measure(model: StyleModel, bench: Images, size: int, smoothnesses: list[float], max_side: int) -> list[tuple]:
-    """Rows (LUT fitted on, smoothness, mean, p95) on the bench images: the default fit at each
-    smoothness, then the two bounds at the smallest (the closest fit)."""
+    """Rows (LUT fitted on, smoothness, mean, p95) on the bench images: no LUT, the default fit
+    at each smoothness, then the two bounds at the smallest (the closest fit)."""
     bundled = stylized(model, list(read_photos([p for p, _ in find_photos(bundled_photos())], max_side)))
-    rows = []
+    # For scale: how far the look takes the photos, i.e. the identity LUT's difference.
+    rows = [("nothing (the photo itself)", None, *percentiles([srgb_difference(out, rgb) for rgb, out in bench]))]
     for smoothness in smoothnesses:
         start = time.perf_counter()
         lattice = fit(bundled, size, smoothness)
@@ -93,7 +94,8 @@ def main() -> None:
         bench = stylized(model, photos)
         print(name or path, flush=True)
         for fitted_on, smoothness, mean, p95 in measure(model, bench, args.size, args.smoothness, args.max_side):
-            lines.append(f"| {name or path} | {fitted_on} | {smoothness:g} | {mean:.2f} | {p95:.2f} |")
+            setting = f"{smoothness:g}" if smoothness else ""
+            lines.append(f"| {name or path} | {fitted_on} | {setting} | {mean:.2f} | {p95:.2f} |")
     print("\n".join(lines))
 
 

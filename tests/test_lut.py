@@ -253,13 +253,18 @@ def test_fidelity_benchmark_prints_a_row_per_fit(tiny_model, tmp_path):
         "17",
         "--max-side",
         "48",
+        "--smoothness",
+        "1e-4",
+        "1e-5",
     )
     assert result.returncode == 0, result.stderr
     rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| tiny |")]
-    assert [row[1] for row in rows] == [
-        "bundled photos (`photostyle lut`)",
-        "all bench photos (bound)",
-        "each bench photo alone (bound)",
+    assert [row[1:3] for row in rows] == [
+        ["nothing (the photo itself)", ""],
+        ["bundled photos (`photostyle lut`)", "0.0001"],
+        ["bundled photos (`photostyle lut`)", "1e-05"],
+        ["all bench photos (bound)", "1e-05"],
+        ["each bench photo alone (bound)", "1e-05"],
     ]
-    means = [float(row[3]) for row in rows]
-    assert means[0] + 0.05 >= means[1] >= means[2] - 0.05  # each bound fits the bench photos at least as closely
+    fitted, one_lut, own_luts = [float(row[3]) for row in rows[2:]]
+    assert fitted + 0.05 >= one_lut >= own_luts - 0.05  # each bound fits the bench photos at least as closely
