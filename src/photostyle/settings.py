@@ -24,10 +24,10 @@ VIDEO_SMOOTHING = 0.9
 LUT_SIZES = (17, 33, 65)  # points per axis: the sizes colour tools read
 LUT_SIZE = 33
 LUT_MAX_SIDE = 512  # photos are shrunk to this longer side: plenty of colours, quick to stylize
-# Weight of the thin-plate energy against the mean squared error (inference/lattice_fit.py):
-# small enough to follow a tone curve's bends, large enough to carry the look smoothly into
-# colours the photos lack (docs/results.md).
-LUT_SMOOTHNESS = 1e-5
+# Weight of the thin-plate energy against the mean squared error (inference/lattice_fit.py).
+# Smaller follows the fitting photos more closely; larger carries over better to other photos,
+# which is what a LUT fitted on the bundled photos is for (docs/results.md#looks-as-a-lut).
+LUT_SMOOTHNESS = 1e-3
 
 
 def optimize_loss() -> dict:
