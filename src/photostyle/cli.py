@@ -240,8 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--smoothness",
         type=float,
         default=settings.LUT_SMOOTHNESS,
-        help="how smooth the LUT is where the photos have no colours; higher follows the model less closely "
-        "(default: %(default)s)",
+        help="how smooth the LUT is: lower follows the fitting photos more closely, higher carries over better "
+        "to other photos and colours (default: %(default)s)",
     )
     lut.add_argument("--overwrite", action="store_true", help="replace an existing .cube file")
 
