@@ -26,7 +26,7 @@ LUT_SIZE = 33
 LUT_MAX_SIDE = 512  # photos are shrunk to this longer side: plenty of colours, quick to stylize
 # Weight of the thin-plate energy against the mean squared error (inference/lattice_fit.py).
 # Smaller follows the fitting photos more closely; larger carries over better to other photos,
-# which is what a LUT fitted on the bundled photos is for (docs/results.md#looks-as-a-lut).
+# which is what a LUT fitted on the bundled photos is for (docs/results.md, Looks as a LUT).
 LUT_SMOOTHNESS = 1e-3
 
 
