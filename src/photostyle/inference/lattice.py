@@ -15,6 +15,7 @@ from photostyle.files import atomic_write
 
 # The 8 corners of a lattice cell as (red, green, blue) steps.
 CORNERS = np.array([[r, g, b] for b in (0, 1) for g in (0, 1) for r in (0, 1)])
+_DOMAIN = {"DOMAIN_MIN": 0.0, "DOMAIN_MAX": 1.0}  # the only domain written and read
 _CHUNK = 1 << 18  # colours interpolated at a time, which bounds apply_lattice's temporary memory
 
 
@@ -53,7 +54,7 @@ def apply_lattice(lattice: np.ndarray, rgb: np.ndarray) -> np.ndarray:
 
 def write_cube(path: Path, lattice: np.ndarray, title: str) -> None:
     """Write a .cube file atomically: the header, then S^3 rows "r g b", red changing fastest."""
-    size = lattice.shape[0]
+    size, title = lattice.shape[0], title.replace('"', "'")  # the title is quoted
     header = f'TITLE "{title}"\nLUT_3D_SIZE {size}\nDOMAIN_MIN 0.0 0.0 0.0\nDOMAIN_MAX 1.0 1.0 1.0\n'
     with atomic_write(path) as stream:
         stream.write(header.encode())
@@ -69,8 +70,8 @@ def read_cube(path: Path) -> np.ndarray:
             continue
         if words[0] == "LUT_3D_SIZE":
             size = int(words[1])
-        elif words[0] in ("DOMAIN_MIN", "DOMAIN_MAX"):
-            if [float(w) for w in words[1:]] != [float(words[0] == "DOMAIN_MAX")] * 3:
+        elif words[0] in _DOMAIN:
+            if [float(w) for w in words[1:]] != [_DOMAIN[words[0]]] * 3:
                 raise PhotostyleError(f"{path}:{number}: only the domain 0..1 is supported, not {line.strip()}")
         elif words[0][0].isalpha():
             raise PhotostyleError(f"{path}:{number}: {words[0]} is not supported; only 3D LUTs are")

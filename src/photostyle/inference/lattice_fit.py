@@ -66,8 +66,7 @@ class Stencil:
         b, g, r = np.meshgrid(*[np.arange(size)] * 3, indexing="ij")
         matrix = np.zeros((size**3, size**3))
         for coefficients, (dr, dg, db) in zip(self.coefficients, OFFSETS):
-            inside = (np.clip(b + db, 0, size - 1) == b + db) & (np.clip(g + dg, 0, size - 1) == g + dg)
-            inside &= np.clip(r + dr, 0, size - 1) == r + dr
+            inside = np.all([(0 <= i + d) & (i + d < size) for i, d in ((b, db), (g, dg), (r, dr))], axis=0)
             rows = ((b * size + g) * size + r)[inside]
             matrix[rows, rows + (db * size + dg) * size + dr] = coefficients[inside]
         return matrix
@@ -201,9 +200,12 @@ def conjugate_gradients(operator: Stencil, rhs: np.ndarray, preconditioner: Mult
 
 
 def level_sizes(size: int) -> list[int]:
-    """The sizes of the hierarchy, coarsest first: 5, 9, 17, 33 for 33."""
+    """The sizes of the hierarchy, coarsest first: 5, 9, 17, 33 for 33. Each halves the
+    spacing of the one before, so a size above COARSEST_SIZE must be 2^k + 1."""
     sizes = [size]
-    while (sizes[-1] - 1) % 2 == 0 and (sizes[-1] - 1) // 2 + 1 >= COARSEST_SIZE:
+    while sizes[-1] > COARSEST_SIZE:
+        if (sizes[-1] - 1) % 2:
+            raise ValueError(f"a lattice of size {size} has no coarser sizes down to {COARSEST_SIZE}; use 2^k + 1")
         sizes.append((sizes[-1] - 1) // 2 + 1)
     return sizes[::-1]
 
