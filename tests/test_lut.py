@@ -13,7 +13,7 @@ from photostyle.cli import main
 from photostyle.colour_difference import srgb_difference
 from photostyle.inference.lattice import apply_lattice, identity_lattice, read_cube, trilinear_corners, write_cube
 from photostyle.inference.lut import by_input_colour, collect_pairs, fit_lattice
-from photostyle.interface import INPUT_NAME, OUTPUT_NAME
+from photostyle.interface import IMAGE, STYLIZED
 
 from conftest import PHOTOSTYLE, PYTHON, run, save_photo, smooth_photo
 
@@ -40,12 +40,12 @@ def affine_onnx(path: Path, matrix: np.ndarray, offset: np.ndarray) -> Path:
     """A photostyle ONNX model whose look is exactly rgb @ matrix.T + offset (no torch needed)."""
     graph = helper.make_graph(
         [
-            helper.make_node("MatMul", [INPUT_NAME, "matrix"], ["mixed"]),
-            helper.make_node("Add", ["mixed", "offset"], [OUTPUT_NAME]),
+            helper.make_node("MatMul", [IMAGE, "matrix"], ["mixed"]),
+            helper.make_node("Add", ["mixed", "offset"], [STYLIZED]),
         ],
         "affine",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", "height", "width", 3])],
-        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", "height", "width", 3])],
+        [helper.make_tensor_value_info(IMAGE, TensorProto.FLOAT, ["batch", "height", "width", 3])],
+        [helper.make_tensor_value_info(STYLIZED, TensorProto.FLOAT, ["batch", "height", "width", 3])],
         [
             helper.make_tensor("matrix", TensorProto.FLOAT, [3, 3], matrix.T.astype(np.float32).ravel()),
             helper.make_tensor("offset", TensorProto.FLOAT, [3], offset.astype(np.float32)),
