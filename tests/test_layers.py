@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "src" / "photostyle"
-SHARED = {"errors", "files", "images", "colour", "interface", "settings"}
+SHARED = {"errors", "files", "images", "colour", "colour_difference", "interface", "settings"}
 # What each layer may import from photostyle, besides itself. The CLI is the one entry point
 # that wires the layers together, so it may import any of them.
 ALLOWED = {
@@ -72,7 +72,7 @@ def test_inference_imports_no_torch():
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "import photostyle.cli, photostyle.inference.runtime, photostyle.inference.serve\n"
-        "import photostyle.inference.stylize\n"
+        "import photostyle.inference.stylize, photostyle.inference.lut\n"
         "assert not any(name == 'torch' or name.startswith('torch.') for name in sys.modules if sys.modules[name])\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -216,6 +216,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="host names the server answers to (the Host header), * for any (default: %(default)s)",
     )
 
+    lut = commands.add_parser(
+        "lut", help="the model's look as a 3D LUT (.cube) for Resolve, Premiere, Final Cut, Photoshop, OBS, ffmpeg"
+    )
+    lut.add_argument("model", type=Path, help="the .onnx file written by export.py")
+    lut.add_argument("-o", "--output", type=Path, required=True, help="the .cube file to write")
+    lut.add_argument(
+        "--size", type=int, default=settings.LUT_SIZE, help="points per axis: 17, 33 or 65 (default: %(default)s)"
+    )
+    lut.add_argument(
+        "--photos",
+        type=Path,
+        nargs="+",
+        help="photos and folders to fit the LUT on (default: the bundled photos in data/content and data/samples)",
+    )
+    lut.add_argument(
+        "--max-side",
+        type=_positive_int,
+        default=settings.LUT_MAX_SIDE,
+        help="shrink each photo to this longer side first (default: %(default)s)",
+    )
+    lut.add_argument(
+        "--smoothness",
+        type=float,
+        default=settings.LUT_SMOOTHNESS,
+        help="how smooth the LUT is: lower follows the fitting photos more closely, higher carries over better "
+        "to other photos and colours (default: %(default)s)",
+    )
+    lut.add_argument("--overwrite", action="store_true", help="replace an existing .cube file")
+
     compare = commands.add_parser(
         "compare", help="a before | after contact sheet of photos and their stylized versions"
     )
@@ -299,6 +328,17 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(f"outputs, metrics.csv, metrics.md and sheet.png are in {args.output}")
 
 
+def _lut(args: argparse.Namespace) -> None:
+    from photostyle.inference.lut import make_lut
+
+    report = make_lut(args.model, args.output, args.size, args.photos, args.max_side, args.smoothness, args.overwrite)
+    print(
+        f"wrote {args.output}: a {args.size}^3 LUT fitted to {report.pixels:,} pixels ({report.colours:,} colours)"
+        f" in {report.fit_seconds:.1f} s; CIEDE2000 to the model on those photos: mean {report.delta_e_mean:.2f},"
+        f" 95th percentile {report.delta_e_p95:.2f}"
+    )
+
+
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -354,6 +394,8 @@ def main(argv: list[str] | None = None) -> None:
             _evaluate(args)
         elif args.command == "serve":
             _serve(args)
+        elif args.command == "lut":
+            _lut(args)
         elif args.command == "compare":
             _compare(args.before, args.after, args.output, args.height)
             print(f"wrote {args.output}")

@@ -5,11 +5,10 @@ reading sorted colour distributions at quantiles.
 
 import torch
 
-_RGB_TO_XYZ = torch.tensor(
-    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]],
-    dtype=torch.float64,
-)
-_WHITE = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
+from photostyle.colour_difference import D65_WHITE, SRGB_TO_XYZ
+
+_RGB_TO_XYZ = torch.tensor(SRGB_TO_XYZ, dtype=torch.float64)
+_WHITE = torch.tensor(D65_WHITE, dtype=torch.float64)
 _DELTA = 6 / 29
 
 

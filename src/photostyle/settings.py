@@ -1,5 +1,5 @@
-"""Defaults of `photostyle optimize`, `serve` and `stylize`'s video options, in a module without heavy
-imports so the CLI can show them cheaply."""
+"""Defaults of `photostyle optimize`, `serve`, `stylize`'s video options and `lut`, in a module
+without heavy imports so the CLI can show them cheaply."""
 
 from dataclasses import dataclass, field
 
@@ -20,6 +20,14 @@ VIDEO_CRF = 18  # x264's quality scale (0 lossless .. 51); 18 is about visually 
 # How much of the previous frame's look each frame of a clip keeps (0: every frame on its own):
 # the look then follows over about 1 / (1 - 0.9) = 10 frames (benchmarks/flicker.py, docs/benchmarks.md).
 VIDEO_SMOOTHING = 0.9
+
+LUT_SIZES = (17, 33, 65)  # points per axis: the sizes colour tools read
+LUT_SIZE = 33
+LUT_MAX_SIDE = 512  # photos are shrunk to this longer side: plenty of colours, quick to stylize
+# Weight of the thin-plate energy against the mean squared error (inference/lattice_fit.py).
+# Smaller follows the fitting photos more closely; larger carries over better to other photos,
+# which is what a LUT fitted on the bundled photos is for (docs/results.md, Looks as a LUT).
+LUT_SMOOTHNESS = 1e-3
 
 
 def optimize_loss() -> dict:
