@@ -70,6 +70,7 @@ def _session(model, args: argparse.Namespace):
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the runtime's sessions
     provider = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}[args.provider]
     return ort.InferenceSession(model, options, providers=[provider])
 

@@ -84,10 +84,9 @@ class StyleModel:
                 f"{path} takes {kind} {shape}, expected uint8 or float (N, H, W, 3); export it again with export.py"
             )
 
-    def _run(self, pixels: np.ndarray, rows: range, look: np.ndarray | None, keep: float):
-        """One session run on (H, W, 3) bytes: the rows' stylized bytes and the look used (None
-        for a model without one)."""
-        image = pixels[None] if self.pixels == "uint8" else pixels[None].astype(np.float32) / 255
+    def _run(self, image: np.ndarray, rows: range, look: np.ndarray | None, keep: float):
+        """One session run on a batch of one in the model's own pixel type: the rows' stylized
+        bytes and the look used (None for a model without one)."""
         if not self.has_look:
             (stylized,) = self.session.run([STYLIZED], {IMAGE: image})
             stylized, used = stylized[:, rows.start : rows.stop], None
@@ -116,9 +115,10 @@ class StyleModel:
         else:
             step = max(1, BAND_PIXELS // width)
             bands = [range(start, min(start + step, height)) for start in range(0, height, step)]
+        image = pixels[None] if self.pixels == "uint8" else pixels[None].astype(np.float32) / 255
         out = np.empty_like(pixels) if len(bands) > 1 else None
         for rows in bands:
-            stylized, used = self._run(pixels, rows, look, keep)
+            stylized, used = self._run(image, rows, look, keep)
             if strength != 1:
                 stylized = to_uint8(blend(pixels[rows.start : rows.stop] / 255.0, stylized / 255.0, strength))
             if out is None:
