@@ -285,3 +285,16 @@ def test_the_transfer_map_is_exact_in_float32_for_black_and_white_photos():
 def test_thumbnail_size_must_fit_the_grid():
     with pytest.raises(PhotostyleError, match="multiple of 16"):
         BilateralNet(thumbnail_size=100)
+
+
+def test_a_checkpoint_naming_the_retired_band_setting_still_builds_its_network():
+    """Bands moved from the network to the runtime; an older run's saved config still says
+    model.banded_from_pixels, and export.py must still rebuild its network from it."""
+    from hydra.utils import instantiate
+
+    from photostyle.training.checkpoints import network_config
+
+    saved = {"_target_": "photostyle.networks.bilateral.BilateralNet", "thumbnail_size": 32, "channels": 4}
+    checkpoint = {"hyper_parameters": {"model": saved | {"banded_from_pixels": 3_000_000}}}
+    assert network_config(checkpoint) == saved
+    assert isinstance(instantiate(network_config(checkpoint)), BilateralNet)
