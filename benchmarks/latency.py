@@ -64,15 +64,17 @@ FLOAT_PASS, BYTE_COPY = "float32 pass (floor)", "uint8 copy (floor)"
 PHOTO_TO_PHOTO = " (photo to photo)"
 
 
-def _session(model, args: argparse.Namespace):
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+def _float_pass_session(args: argparse.Namespace):
+    """The floor model in a session set up as the runtime's (StyleModel) are."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the runtime's sessions
-    provider = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}[args.provider]
-    return ort.InferenceSession(model, options, providers=[provider])
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(_float_pass_model(), options, providers=[PROVIDERS[args.provider]])
 
 
 def _float_pass_model() -> bytes:
@@ -88,35 +90,24 @@ def _float_pass_model() -> bytes:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]).SerializeToString()
 
 
-def _feeds(session, image: np.ndarray) -> dict[str, np.ndarray]:
-    """What the model takes for a float image (1, H, W, 3) in [0, 1]: see interface.py."""
-    from photostyle.interface import IMAGE, KEEP, PIXEL_TYPES, PREVIOUS_LOOK, ROWS
-
-    inputs = {i.name: i for i in session.get_inputs()}
-    if inputs[IMAGE].type == PIXEL_TYPES["uint8"]:
-        image = (image * 255).astype(np.uint8)
-    feeds = {IMAGE: image}
-    if ROWS in inputs:
-        feeds[ROWS] = np.arange(image.shape[1], dtype=np.int64)
-        feeds[PREVIOUS_LOOK] = np.zeros((1, *inputs[PREVIOUS_LOOK].shape[1:]), np.float32)
-        feeds[KEEP] = np.array(0.0, np.float32)
-    return feeds
-
-
 def _runner(model: str, image: np.ndarray, args: argparse.Namespace):
     """(run, its input) for a float image (1, H, W, 3): a floor, or a model fed what it takes."""
     if model == BYTE_COPY:
         copy = np.empty(image.shape, np.uint8)
         return (lambda x: np.copyto(copy, x)), (image * 255).astype(np.uint8)
-    if model.endswith(PHOTO_TO_PHOTO):
-        from photostyle.inference.runtime import StyleModel
+    if model == FLOAT_PASS:
+        session = _float_pass_session(args)
+        return (lambda x: session.run(None, {"image": x})), image
+    from photostyle.inference.runtime import StyleModel
 
-        styler = StyleModel(Path(model.removesuffix(PHOTO_TO_PHOTO)), threads=args.threads)
-        return styler.stylize, (image[0] * 255).astype(np.uint8)
-    session = _session(_float_pass_model() if model == FLOAT_PASS else model, args)
-    feeds = _feeds(session, image)
-    pixels = feeds.pop("image")
-    return (lambda x: session.run(None, {"image": x, **feeds})), pixels
+    styler = StyleModel(
+        Path(model.removesuffix(PHOTO_TO_PHOTO)), threads=args.threads, providers=[PROVIDERS[args.provider]]
+    )
+    pixels = (image[0] * 255).astype(np.uint8)
+    if model.endswith(PHOTO_TO_PHOTO):
+        return styler.stylize, pixels
+    feeds = styler.feeds(pixels[None] if styler.pixels == "uint8" else image, range(image.shape[1]))
+    return (lambda x: styler.session.run(None, {**feeds, "image": x})), feeds["image"]
 
 
 def _measure_onnxruntime(model: str, sizes: list[tuple[int, int]], args: argparse.Namespace, queue) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 from benchmarks.common import SHARED_BENCH, read_pairs
 from photostyle import settings
 from photostyle.colour_difference import srgb_difference
-from photostyle.images import find_photos, read_photo
+from photostyle.images import find_photos, read_photo, to_float
 from photostyle.inference.lattice import apply_lattice
 from photostyle.inference.lut import bundled_photos, collect_pairs, fit_lattice, read_photos
 from photostyle.inference.runtime import StyleModel
@@ -32,7 +32,8 @@ Images = list[tuple[np.ndarray, np.ndarray]]  # (photo, the model's output), (H,
 
 
 def stylized(model: StyleModel, photos: list[np.ndarray]) -> Images:
-    return [(rgb, model(rgb)) for rgb in photos]
+    """uint8 photos -> (photo, the model's output) as floats."""
+    return [(to_float(pixels), to_float(model.stylize(pixels)[0])) for pixels in photos]
 
 
 def summary(lattice: np.ndarray, images: Images) -> tuple[float, float]:
@@ -80,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
 
     contents = sorted({row["content"] for row in read_pairs(args.bench).values()})
-    photos = [read_photo(args.bench / content, args.max_side).rgb for content in contents]
+    photos = [read_photo(args.bench / content, args.max_side).pixels for content in contents]
     lines = [
         f"{len(photos)} bench content photos at longer side {args.max_side}, a {args.size}^3 LUT; "
         f"CIEDE2000 between the model and its LUT ({datetime.date.today()}):",

@@ -47,7 +47,7 @@ class Photo:
     @property
     def rgb(self) -> np.ndarray:
         """(H, W, 3) float32 in [0, 1]."""
-        return self.pixels.astype(np.float32) / 255.0
+        return to_float(self.pixels)
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:
@@ -141,6 +141,11 @@ def output_suffix(path: Path) -> str:
     """The suffix an output for input `path` gets: the same if writable, else .png."""
     suffix = path.suffix.lower()
     return path.suffix if suffix in WRITABLE_FORMATS else ".png"
+
+
+def to_float(pixels: np.ndarray) -> np.ndarray:
+    """uint8 [0, 255] -> float32 [0, 1]."""
+    return pixels.astype(np.float32) / 255.0
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from photostyle import settings
 from photostyle.colour_difference import srgb_difference
 from photostyle.errors import PhotostyleError
-from photostyle.images import find_photos, read_photo
+from photostyle.images import find_photos, read_photo, to_float
 from photostyle.inference.lattice import apply_lattice, identity_lattice, write_cube
 from photostyle.inference.lattice_fit import fit_deviation
 from photostyle.inference.runtime import StyleModel
@@ -128,10 +128,10 @@ def check_output(output: Path, overwrite: bool) -> None:
 
 
 def read_photos(paths: list[Path], max_side: int) -> Iterator[np.ndarray]:
-    """Each photo (H, W, 3) shrunk to max_side, with a progress bar; unreadable ones are skipped with a note."""
+    """Each photo (H, W, 3) uint8 shrunk to max_side, with a progress bar; unreadable ones are skipped with a note."""
     for path in tqdm(paths, desc="lut", unit="photo"):
         try:
-            yield read_photo(path, max_side).rgb
+            yield read_photo(path, max_side).pixels
         except PhotostyleError as error:
             tqdm.write(f"photostyle: skipped: {error}", file=sys.stderr)
 
@@ -158,7 +158,8 @@ def make_lut(
         raise PhotostyleError(
             f"no photos found in {', '.join(map(str, folders))} (looked for .jpg .png .webp .bmp .tiff)"
         )
-    merged, sampled = collect_pairs(((rgb, model(rgb)) for rgb in read_photos(paths, max_side)), SAMPLE_PER_PHOTO)
+    pairs = ((to_float(pixels), to_float(model.stylize(pixels)[0])) for pixels in read_photos(paths, max_side))
+    merged, sampled = collect_pairs(pairs, SAMPLE_PER_PHOTO)
     if not len(merged.weights):
         raise PhotostyleError(f"none of the {len(paths)} photos could be read (see above)")
     start = time.perf_counter()

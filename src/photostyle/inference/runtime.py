@@ -6,7 +6,7 @@ import numpy as np
 import onnxruntime as ort
 
 from photostyle.errors import PhotostyleError
-from photostyle.images import to_uint8
+from photostyle.images import to_float, to_uint8
 from photostyle.interface import IMAGE, KEEP, LOOK, PIXEL_TYPES, PREVIOUS_LOOK, ROWS, STYLIZED
 from photostyle.settings import VIDEO_SMOOTHING
 
@@ -84,20 +84,26 @@ class StyleModel:
                 f"{path} takes {kind} {shape}, expected uint8 or float (N, H, W, 3); export it again with export.py"
             )
 
-    def _run(self, image: np.ndarray, rows: range, look: np.ndarray | None, keep: float):
-        """One session run on a batch of one in the model's own pixel type: the rows' stylized
-        bytes and the look used (None for a model without one)."""
+    def feeds(self, image: np.ndarray, rows: range, look: np.ndarray | None = None, keep: float = 0.0) -> dict:
+        """The session's inputs for a batch of one (1, H, W, 3) in the model's own pixel type
+        (interface.py); a model without a look takes the image alone."""
         if not self.has_look:
-            (stylized,) = self.session.run([STYLIZED], {IMAGE: image})
+            return {IMAGE: image}
+        return {
+            IMAGE: image,
+            ROWS: np.arange(rows.start, rows.stop, dtype=np.int64),
+            PREVIOUS_LOOK: np.zeros((1, *self.look_shape), np.float32) if look is None else look,
+            KEEP: np.array(keep if look is not None else 0.0, np.float32),
+        }
+
+    def _run(self, image: np.ndarray, rows: range, look: np.ndarray | None, keep: float):
+        """One session run: the rows' stylized bytes and the look used (None for a model without one)."""
+        feeds = self.feeds(image, rows, look, keep)
+        if not self.has_look:
+            (stylized,) = self.session.run([STYLIZED], feeds)
             stylized, used = stylized[:, rows.start : rows.stop], None
         else:
-            feed = {
-                IMAGE: image,
-                ROWS: np.arange(rows.start, rows.stop, dtype=np.int64),
-                PREVIOUS_LOOK: np.zeros((1, *self.look_shape), np.float32) if look is None else look,
-                KEEP: np.array(keep if look is not None else 0.0, np.float32),
-            }
-            stylized, used = self.session.run([STYLIZED, LOOK], feed)
+            stylized, used = self.session.run([STYLIZED, LOOK], feeds)
         return (stylized[0] if self.pixels == "uint8" else to_uint8(stylized[0])), used
 
     def stylize(
@@ -129,7 +135,7 @@ class StyleModel:
     def __call__(self, rgb: np.ndarray, strength: float = 1.0) -> np.ndarray:
         """(H, W, 3) float RGB in [0, 1] -> stylized (H, W, 3) float32 in [0, 1], at `strength`."""
         stylized, _ = self.stylize(to_uint8(rgb), strength)
-        return stylized.astype(np.float32) / 255
+        return to_float(stylized)
 
     def clip(self, smoothing: float = VIDEO_SMOOTHING, strength: float = 1.0, state: bytes = b"") -> "Clip":
         """A stylizer for the frames of one video, in order (see Clip), or going on from a Clip's `state()`."""

@@ -14,6 +14,7 @@ from photostyle.images import (
     find_photos,
     output_suffix,
     read_photo,
+    to_float,
     to_uint8,
     write_photo,
 )
@@ -64,7 +65,7 @@ def _with_post(stylize_frame: FrameFunction, post: PostProcess) -> FrameFunction
     """stylize_frame followed by post, in uint8 frames as a clip carries them."""
 
     def cleaned(frame: np.ndarray) -> np.ndarray:
-        return to_uint8(post(frame / np.float32(255), stylize_frame(frame) / np.float32(255)))
+        return to_uint8(post(to_float(frame), to_float(stylize_frame(frame))))
 
     return cleaned
 
@@ -85,7 +86,7 @@ def _stylize_photo(
     target.parent.mkdir(parents=True, exist_ok=True)
     stylized, _ = model.stylize(image.pixels, strength)
     if post is not None:
-        stylized = post(image.rgb, stylized.astype(np.float32) / 255)
+        stylized = post(image.rgb, to_float(stylized))
     write_photo(target, stylized, image.alpha, image.exif, quality)
 
 

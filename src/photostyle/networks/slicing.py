@@ -86,21 +86,22 @@ def slice_and_apply(
     grid: torch.Tensor,
     guide: torch.Tensor | None,
     pixels: torch.Tensor,
-    rows: torch.Tensor | None = None,
+    positions: torch.Tensor | None = None,
     finish: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """out = [r, g, b, 1] @ M(pixel), M the grid interpolated at the pixel: (B, h, W, 3).
 
-    `rows` (h,) are the pixels' positions in knot units along y (see row_positions); None: the
-    pixels are the whole photo. Along the guide, the result under each bin's (spatially
+    `positions` (h,) are the rows' positions in knot units along y (see row_positions); None: the
+    pixels are the whole photo. The maths runs in the positions' float type (the pixels', or for
+    bytes the grid's). Along the guide, the result under each bin's (spatially
     interpolated) matrices is blended with tent weights, which is the same as blending the
     matrices: the map is linear in them. `finish` (rounding to bytes, say) comes before the
     padding is cut off, so that the crop moves finished values: bytes are a quarter of floats.
     """
     batch, height, width, _ = pixels.shape
-    if rows is None:
-        rows = pixel_centres(height, height, grid.shape[1], pixels if pixels.is_floating_point() else grid)
-    weights = tent_weights(rows, grid.shape[1])  # (h, Gh): each row's share of each row of knots
+    if positions is None:
+        positions = pixel_centres(height, height, grid.shape[1], pixels if pixels.is_floating_point() else grid)
+    weights = tent_weights(positions, grid.shape[1])  # (h, Gh): each row's share of each row of knots
     padded = padded_width(width, grid.shape[2])
     # Padding by concatenation and cropping by splitting: onnxruntime runs Concat and Split on
     # both cores, Pad and Slice on one.
@@ -133,8 +134,7 @@ def slice_bin(grid: torch.Tensor, colour: torch.Tensor, weights: torch.Tensor) -
     linear, change = left[..., :3, :], right[..., :3, :] - left[..., :3, :]  # (B, h, S, 3, 3)
     offsets = torch.stack([left[..., 3, :], right[..., 3, :]], dim=3)  # (B, h, S, 2, 3)
 
-    # Fractions and colours in the pixels' float type, or the grid's for bytes.
-    like = colour if colour.is_floating_point() else grid
+    like = weights  # the float type of the rows' positions
     f = pixel_centres(strip, strip, 2, like)  # (w,) fraction of the way across a strip
     # f scales whole rows of w x 3 numbers by one w x 3 pattern: onnxruntime does that in one
     # dense pass, where scaling each pixel's triple by its own scalar is many times slower.
