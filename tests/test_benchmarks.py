@@ -83,32 +83,89 @@ def test_bench_methods_runs_every_method_on_a_masked_pair(tmp_path):
     assert (tmp_path / "sheet.png").is_file() and (tmp_path / "metrics.csv").is_file()
 
 
+TINY_TRAINING = [
+    "model=bilateral",
+    "model.thumbnail_size=32",
+    "model.channels=4",
+    "trainer.max_steps=2",
+    "data.crop_size=32",
+    "data.batch_size=2",
+    "data.num_workers=0",
+    "style.size=64",
+    "loss.content_layers=[relu2_1]",
+    "loss.style_layers={relu1_1: 1.0}",
+]
+
+
 @pytest.mark.slow
 @needs_bench
-def test_quality_protocol_trains_a_model_and_measures_it_against_the_targets(tmp_path):
-    tiny = [
-        "model=bilateral",
-        "model.thumbnail_size=32",
-        "model.channels=4",
-        "trainer.max_steps=2",
-        "data.crop_size=32",
-        "data.batch_size=2",
-        "data.num_workers=0",
-        "style.size=64",
-        "loss.content_layers=[relu2_1]",
-        "loss.style_layers={relu1_1: 1.0}",
-    ]
-    result = run(PYTHON, "-m", "benchmarks.quality", "--pairs", "stylenas/1", "--out", str(tmp_path), "--", *tiny)
+def test_quality_protocol_trains_a_model_per_seed_and_measures_it_against_the_targets(tmp_path):
+    """Two seeds on the bench training set: every bench content photo but the pair's own."""
+    result = run(
+        PYTHON,
+        "-m",
+        "benchmarks.quality",
+        "--pairs",
+        "stylenas/1",
+        "--training-set",
+        "bench",
+        "--seeds",
+        "0",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--",
+        *TINY_TRAINING,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     methods = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| stylenas/1 |")]
-    assert methods == ["photostyle", "untrained", "identity", "reinhard", "histogram", "reference"]
-    targets = [
-        line
-        for line in result.stdout.splitlines()
-        if re.match(r"\| (style|colour) distance|\| ssim|\| affine residual", line)
+    assert methods == [
+        "photostyle seed 0",
+        "photostyle seed 1",
+        "untrained",
+        "identity",
+        "reinhard",
+        "histogram",
+        "reference",
     ]
-    assert len(targets) == 4 and all(re.search(r"\| (yes|no) \| [+-]", line) for line in targets)
+    listed = (tmp_path / "stylenas_1" / "training_photos.txt").read_text().splitlines()
+    assert len(listed) == 54 and not any(line.endswith("stylenas/content/1.jpg") for line in listed)
+    trained = [path for path in (tmp_path / "stylenas_1").glob("seed*/model.onnx")]
+    assert len(trained) == 2
+    targets = [line for line in result.stdout.splitlines() if re.match(r"\| [01] \| ", line)]
+    assert len(targets) == 10 and all(re.search(r"\| (yes|no) \|", line) for line in targets)
+    assert re.search(r"\| style distance \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|", result.stdout)  # the spread
     assert {"sheet.png", "sheet.jpg", "metrics.csv", "metrics.md"} <= {p.name for p in tmp_path.iterdir()}
+
+
+@pytest.mark.slow
+@needs_bench
+def test_look_ceiling_fits_a_look_to_the_photo_itself(tmp_path):
+    result = run(
+        PYTHON,
+        "-m",
+        "benchmarks.look_ceiling",
+        "--pairs",
+        "stylenas/12",
+        "--size",
+        "64",
+        "--steps",
+        "15",
+        "--lr",
+        "0.02",
+        "--out",
+        str(tmp_path),
+        "--",
+        "loss.content_layers=[relu2_1]",
+        "loss.style_layers={relu1_1: 1.0}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    fit = re.search(r"stylenas/12: training loss on the photo (\S+) -> (\S+)", result.stdout)
+    start, end = map(float, fit.groups())
+    assert end < 0.9 * start
+    methods = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| stylenas/12 |")]
+    assert methods == ["fitted", "untrained"]
+    assert "fitted / untrained style distance" in result.stdout and (tmp_path / "metrics.md").is_file()
 
 
 def test_strength_curves_are_compared_at_equal_style_distance():

@@ -97,3 +97,21 @@ def test_sliced_colour_loss_pulls_colours_to_the_style_distribution():
     assert sliced_colour_loss(colours, style_sorted, directions).item() < 0.05 * start
     moved = colours.detach()[0].T
     torch.testing.assert_close(moved.mean(dim=0), style.mean(dim=0), atol=1.0, rtol=0)
+
+
+def test_photoreal_term_can_leave_clipping_to_the_other_terms():
+    """A global affine recolouring that overshoots [0, 1] is locally affine as made, not once clipped:
+    photoreal_clipped=False judges the output as the network made it, True as a saved photo shows it."""
+    generator = torch.Generator().manual_seed(0)
+    content = torch.rand(1, 3, 24, 24, generator=generator)
+    style = torch.rand(1, 3, 24, 24, generator=generator)
+    overshoot = 1.6 * content - 0.3  # about a third of the values leave [0, 1]
+    terms = {}
+    for clipped in (True, False):
+        loss = PhotorealStyleLoss(["relu1_1"], {"relu1_1": 1.0}, photoreal_weight=1.0, photoreal_clipped=clipped)
+        loss.set_style(style)
+        terms[clipped] = loss(overshoot, content)
+    assert terms[False]["photoreal"] < 1e-3 * terms[True]["photoreal"]
+    # Every other term sees the clipped photo either way.
+    torch.testing.assert_close(terms[False]["style"], terms[True]["style"])
+    torch.testing.assert_close(terms[False]["content"], terms[True]["content"])

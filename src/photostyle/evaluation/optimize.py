@@ -52,7 +52,7 @@ def _optimize(
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
         # The gradient stops at the colour range's edges.
-        terms = loss(image.clamp(0, 1), content, content_features, content_masks)
+        terms = loss(image, content, content_features, content_masks)
         terms["loss"].backward()
         return terms["loss"]
 

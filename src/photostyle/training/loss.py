@@ -129,6 +129,7 @@ class PhotorealStyleLoss(nn.Module):
         content_colours: float = 0.0,
         colour_weight: float = 0.0,
         colour_directions: int = 32,
+        photoreal_clipped: bool = True,
     ):
         super().__init__()
         weights = dict(
@@ -157,6 +158,7 @@ class PhotorealStyleLoss(nn.Module):
         self.tv_weight = tv_weight
         self.content_colours = content_colours
         self.colour_weight = colour_weight
+        self.photoreal_clipped = photoreal_clipped
         # Fixed directions in CIELAB for the colour term (see sliced_colour_loss).
         directions = torch.randn(colour_directions, 3, generator=torch.Generator().manual_seed(1))
         self.register_buffer("colour_directions", directions / directions.norm(dim=1, keepdim=True), persistent=False)
@@ -208,12 +210,15 @@ class PhotorealStyleLoss(nn.Module):
         content_features: dict[str, torch.Tensor] | None = None,
         masks: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Each weighted term and their sum ("loss"), for output and content (B, 3, H, W) in [0, 1].
+        """Each weighted term and their sum ("loss"), for content (B, 3, H, W) in [0, 1] and the
+        output as made (it may leave [0, 1] a little; every term but photoreal, unless
+        photoreal_clipped, sees it clipped, as a saved photo shows it).
 
         masks: the content's (K, H, W) labels, matched to the style's from set_style.
         """
         if (masks is not None) != self.style_masked:
             raise PhotostyleError("give label masks for both the content and the style photo, or for neither")
+        made, output = output, output.clamp(0, 1)
         output_features = self.vgg(output)
         if content_features is None:
             content_features = self.content_features(content)
@@ -227,10 +232,11 @@ class PhotorealStyleLoss(nn.Module):
         }
         if self.photoreal_weight > 0:
             terms["photoreal"] = (
-                self.photoreal_weight * matting_laplacian_energy(content, output, self.matting_eps).mean()
+                self.photoreal_weight
+                * matting_laplacian_energy(content, output if self.photoreal_clipped else made, self.matting_eps).mean()
             )
         if self.colour_weight > 0:
-            colours = srgb_to_lab(output.clamp(0, 1)).flatten(2)  # (B, 3, H W)
+            colours = srgb_to_lab(output).flatten(2)  # (B, 3, H W)
             terms["colour"] = self.colour_weight * sliced_colour_loss(
                 colours, self.style_lab_sorted, self.colour_directions
             )

@@ -41,18 +41,20 @@ class StyleTransferSystem(pl.LightningModule):
         self._samples: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        # Networks may leave [0, 1] a little (see BilateralNet); losses see what a saved photo shows.
+        # Networks may leave [0, 1] a little (see BilateralNet); this is what a saved photo shows.
+        # Training gives the objective the output as made: it clips it itself (PhotorealStyleLoss).
         return self.net(image).clamp(0, 1)
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        terms = self.objective(self(batch), batch)
+        terms = self.objective(self.net(batch), batch)
         self.log_dict({f"train/{name}": value for name, value in terms.items()}, prog_bar=False)
         self.log("loss", terms["loss"], prog_bar=True, logger=False)
         return terms["loss"]
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        output = self(batch)
-        terms = self.objective(output, batch)
+        made = self.net(batch)
+        terms = self.objective(made, batch)
+        output = made.clamp(0, 1)
         self.log_dict({f"val/{name}": value for name, value in terms.items()}, batch_size=batch.shape[0])
         if batch_idx == 0:
             self._samples = (batch[: self.sample_count].cpu(), output[: self.sample_count].cpu())
