@@ -22,6 +22,7 @@ train.py run. --reuse measures models already in --out instead of training them 
 """
 
 import argparse
+import math
 import time
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def untrained_method(checkpoint: Path) -> Method:
             net.set_style(style)
         return net(content).clamp(0, 1)
 
-    return Method("untrained", run)
+    return Method(UNTRAINED, run)
 
 
 def training_photos(pairs: dict[str, dict[str, str]], name: str, bench: Path, folder: Path) -> Path:
@@ -111,12 +112,12 @@ def spread_markdown(per_seed: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def targets_markdown(rows: list[dict], seeds: list[int]) -> str:
+def targets_markdown(rows: list[dict], seeds: list[int], per_seed: list[dict]) -> str:
     """The targets for each seed's model against the untrained map, with margins and pair wins."""
     untrained = {row["pair"]: row for row in rows if row["method"] == UNTRAINED}
     base = mean_table(list(untrained.values()))[0]
     lines = ["| seed | target | photostyle | to reach | met | margin |", "|---|---|---|---|---|---|"]
-    for seed, means in zip(seeds, seed_means(rows, seeds)):
+    for seed, means in zip(seeds, per_seed):
         for metric, goal_of, lower in TARGETS:
             goal = goal_of(base[metric])
             margin = goal - means[metric] if lower else means[metric] - goal
@@ -127,11 +128,11 @@ def targets_markdown(rows: list[dict], seeds: list[int]) -> str:
         trained = [row for row in rows if row.get("seed") == seed]
         wins = [row["pair"] for row in trained if row["style_distance"] < untrained[row["pair"]]["style_distance"]]
         dpst = [row["pair"] for row in trained if row["pair"].startswith("dpst/")]
-        needed = -(-WIN_SHARE * len(trained) // 1)
+        needed = math.ceil(WIN_SHARE * len(trained))
         met = len(wins) >= needed and set(dpst) <= set(wins)
         lines.append(
             f"| {seed} | closer to the style than untrained | {len(wins)} of {len(trained)} pairs "
-            f"(dpst: {sum(pair in wins for pair in dpst)} of {len(dpst)}) | {needed:.0f} and every dpst pair | "
+            f"(dpst: {sum(pair in wins for pair in dpst)} of {len(dpst)}) | {needed} and every dpst pair | "
             f"{'yes' if met else 'no'} | |"
         )
     return "\n".join(lines) + "\n"
@@ -182,15 +183,16 @@ def main() -> None:
         rows += pair_rows
         sheet.append([content, style, *(Path(row["output"]) for row in pair_rows)])
 
+    per_seed = seed_means(rows, args.seeds)
     others = mean_table([row for row in rows if "seed" not in row])
     report = (
         per_pair_markdown(rows)
         + "\nMeans over the pairs:\n\n"
-        + markdown(seed_means(rows, args.seeds) + others)
+        + markdown(per_seed + others)
         + "\nThe trained models' means over the seeds:\n\n"
-        + spread_markdown(seed_means(rows, args.seeds))
+        + spread_markdown(per_seed)
         + "\nTargets (means over the pairs, against the untrained map):\n\n"
-        + targets_markdown(rows, args.seeds)
+        + targets_markdown(rows, args.seeds, per_seed)
     )
     if minutes:
         report += (
