@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -78,3 +79,18 @@ def test_hardware_and_strategy_compose_independently():
     # Everything else (schedule, checkpoint plugin) is shared, not copied.
     assert len({t.max_steps for t in trainers.values()}) == 1
     assert all(t.plugins == trainers["cpu", "single"].plugins for t in trainers.values())
+
+
+def test_the_learning_rate_falls_to_zero_over_the_run_whatever_its_length(tmp_path):
+    cfg = compose_config(tmp_path, "trainer.max_steps=40")
+    optimizer = instantiate(cfg.optimizer)([torch.nn.Parameter(torch.zeros(1))])
+    scheduler = instantiate(cfg.scheduler)(optimizer)
+    rates = []
+    for _ in range(cfg.trainer.max_steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[0] == pytest.approx(cfg.optimizer.lr)
+    assert rates[20] == pytest.approx(cfg.optimizer.lr / 2)
+    assert rates[-1] < cfg.optimizer.lr / 100
+    assert all(later <= earlier for earlier, later in zip(rates, rates[1:]))
