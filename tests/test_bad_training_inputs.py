@@ -188,7 +188,16 @@ def test_training_resumes_only_from_a_safe_checkpoint(trained_checkpoint, photo_
 
 
 @pytest.mark.slow
-def test_training_resumes_only_with_its_own_settings(trained_checkpoint, tmp_path):
+@pytest.mark.parametrize(
+    "changes, named",
+    [
+        (["data.crop_size=48", "trainer.max_steps=2"], "data.crop_size=48 (was 32)"),
+        # The default cosine schedule runs over max_steps: more steps would be another schedule.
+        (["trainer.max_steps=3"], "scheduler.T_max=3 (was 2)"),
+    ],
+    ids=["other crops", "more steps under a cosine"],
+)
+def test_training_resumes_only_with_its_own_settings(trained_checkpoint, tmp_path, changes, named):
     folder = trained_checkpoint.parents[2]
     result = run(
         PYTHON,
@@ -196,13 +205,12 @@ def test_training_resumes_only_with_its_own_settings(trained_checkpoint, tmp_pat
         f"data.root={folder / 'photos'}",
         f"style.image={folder / 'style.png'}",
         *TINY,
-        "data.crop_size=48",
-        "trainer.max_steps=3",
+        *changes,
         "logger=csv",
         f"ckpt_path={trained_checkpoint}",
         f"hydra.run.dir={tmp_path / 'run'}",
     )
-    assert clean_failure(result, "data.crop_size=48 (was 32)", "overrides"), result.stderr[-2000:]
+    assert clean_failure(result, named, "overrides"), result.stderr[-2000:]
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
