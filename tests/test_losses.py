@@ -5,6 +5,7 @@ from photostyle.training.loss import (
     PhotorealStyleLoss,
     content_loss,
     gram_matrix,
+    out_of_range,
     relative_mse,
     sliced_colour_loss,
     style_loss,
@@ -115,3 +116,20 @@ def test_photoreal_term_can_leave_clipping_to_the_other_terms():
     # Every other term sees the clipped photo either way.
     torch.testing.assert_close(terms[False]["style"], terms[True]["style"])
     torch.testing.assert_close(terms[False]["content"], terms[True]["content"])
+
+
+def test_range_term_charges_only_what_a_saved_photo_would_clip():
+    """Zero inside [0, 1]; outside it, the mean squared distance to [0, 1], on the output as made
+    (the clamp that every other term sees would hide it)."""
+    inside = torch.rand(1, 3, 8, 8)
+    assert out_of_range(inside) == 0
+    image = torch.zeros(1, 1, 2, 2)
+    image[0, 0, 0] = torch.tensor([-0.5, 1.5])  # two of four values 0.5 outside
+    assert out_of_range(image) == pytest.approx(0.5**2 / 2)
+    generator = torch.Generator().manual_seed(0)
+    content = torch.rand(1, 3, 24, 24, generator=generator)
+    loss = PhotorealStyleLoss(["relu1_1"], {"relu1_1": 1.0}, range_weight=10.0)
+    loss.set_style(torch.rand(1, 3, 24, 24, generator=generator))
+    overshoot = 1.6 * content - 0.3
+    assert loss(overshoot, content)["range"] == pytest.approx(10 * out_of_range(overshoot).item())
+    assert loss(overshoot.clamp(0, 1), content)["range"] == 0

