@@ -220,7 +220,7 @@ class PhotorealStyleLoss(nn.Module):
         masks: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Each weighted term and their sum ("loss"), for content (B, 3, H, W) in [0, 1] and the
-        output as made (it may leave [0, 1] a little; every term but photoreal, unless
+        output as made (it may leave [0, 1] a little; every term but range, and photoreal unless
         photoreal_clipped, sees it clipped, as a saved photo shows it).
 
         masks: the content's (K, H, W) labels, matched to the style's from set_style.
