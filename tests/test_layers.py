@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "src" / "photostyle"
-SHARED = {"errors", "files", "images", "colour", "colour_difference", "interface", "settings"}
+SHARED = {"errors", "files", "images", "colour", "colour_difference", "structure", "interface", "settings"}
 # What each layer may import from photostyle, besides itself. The CLI is the one entry point
 # that wires the layers together, so it may import any of them.
 ALLOWED = {
