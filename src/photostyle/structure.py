@@ -15,8 +15,13 @@ def grey_ssim_maps(image: torch.Tensor, reference: torch.Tensor) -> tuple[torch.
     """SSIM's two factors over 7x7 uniform windows of the greyscale images, (B, 3, H, W) each
     -> two (B, 1, H - 6, W - 6) maps: the luminance term (local mean brightness kept; a tone
     change lowers it) and the contrast-structure term (local detail kept, whatever the
-    brightness). Their product is the SSIM map."""
-    weights = torch.tensor(LUMA, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
+    brightness). Their product is the SSIM map.
+
+    In float32 at least, even for bf16 inputs (training under autocast): the window variances
+    are differences of means of squares, which bf16's 8-bit mantissa would drown."""
+    dtype = torch.promote_types(image.dtype, torch.float32)
+    image, reference = image.to(dtype), reference.to(dtype)
+    weights = torch.tensor(LUMA, dtype=dtype, device=image.device).view(1, 3, 1, 1)
     a, b = (image * weights).sum(1, keepdim=True), (reference * weights).sum(1, keepdim=True)
     mean_a, mean_b = F.avg_pool2d(a, SSIM_WINDOW, 1), F.avg_pool2d(b, SSIM_WINDOW, 1)
     var_a = F.avg_pool2d(a * a, SSIM_WINDOW, 1) - mean_a**2

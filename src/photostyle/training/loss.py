@@ -111,11 +111,8 @@ def out_of_range(image: torch.Tensor) -> torch.Tensor:
 
 def structure_loss(image: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """1 - the mean grey-level SSIM of each image against its content, (B, 3, H, W) each ->
-    scalar: 0 where every window keeps the content's brightness and detail.
-
-    In float32 even under bf16 autocast: the window variances are differences of means of
-    squares, which bf16's 8-bit mantissa would drown."""
-    luminance, contrast_structure = grey_ssim_maps(image.float(), content.float())
+    scalar: 0 where every window keeps the content's brightness and detail."""
+    luminance, contrast_structure = grey_ssim_maps(image, content)
     return 1 - (luminance * contrast_structure).mean()
 
 
