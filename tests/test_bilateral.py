@@ -86,7 +86,9 @@ def test_untrained_network_is_the_identity_at_any_size(size):
     torch.testing.assert_close(out, image, atol=1e-6, rtol=0)
 
 
-def perturbed_network(grid_depth: int, thumbnail_samples: int = 1, style_colours: float = 0.0) -> BilateralNet:
+def perturbed_network(
+    grid_depth: int, thumbnail_samples: int = 1, style_colours: float = 0.0, semantic_features: bool = False
+) -> BilateralNet:
     torch.manual_seed(grid_depth)
     net = BilateralNet(
         thumbnail_size=64,
@@ -94,6 +96,7 @@ def perturbed_network(grid_depth: int, thumbnail_samples: int = 1, style_colours
         grid_depth=grid_depth,
         thumbnail_samples=thumbnail_samples,
         style_colours=style_colours,
+        semantic_features=semantic_features,
     )
     if style_colours:
         net.set_style(torch.rand(1, 3, 30, 40) * torch.tensor([0.9, 0.6, 0.3]).view(1, 3, 1, 1))
@@ -142,17 +145,18 @@ def test_bytes_in_give_the_float_result_rounded():
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "grid_depth,samples,style_colours,pixels",
+    "grid_depth,samples,style_colours,pixels,semantic",
     [
-        (1, 1, 0.0, "float32"),
-        (2, 2, 0.0, "float32"),
-        (3, 1, 0.0, "uint8"),
-        (1, 1, 0.8, "uint8"),
-        (1, 1, 0.8, "float32"),
+        (1, 1, 0.0, "float32", False),
+        (2, 2, 0.0, "float32", False),
+        (3, 1, 0.0, "uint8", False),
+        (1, 1, 0.8, "uint8", False),
+        (1, 1, 0.8, "float32", False),
+        (1, 1, 0.8, "uint8", True),
     ],
 )
-def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, samples, style_colours, pixels):
-    net = perturbed_network(grid_depth, samples, style_colours)
+def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, samples, style_colours, pixels, semantic):
+    net = perturbed_network(grid_depth, samples, style_colours, semantic)
     path = tmp_path / "bilateral.onnx"
     export_onnx(net, path, {"network": "bilateral"}, pixels=pixels)
     assert "If" not in graph_operators(path)
@@ -163,6 +167,39 @@ def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, sample
     with torch.no_grad():  # and the check is not vacuous: the network does change photos
         image = torch.rand(1, 3, 40, 40)
         assert (net(image) - image).abs().max() > 0.05
+
+
+def test_semantic_features_steer_the_look_and_stay_out_of_the_checkpoint():
+    """With model.semantic_features the untrained network is still the global colour map; once
+    trained, the frozen VGG features change the look; the VGG weights are constants, so the
+    state dict (a checkpoint) gains only the projection and rebuilds the same network."""
+    style = torch.rand(1, 3, 30, 40) * torch.tensor([0.9, 0.6, 0.3]).view(1, 3, 1, 1)
+    plain, semantic = (BilateralNet(64, 4, style_colours=0.8, semantic_features=on) for on in (False, True))
+    for net in (plain, semantic):
+        net.set_style(style)
+    image = torch.rand(1, 3, 48, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(semantic(image), plain(image), atol=1e-6, rtol=0)
+    assert set(semantic.state_dict()) - set(plain.state_dict()) == {"grid.from_semantic.weight", "grid.from_semantic.bias"}
+    assert not any("vgg" in name for name, _ in semantic.named_parameters())
+
+    # Train two steps (the zero-initialised last layer first opens a path), then switch the
+    # semantic path off: the look changes, so the features reached it.
+    optimiser = torch.optim.Adam(semantic.parameters(), lr=1e-2)
+    for _ in range(2):
+        optimiser.zero_grad()
+        semantic(image)[:, 0].mean().backward()
+        optimiser.step()
+    assert semantic.grid.from_semantic.weight.grad.abs().sum() > 0
+    pixels = image.permute(0, 2, 3, 1)
+    with torch.no_grad():
+        look = semantic.look(pixels)
+        rebuilt = BilateralNet(64, 4, style_colours=0.8, semantic_features=True)
+        rebuilt.load_state_dict(semantic.state_dict())
+        torch.testing.assert_close(rebuilt.look(pixels), look)
+        semantic.grid.from_semantic.weight.zero_()
+        semantic.grid.from_semantic.bias.zero_()
+        assert (semantic.look(pixels) - look).abs().max() > 1e-3
 
 
 @pytest.mark.slow
