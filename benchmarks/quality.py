@@ -13,8 +13,7 @@ stylizes the pair's content photo, which it never saw. The photos: the four bund
 (data/content), or with --training-set bench every bench content photo except the pair's own
 (54), the size of a user's folder. The output is measured with `photostyle evaluate`'s metrics
 at longer side 512, next to the untrained network (its global map to the style's colour
-statistics alone, the targets' reference; with model.region_colours also the network's own
-untrained start, so the table shows what training adds) and, unless --no-baselines, identity,
+statistics alone, so the table shows what training adds) and, unless --no-baselines, identity,
 Reinhard's transfer, histogram matching and the published reference output (PhotoNAS,
 PhotoWCT2 or DPST). Prints the rows per pair, the means (per seed, and their mean and spread
 over the seeds) and the targets with the margin of each; writes OUT/metrics.csv,
@@ -57,8 +56,6 @@ from photostyle.training.tensors import load
 SIDE = 512
 MODEL = "photostyle"
 UNTRAINED = "untrained"
-# A network with region colours starts from more than the global map: its own start, measured too.
-UNTRAINED_REGIONS = "untrained, region colours"
 # The targets are against the untrained network on the same pairs: training must buy a look
 # the closed-form global map does not give. (metric, what the trained mean must reach from
 # the untrained mean u, True when lower is better)
@@ -73,21 +70,17 @@ TARGETS = [
 WIN_SHARE = 7 / 8
 
 
-def untrained_method(checkpoint: Path, regions: bool = False) -> Method:
-    """The trained model's network as it was before training, with its region colours off (its
-    global map to the style's colour statistics alone: the targets' reference) or, with
-    `regions`, as it is (its own start)."""
-    config = network_config(load_checkpoint(checkpoint))
-    if not regions and "region_colours" in config:
-        config = {**config, "region_colours": 0.0}
-    net = instantiate(config).eval()
+def untrained_method(checkpoint: Path) -> Method:
+    """The trained model's network as it was before training: with the default recipe, its
+    global map to the style's colour statistics alone."""
+    net = instantiate(network_config(load_checkpoint(checkpoint))).eval()
 
     def run(path: Path, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         if hasattr(net, "set_style"):
             net.set_style(style)
         return net(content).clamp(0, 1)
 
-    return Method(UNTRAINED_REGIONS if regions else UNTRAINED, run)
+    return Method(UNTRAINED, run)
 
 
 def training_photos(pairs: dict[str, dict[str, str]], name: str, bench: Path, folder: Path) -> Path:
@@ -179,10 +172,7 @@ def main() -> None:
                 done = f"[{number}/{len(names)}] {name} seed {seed}: trained and exported in {minutes[-1]:.1f} min"
                 print(done, flush=True)
             methods.append(onnx_method(f"{MODEL} seed {seed}", model))
-        checkpoint = out_dir / f"seed{args.seeds[0]}" / "checkpoints" / "last.ckpt"
-        methods.append(untrained_method(checkpoint))
-        if network_config(load_checkpoint(checkpoint)).get("region_colours"):
-            methods.append(untrained_method(checkpoint, regions=True))
+        methods.append(untrained_method(out_dir / f"seed{args.seeds[0]}" / "checkpoints" / "last.ckpt"))
         if not args.no_baselines:
             methods += pair_methods(pair, args.bench)
         pair_rows = evaluate_photo(content, load(style, SIDE), methods, out_dir, SIDE)

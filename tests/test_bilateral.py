@@ -86,9 +86,7 @@ def test_untrained_network_is_the_identity_at_any_size(size):
     torch.testing.assert_close(out, image, atol=1e-6, rtol=0)
 
 
-def perturbed_network(
-    grid_depth: int, thumbnail_samples: int = 1, style_colours: float = 0.0, region_colours: float = 0.0
-) -> BilateralNet:
+def perturbed_network(grid_depth: int, thumbnail_samples: int = 1, style_colours: float = 0.0) -> BilateralNet:
     torch.manual_seed(grid_depth)
     net = BilateralNet(
         thumbnail_size=64,
@@ -96,9 +94,8 @@ def perturbed_network(
         grid_depth=grid_depth,
         thumbnail_samples=thumbnail_samples,
         style_colours=style_colours,
-        region_colours=region_colours,
     )
-    if style_colours or region_colours:
+    if style_colours:
         net.set_style(torch.rand(1, 3, 30, 40) * torch.tensor([0.9, 0.6, 0.3]).view(1, 3, 1, 1))
     with torch.no_grad():
         for parameter in net.parameters():
@@ -145,18 +142,17 @@ def test_bytes_in_give_the_float_result_rounded():
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "grid_depth,samples,style_colours,pixels,region_colours",
+    "grid_depth,samples,style_colours,pixels",
     [
-        (1, 1, 0.0, "float32", 0.0),
-        (2, 2, 0.0, "float32", 0.0),
-        (3, 1, 0.0, "uint8", 0.0),
-        (1, 1, 0.8, "uint8", 0.0),
-        (1, 1, 0.8, "float32", 0.0),
-        (1, 1, 0.8, "uint8", 0.5),
+        (1, 1, 0.0, "float32"),
+        (2, 2, 0.0, "float32"),
+        (3, 1, 0.0, "uint8"),
+        (1, 1, 0.8, "uint8"),
+        (1, 1, 0.8, "float32"),
     ],
 )
-def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, samples, style_colours, pixels, region_colours):
-    net = perturbed_network(grid_depth, samples, style_colours, region_colours)
+def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, samples, style_colours, pixels):
+    net = perturbed_network(grid_depth, samples, style_colours)
     path = tmp_path / "bilateral.onnx"
     export_onnx(net, path, {"network": "bilateral"}, pixels=pixels)
     assert "If" not in graph_operators(path)
@@ -167,55 +163,6 @@ def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, sample
     with torch.no_grad():  # and the check is not vacuous: the network does change photos
         image = torch.rand(1, 3, 40, 40)
         assert (net(image) - image).abs().max() > 0.05
-
-
-def two_textures(smooth_colour, noisy_colour, noisy_on_top: bool) -> torch.Tensor:
-    """(1, 3, 128, 128): one half a smooth wash, the other a fine random texture, each of a colour."""
-    generator = torch.Generator().manual_seed(0)
-    smooth = torch.tensor(smooth_colour).view(3, 1, 1).expand(3, 64, 128)
-    grain = torch.rand(1, 64, 128, generator=generator)
-    noisy = (torch.tensor(noisy_colour).view(3, 1, 1) + 0.5 * (grain - 0.5)).clamp(0, 1)
-    halves = [noisy, smooth] if noisy_on_top else [smooth, noisy]
-    return torch.cat(halves, dim=1)[None]
-
-
-def test_region_colours_give_each_region_the_colours_of_the_style_region_it_resembles():
-    """The style photo has a smooth orange half above a textured blue one; the photo has a
-    textured bluish-grey half above a smooth orange-grey one. Matched by what they look like,
-    not where they are, each half of the photo moves towards the colour of its like: the
-    textured top bluer, the smooth bottom more orange (matched by place, it would be the
-    other way round)."""
-    style = two_textures([0.9, 0.5, 0.1], [0.1, 0.3, 0.9], noisy_on_top=False)
-    photo = two_textures([0.6, 0.5, 0.4], [0.4, 0.45, 0.6], noisy_on_top=True)
-    # A 128 thumbnail: VGG then sees 32x32 pixels, 8x8 cells, enough to tell the textures apart.
-    net = BilateralNet(thumbnail_size=128, channels=4, region_colours=1.0)
-    net.set_style(style)
-    with torch.no_grad():
-        out = net(photo)[0]
-    blue_minus_red = out[2] - out[0]
-    before = photo[0, 2] - photo[0, 0]
-    top, bottom = slice(16, 48), slice(80, 112)  # well inside each half
-    assert blue_minus_red[top].mean() > before[top].mean() + 0.3
-    assert blue_minus_red[bottom].mean() < before[bottom].mean() - 0.3
-    # Off, the network leaves the photo as it is.
-    with torch.no_grad():
-        torch.testing.assert_close(BilateralNet(thumbnail_size=64, channels=4)(photo), photo, atol=1e-6, rtol=0)
-
-
-def test_region_colours_travel_in_the_checkpoint_and_the_vgg_does_not():
-    style = two_textures([0.9, 0.5, 0.1], [0.1, 0.3, 0.9], noisy_on_top=False)
-    net = perturbed_network(1, style_colours=0.8)
-    regions = BilateralNet(thumbnail_size=64, channels=4, style_colours=0.8, region_colours=0.5)
-    regions.load_state_dict(net.state_dict(), strict=False)
-    regions.set_style(style)
-    added = set(regions.state_dict()) - set(net.state_dict())
-    assert added == {"region_colours.style_features", "region_colours.style_means"}
-    rebuilt = BilateralNet(thumbnail_size=64, channels=4, style_colours=0.8, region_colours=0.5)
-    rebuilt.load_state_dict(regions.state_dict())
-    pixels = torch.rand(2, 40, 56, 3)
-    with torch.no_grad():
-        torch.testing.assert_close(rebuilt.look(pixels), regions.look(pixels))
-        assert (regions.look(pixels) - net.look(pixels)).abs().max() > 0.01
 
 
 @pytest.mark.slow

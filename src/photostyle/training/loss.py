@@ -17,7 +17,7 @@ from photostyle.colour import apply_affine, at_quantiles, colour_statistics, srg
 from photostyle.errors import PhotostyleError
 from photostyle.structure import grey_ssim_maps
 from photostyle.training.matting import matting_laplacian_energy
-from photostyle.networks.vgg import VGG19Features
+from photostyle.training.vgg import VGG19Features
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
