@@ -4,8 +4,10 @@ import csv
 import re
 
 import pytest
+import torch
 
 from benchmarks.bilateral_vs_residual import as_close, match_cells
+from benchmarks.closed_forms import global_map, tone_map
 
 from conftest import PROJECT_ROOT, PYTHON, run
 
@@ -166,6 +168,51 @@ def test_look_ceiling_fits_a_look_to_the_photo_itself(tmp_path):
     methods = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| stylenas/12 |")]
     assert methods == ["fitted", "untrained"]
     assert "fitted / untrained style distance" in result.stdout and (tmp_path / "metrics.md").is_file()
+
+
+def test_tone_bins_give_shadows_and_highlights_the_styles_own_colours():
+    """A style with teal shadows and orange highlights: one global map gives each tone of the
+    content a mix; with more bins its darkest, middle and brightest thirds come nearer the style's."""
+    generator = torch.Generator().manual_seed(0)
+    content = torch.rand(1, 3, 32, 32, generator=generator)
+    grey = torch.rand(1, 1, 32, 32, generator=generator)
+    teal, orange = torch.tensor([0.0, 0.35, 0.4]), torch.tensor([1.0, 0.6, 0.2])
+    style = (grey < 0.5) * teal.view(1, 3, 1, 1) * (0.5 + grey) + (grey >= 0.5) * orange.view(1, 3, 1, 1) * grey
+
+    def tone_means(image: torch.Tensor, of: torch.Tensor) -> torch.Tensor:
+        """(3, 3): the mean colour of `of`'s darkest, middle and brightest third, at those places in `image`."""
+        order = (torch.tensor([0.299, 0.587, 0.114]) @ of.flatten(2)[0]).argsort()
+        return torch.stack([image.flatten(2)[0][:, third].mean(1) for third in order.chunk(3)])
+
+    wanted = tone_means(style, style)
+    error = {
+        name: float((tone_means(make(content, style), content) - wanted).norm())
+        for name, make in (("global", global_map(1.0)), ("2 bins", tone_map(2, 1.0)), ("3 bins", tone_map(3, 1.0)))
+    }
+    assert error["3 bins"] < 0.8 * error["global"] and error["2 bins"] < error["global"], error
+
+
+@pytest.mark.slow
+@needs_bench
+def test_closed_forms_compares_maps_on_the_held_out_pairs(tmp_path):
+    result = run(
+        PYTHON,
+        "-m",
+        "benchmarks.closed_forms",
+        "--held-out",
+        "--size",
+        "32",
+        "--maps",
+        "global:0.9",
+        "tones:2:0.9",
+        "--out",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    pairs = {line.split("|")[1].strip() for line in result.stdout.splitlines() if re.match(r"\| \w+/\d+ \|", line)}
+    assert len(pairs) == 31 and not pairs & {"stylenas/1", "dpst/2", "dpst/1", "photowct2/1"}
+    assert re.search(r"\| tones:2:0.9 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ to [0-9.]+ \| \d+ of 31 \|", result.stdout)
+    assert (tmp_path / "metrics.md").is_file()
 
 
 def test_strength_curves_are_compared_at_equal_style_distance():

@@ -1,0 +1,169 @@
+"""How far a colour map computed in closed form from the content's and the style photo's colour
+statistics gets, with no training: the untrained network's start against richer closed forms,
+measured like the quality protocol, on its pairs or on pairs kept out of tuning.
+
+    python -m benchmarks.closed_forms [--pairs SET/ID ... | --held-out] [--maps global:0.9 tones:2:0.9 ...]
+        [--size 512] [--bench ../shared/bench] [--out outputs/closed_forms]
+
+Maps:
+- global:S  the bilateral network's own start (its `model.style_colours`): one affine map that
+            gives the photo the style photo's RGB mean and covariance, at strength S;
+- tones:K:S K tone bins: the same map fitted per bin, between the photo's colours and the style
+            photo's colours in that bin, and blended per pixel by its grey level. A pixel's bin
+            weights are hat functions of its luma, normalised by its photo's own luma mean and
+            standard deviation (0.5 + (y - mean) / (4 std), clamped to [0, 1]), so shadows take
+            the style's shadows' colours and highlights its highlights', whatever each photo's
+            exposure. It is what a bilateral grid with K bins along that grey level and the same
+            maps in every cell would do.
+
+--held-out runs the bench pairs that are neither the protocol's (common.BENCH_PAIRS) nor the
+confirmation pairs (common.CONFIRMATION_PAIRS), so a closed form chosen on the protocol's pairs can
+be checked on photos it was not chosen on. Prints the rows per pair, the means, and each map's
+style distance against the first map's (mean and median of the per-pair ratios, their range, the
+pairs it is closer on, the SSIM change); writes OUT/metrics.md.
+"""
+
+import argparse
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from benchmarks.common import BENCH_PAIRS, CONFIRMATION_PAIRS, ROOT, SHARED_BENCH, per_pair_markdown, read_pairs
+from photostyle.colour import apply_affine, colour_statistics, covariance_transfer
+from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, write_text
+from photostyle.evaluation.metrics import STYLE_LAYERS, StyleDistance
+from photostyle.training.tensors import load
+from photostyle.training.vgg import VGG19Features
+
+LUMA = torch.tensor([0.299, 0.587, 0.114])
+# The normalised grey level spans the photo's mean +- 2 standard deviations.
+LUMA_SPREAD = 4.0
+
+
+def grey_levels(colours: torch.Tensor) -> torch.Tensor:
+    """(3, N) colours -> (N,) luma normalised by the photo's own luma mean and deviation, in [0, 1]."""
+    luma = LUMA.to(colours) @ colours
+    return (0.5 + (luma - luma.mean()) / (LUMA_SPREAD * luma.std().clamp_min(1e-6))).clamp(0, 1)
+
+
+def bin_weights(levels: torch.Tensor, bins: int) -> torch.Tensor:
+    """(N,) levels in [0, 1] -> (bins, N) hat weights around bins evenly spaced from 0 to 1; they sum to 1."""
+    centres = torch.linspace(0, 1, bins, dtype=levels.dtype)
+    return (1 - (levels[None] - centres[:, None]).abs() * (bins - 1)).clamp_min(0)
+
+
+def weighted_statistics(colours: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(3, N) colours and (N,) weights -> their weighted mean (1, 3) and covariance (1, 3, 3)."""
+    weights = weights / weights.sum().clamp_min(1e-12)
+    mean = colours @ weights
+    centred = colours - mean[:, None]
+    return mean[None], ((centred * weights) @ centred.T)[None]
+
+
+def global_map(strength: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def run(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        style_mean, style_covariance = colour_statistics(style.flatten(2))
+        maps = covariance_transfer(*colour_statistics(content.flatten(2)), style_mean[0], style_covariance[0], strength)
+        return apply_affine(content.flatten(2), maps).view_as(content)
+
+    return run
+
+
+def tone_map(bins: int, strength: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def run(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        colours, style_colours = content.flatten(2)[0], style.flatten(2)[0]  # (3, N)
+        weights = bin_weights(grey_levels(colours), bins)
+        style_weights = bin_weights(grey_levels(style_colours), bins)
+        output = torch.zeros_like(colours)
+        for weight, style_weight in zip(weights, style_weights):
+            style_mean, style_covariance = weighted_statistics(style_colours, style_weight)
+            maps = covariance_transfer(
+                *weighted_statistics(colours, weight), style_mean[0], style_covariance[0], strength
+            )
+            output += weight * apply_affine(colours[None], maps)[0]
+        return output.view_as(content)
+
+    return run
+
+
+def parse_map(spec: str) -> Method:
+    """global:STRENGTH or tones:BINS:STRENGTH as a method of evaluate_photo's, clipped as a saved photo is."""
+    kind, *numbers = spec.split(":")
+    try:
+        values = [float(number) for number in numbers]
+    except ValueError:
+        values = []
+    if kind == "global" and len(values) == 1:
+        make = global_map(values[0])
+    elif kind == "tones" and len(values) == 2 and values[0] >= 2 and values[0].is_integer():
+        make = tone_map(int(values[0]), values[1])
+    else:
+        raise SystemExit(f"--maps {spec}: write global:STRENGTH or tones:BINS:STRENGTH (BINS >= 2), e.g. tones:2:0.9")
+    return Method(spec, lambda path, content, style: make(content, style).clamp(0, 1))
+
+
+def held_out_pairs(pairs: dict[str, dict[str, str]]) -> list[str]:
+    kept = set(BENCH_PAIRS) | set(CONFIRMATION_PAIRS)
+    return [name for name in pairs if name not in kept]
+
+
+def comparison(rows: list[dict], maps: list[str]) -> str:
+    """Each map's style distance per pair over the first map's, and its SSIM change."""
+    by = {(row["pair"], row["method"]): row for row in rows}
+    pairs = list(dict.fromkeys(row["pair"] for row in rows))
+    lines = [
+        f"| map | style distance / {maps[0]}'s: mean | median | range | closer on | SSIM change |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in maps[1:]:
+        ratios = [by[pair, name]["style_distance"] / by[pair, maps[0]]["style_distance"] for pair in pairs]
+        ssim = statistics.mean(by[pair, name]["ssim"] - by[pair, maps[0]]["ssim"] for pair in pairs)
+        lines.append(
+            f"| {name} | {statistics.mean(ratios):.3f} | {statistics.median(ratios):.3f} | "
+            f"{min(ratios):.2f} to {max(ratios):.2f} | {sum(r < 1 for r in ratios)} of {len(pairs)} | {ssim:+.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", nargs="+", default=BENCH_PAIRS, help="SET/ID from pairs.csv")
+    parser.add_argument("--held-out", action="store_true", help="the pairs neither tuned on nor kept for confirming")
+    parser.add_argument("--maps", nargs="+", default=["global:0.9", "global:1", "tones:2:0.9"])
+    parser.add_argument("--size", type=int, default=512, help="longer side, as the quality protocol measures")
+    parser.add_argument("--bench", type=Path, default=SHARED_BENCH)
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "closed_forms")
+    args = parser.parse_args()
+    methods = [parse_map(spec) for spec in args.maps]
+    pairs = read_pairs(args.bench)
+    names = held_out_pairs(pairs) if args.held_out else args.pairs
+    vgg = VGG19Features(list(STYLE_LAYERS))  # one VGG for every pair
+    rows = []
+    for name in names:
+        pair = pairs[name]
+        style = load(args.bench / pair["style"], args.size)
+        found = evaluate_photo(
+            args.bench / pair["content"],
+            style,
+            methods,
+            args.out / name.replace("/", "_"),
+            args.size,
+            distance=StyleDistance(style, vgg),
+        )
+        rows += [{**row, "pair": name} for row in found]
+        print(" | ".join(f"{name} {row['method']} {row['style_distance']:.3f}" for row in found), flush=True)
+    report = (
+        per_pair_markdown(rows)
+        + "\n"
+        + markdown(mean_table(rows))
+        + "\n"
+        + comparison(rows, [method.name for method in methods])
+    )
+    print(report)
+    write_text(args.out / "metrics.md", report)
+
+
+if __name__ == "__main__":
+    main()
