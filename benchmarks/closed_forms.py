@@ -34,17 +34,17 @@ from benchmarks.common import BENCH_PAIRS, CONFIRMATION_PAIRS, ROOT, SHARED_BENC
 from photostyle.colour import apply_affine, colour_statistics, covariance_transfer
 from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, write_text
 from photostyle.evaluation.metrics import STYLE_LAYERS, StyleDistance
+from photostyle.structure import LUMA
 from photostyle.training.tensors import load
 from photostyle.training.vgg import VGG19Features
 
-LUMA = torch.tensor([0.299, 0.587, 0.114])
 # The normalised grey level spans the photo's mean +- 2 standard deviations.
 LUMA_SPREAD = 4.0
 
 
 def grey_levels(colours: torch.Tensor) -> torch.Tensor:
     """(3, N) colours -> (N,) luma normalised by the photo's own luma mean and deviation, in [0, 1]."""
-    luma = LUMA.to(colours) @ colours
+    luma = torch.tensor(LUMA).to(colours) @ colours
     return (0.5 + (luma - luma.mean()) / (LUMA_SPREAD * luma.std().clamp_min(1e-6))).clamp(0, 1)
 
 

@@ -8,6 +8,7 @@ import torch
 
 from benchmarks.bilateral_vs_residual import as_close, match_cells
 from benchmarks.closed_forms import global_map, tone_map
+from photostyle.structure import LUMA
 
 from conftest import PROJECT_ROOT, PYTHON, run
 
@@ -181,7 +182,7 @@ def test_tone_bins_give_shadows_and_highlights_the_styles_own_colours():
 
     def tone_means(image: torch.Tensor, of: torch.Tensor) -> torch.Tensor:
         """(3, 3): the mean colour of `of`'s darkest, middle and brightest third, at those places in `image`."""
-        order = (torch.tensor([0.299, 0.587, 0.114]) @ of.flatten(2)[0]).argsort()
+        order = (torch.tensor(LUMA) @ of.flatten(2)[0]).argsort()
         return torch.stack([image.flatten(2)[0][:, third].mean(1) for third in order.chunk(3)])
 
     wanted = tone_means(style, style)
