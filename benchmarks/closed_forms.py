@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import BENCH_PAIRS, CONFIRMATION_PAIRS, ROOT, SHARED_BENCH, per_pair_markdown, read_pairs
-from photostyle.colour import apply_affine, colour_statistics, covariance_transfer
+from photostyle.colour import apply_affine, colour_statistics, covariance_transfer, transfer_to_style
 from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, write_text
 from photostyle.evaluation.metrics import STYLE_LAYERS, StyleDistance
 from photostyle.structure import LUMA
@@ -65,7 +65,7 @@ def weighted_statistics(colours: torch.Tensor, weights: torch.Tensor) -> tuple[t
 def global_map(strength: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     def run(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         style_mean, style_covariance = colour_statistics(style.flatten(2))
-        maps = covariance_transfer(*colour_statistics(content.flatten(2)), style_mean[0], style_covariance[0], strength)
+        maps = transfer_to_style(content.flatten(2), style_mean[0], style_covariance[0], strength)
         return apply_affine(content.flatten(2), maps).view_as(content)
 
     return run
