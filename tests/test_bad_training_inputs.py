@@ -31,7 +31,6 @@ TRAIN_MISTAKES = {
     "thumbnail off the grid": (["model=bilateral", "model.thumbnail_size=100"], "thumbnail_size=100"),
     "style colours out of range": (["model=bilateral", "model.style_colours=1.5"], "style_colours=1.5"),
     "content colours out of range": (["loss.content_colours=-1"], "content_colours=-1"),
-    "one style region": (["loss.style_regions=1"], "style_regions=1"),
 }
 
 

@@ -17,12 +17,7 @@ from photostyle.colour import apply_affine, at_quantiles, colour_statistics, srg
 from photostyle.errors import PhotostyleError
 from photostyle.structure import grey_ssim_maps
 from photostyle.training.matting import matting_laplacian_energy
-from photostyle.training.regions import region_centres, soft_regions
 from photostyle.training.vgg import VGG19Features
-
-# The layer whose features find the regions for style_regions: the deepest style layer of the
-# default, where a feature vector says what a patch is (sky, foliage, wall) more than its colour.
-REGION_LAYER = "relu4_1"
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -36,16 +31,16 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 
 def masked_gram_matrices(features: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) features and (B, K, H0, W0) masks -> (B, K, C, C): one Gram matrix per mask.
+    """(1, C, H, W) features and (K, H0, W0) masks -> (K, C, C): one Gram matrix per mask.
 
     Each is the mask-weighted mean outer product, the masks resized to the layer's
     resolution, so an all-ones mask gives gram_matrix's value.
     """
-    b, c, h, w = features.shape
-    weights = F.interpolate(masks, size=(h, w), mode="area").flatten(2)  # (B, K, hw)
-    flat = features.reshape(b, 1, c, h * w)  # (B, 1, C, hw)
-    weighted = flat * weights[:, :, None]  # (B, K, C, hw)
-    return weighted @ flat.transpose(2, 3) / weights.sum(dim=2).clamp_min(1e-6)[..., None, None]
+    _, c, h, w = features.shape
+    weights = F.interpolate(masks[:, None], size=(h, w), mode="area").flatten(1)  # (K, hw)
+    flat = features.reshape(c, h * w)  # (C, hw)
+    weighted = flat[None] * weights[:, None]  # (K, C, hw)
+    return weighted @ flat.T / weights.sum(dim=1).clamp_min(1e-6)[:, None, None]
 
 
 def relative_mse(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -77,20 +72,20 @@ def masked_style_loss(
     layer_weights: dict[str, float],
     masks: torch.Tensor,
 ) -> torch.Tensor:
-    """style_loss region by region (DPST's semantic style loss): region k of each output
-    against region k of the style.
+    """style_loss label by label (DPST): label k of the output against label k of the style.
 
-    output features (B, C, H, W); target_grams[name] (K, C, C); masks (B, K, H0, W0) for the
-    output. Each region counts by its share of its photo.
+    output features (1, C, H, W); target_grams[name] (K, C, C); masks (K, H0, W0) for the
+    output. Each label counts by its share of the output.
     """
-    shares = masks.mean(dim=(2, 3))
-    shares = shares / shares.sum(dim=1, keepdim=True)  # (B, K)
-    total = 0
-    for name, weight in layer_weights.items():
-        grams, targets = masked_gram_matrices(output[name], masks), target_grams[name]  # (B, K, C, C), (K, C, C)
-        errors = (grams - targets).square().mean(dim=(2, 3)) / targets.square().mean(dim=(1, 2)).clamp_min(1e-12)
-        total = total + weight * (shares * errors).sum(dim=1).mean()
-    return total
+    shares = masks.mean(dim=(1, 2)) / masks.mean(dim=(1, 2)).sum()  # (K,)
+    return sum(
+        weight
+        * sum(
+            share * relative_mse(gram, target)
+            for share, gram, target in zip(shares, masked_gram_matrices(output[name], masks), target_grams[name])
+        )
+        for name, weight in layer_weights.items()
+    )
 
 
 def sliced_colour_loss(colours: torch.Tensor, style_sorted: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
@@ -152,8 +147,6 @@ class PhotorealStyleLoss(nn.Module):
         colour_weight: float = 0.0,
         colour_directions: int = 32,
         photoreal_clipped: bool = True,
-        style_regions: int = 0,
-        region_temperature: float = 0.05,
     ):
         super().__init__()
         weights = dict(
@@ -173,10 +166,6 @@ class PhotorealStyleLoss(nn.Module):
             raise PhotostyleError("loss.style_layers is empty; give at least one layer, e.g. {relu1_1: 1.0}")
         if not 0 <= content_colours <= 1:
             raise PhotostyleError(f"loss.content_colours={content_colours} must be in [0, 1]")
-        if style_regions < 0 or style_regions == 1:
-            raise PhotostyleError(f"loss.style_regions={style_regions} must be 0 (whole photos) or >= 2, e.g. 3")
-        if not region_temperature > 0:
-            raise PhotostyleError(f"loss.region_temperature={region_temperature} must be > 0, e.g. 0.05")
         if colour_directions < 1:
             raise PhotostyleError(f"loss.colour_directions={colour_directions} must be >= 1, e.g. 32")
         self.content_layers = list(content_layers)
@@ -191,31 +180,19 @@ class PhotorealStyleLoss(nn.Module):
         self.content_colours = content_colours
         self.colour_weight = colour_weight
         self.photoreal_clipped = photoreal_clipped
-        self.style_regions = style_regions
-        self.region_temperature = region_temperature
         # Fixed directions in CIELAB for the colour term (see sliced_colour_loss).
         directions = torch.randn(colour_directions, 3, generator=torch.Generator().manual_seed(1))
         self.register_buffer("colour_directions", directions / directions.norm(dim=1, keepdim=True), persistent=False)
-        layers = self.content_layers + list(self.style_layers) + ([REGION_LAYER] if style_regions else [])
-        self.vgg = VGG19Features(layers, weights=vgg_weights)
+        self.vgg = VGG19Features(self.content_layers + list(self.style_layers), weights=vgg_weights)
         self.style_masked = False
 
     def set_style(self, style: torch.Tensor, masks: torch.Tensor | None = None) -> None:
         """Compute the style targets from a (1, 3, H, W) image in [0, 1] and optional (K, H, W) label masks."""
-        if masks is not None and self.style_regions:
-            raise PhotostyleError("loss.style_regions finds its own regions: give label masks or style_regions")
         with torch.no_grad():
             features = self.vgg(style)
         self.style_masked = masks is not None
-        if self.style_regions:
-            centres = region_centres(features[REGION_LAYER], self.style_regions)
-            self.register_buffer("region_centres", centres, persistent=False)  # (K, C)
-            masks = self.regions(features, style.shape[-2:])[0]  # (K, H, W)
         for name in self.style_layers:
-            if masks is None:
-                gram = gram_matrix(features[name])
-            else:
-                gram = masked_gram_matrices(features[name], masks[None])[0]
+            gram = gram_matrix(features[name]) if masks is None else masked_gram_matrices(features[name], masks)
             self.register_buffer(f"gram_{name}", gram, persistent=False)  # (1 or K, C, C)
         mean, covariance = colour_statistics(style.flatten(2))
         self.register_buffer("style_mean", mean, persistent=False)
@@ -224,11 +201,6 @@ class PhotorealStyleLoss(nn.Module):
         self.register_buffer(
             "style_lab_sorted", (self.colour_directions.to(lab) @ lab).sort(dim=-1).values, persistent=False
         )
-
-    def regions(self, features: dict[str, torch.Tensor], size: torch.Size) -> torch.Tensor:
-        """(B, K, H, W) soft regions at image size `size`, from a photo's VGG features."""
-        weights = soft_regions(features[REGION_LAYER], self.region_centres, self.region_temperature)
-        return F.interpolate(weights, size=size, mode="bilinear", align_corners=False)
 
     def content_target(self, content: torch.Tensor) -> torch.Tensor:
         """The content as the content loss wants it: with content_colours > 0, already given the
@@ -271,16 +243,10 @@ class PhotorealStyleLoss(nn.Module):
         output_features = self.vgg(output)
         if content_features is None:
             content_features = self.content_features(content)
-        if self.style_regions:
-            # Regions from the content's features, not the output's: the output cannot move a
-            # patch into the region whose style is easier to match.
-            regions = self.regions(content_features, content.shape[-2:])
-        else:
-            regions = None if masks is None else masks[None]  # (1, K, H, W): DPST's labels of one photo
-        if regions is None:
+        if masks is None:
             style = style_loss(output_features, self.target_grams(), self.style_layers)
         else:
-            style = masked_style_loss(output_features, self.target_grams(), self.style_layers, regions)
+            style = masked_style_loss(output_features, self.target_grams(), self.style_layers, masks)
         terms = {
             "content": self.content_weight * content_loss(output_features, content_features, self.content_layers),
             "style": self.style_weight * style,
