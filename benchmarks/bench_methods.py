@@ -1,14 +1,15 @@
 """Every method `photostyle evaluate` knows, on ../shared/bench pairs, against the published results.
 
     python -m benchmarks.bench_methods [--pairs SET/ID ...] [--steps 300] [--max-side 512]
-        [--bench ../shared/bench] [--out outputs/bench_methods] [--no-optimize]
+        [--bench ../shared/bench] [--out outputs/bench_methods] [--no-optimize] [--grid]
 
 For each pair: the identity, Reinhard's and histogram-matching colour transfer, the per-image
 optimisation (`photostyle optimize`'s defaults, with the pair's semantic masks where the bench
-has them) and the published reference output of that pair (PhotoNAS, PhotoWCT2 or DPST),
-each also followed by the guided-filter post-processing (`+post`). All are measured at the
-content's longer side --max-side (references are resized to it). Prints one Markdown row per
-pair and method, then the means per method; writes OUT/metrics.csv, OUT/metrics.md and a
+has them; with --grid also `optimize --grid`, with the same masks) and the published reference
+output of that pair (PhotoNAS, PhotoWCT2 or DPST), each also followed by the guided-filter
+post-processing (`+post`). All are measured at the content's longer side --max-side
+(references are resized to it). Prints one Markdown row per pair and method, then the means
+per method; writes OUT/metrics.csv, OUT/metrics.md and a
 contact sheet OUT/sheet.png (content | style | each method).
 """
 
@@ -32,10 +33,13 @@ def main() -> None:
     parser.add_argument(
         "--no-optimize", action="store_true", help="leave out the per-image optimisation (minutes per pair)"
     )
+    parser.add_argument("--grid", action="store_true", help="add `optimize --grid`, its defaults (minutes per pair)")
     args = parser.parse_args()
     pairs = read_pairs(args.bench)
     names = list(pairs) if args.pairs == ["all"] else args.pairs
-    settings = None if args.no_optimize else OptimizeSettings(steps=args.steps)
+    optimizers = {} if args.no_optimize else {"optimize": OptimizeSettings(steps=args.steps)}
+    if args.grid:
+        optimizers["optimize-grid"] = OptimizeSettings.of_grid()
 
     rows, sheet = [], []
     for number, name in enumerate(names, 1):
@@ -46,7 +50,7 @@ def main() -> None:
         pair_rows = evaluate_photo(
             content,
             load(style, args.max_side),
-            pair_methods(pair, args.bench, settings),
+            pair_methods(pair, args.bench, optimizers),
             out_dir,
             args.max_side,
             post=True,

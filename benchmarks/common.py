@@ -123,24 +123,31 @@ def per_pair_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pair_methods(pair: dict[str, str], bench: Path, settings: OptimizeSettings | None = None) -> list[Method]:
-    """The baselines, `optimize` (with settings; the pair's masks where it has them) and the pair's published output."""
+def pair_methods(
+    pair: dict[str, str], bench: Path, optimizers: dict[str, OptimizeSettings] | None = None
+) -> list[Method]:
+    """The baselines, each per-image optimisation in `optimizers` (by method name; with the pair's
+    masks where it has them) and the pair's published output."""
     methods = [baseline_method(name) for name in BASELINES]
-    if settings:
-        loss = PhotorealStyleLoss(**settings.loss)
-
-        def optimize(path, content, style):
-            masks = (None, None)
-            if pair["content_seg"] and pair["style_seg"]:
-                masks = shared_masks(
-                    read_labels(bench / pair["content_seg"], content.shape[-2:]),
-                    read_labels(bench / pair["style_seg"], style.shape[-2:]),
-                )
-            return optimize_photo(content, style, loss, settings, *masks, progress=False)[0]
-
-        methods.append(Method("optimize", optimize))
+    for name, settings in (optimizers or {}).items():
+        methods.append(Method(name, optimize_method(pair, bench, settings)))
     methods.append(Method("reference", lambda path, content, style: load(bench / pair["reference"]), timed=False))
     return methods
+
+
+def optimize_method(pair: dict[str, str], bench: Path, settings: OptimizeSettings):
+    loss = PhotorealStyleLoss(**settings.loss)
+
+    def optimize(path, content, style):
+        masks = (None, None)
+        if pair["content_seg"] and pair["style_seg"]:
+            masks = shared_masks(
+                read_labels(bench / pair["content_seg"], content.shape[-2:]),
+                read_labels(bench / pair["style_seg"], style.shape[-2:]),
+            )
+        return optimize_photo(content, style, loss, settings, *masks, progress=False)[0]
+
+    return optimize
 
 
 def free_port() -> int:

@@ -18,52 +18,19 @@ from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
-from torch import nn
 
 from benchmarks.common import BENCH_PAIRS, ROOT, SHARED_BENCH, compose_config, per_pair_markdown, read_pairs
 from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, write_text
-from photostyle.networks.bilateral import BilateralNet
-from photostyle.networks.slicing import identity_affine, then
-from photostyle.training.loss import PhotorealStyleLoss
+from photostyle.evaluation.optimize import FittedLook, optimize_look
+from photostyle.networks.bilateral import THUMBNAIL_PER_CELL
+from photostyle.settings import OptimizeSettings
 from photostyle.training.tensors import load
 
 SIDE = 512
 
 
-def global_map(net: BilateralNet, pixels: torch.Tensor) -> torch.Tensor | None:
-    """The network's per-photo global map (B, 4, 3), or None where it has none."""
-    return None if net.style_colours is None else net.style_colours(net.thumbnail(pixels))
-
-
-def stylized(net: BilateralNet, grid: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-    """image (1, 3, H, W) through the global map, then the grid (1, Gh, Gw, D, 4, 3); not clipped."""
-    pixels = image.permute(0, 2, 3, 1)
-    first = global_map(net, pixels)
-    look = grid if first is None else then(first, grid)
-    return net.apply(look, pixels).permute(0, 3, 1, 2)
-
-
-def grid_method(name: str, net: BilateralNet, grid: torch.Tensor) -> Method:
-    return Method(name, lambda path, content, style: stylized(net, grid, content).clamp(0, 1))
-
-
-def fit_grid(net: BilateralNet, loss: PhotorealStyleLoss, content: torch.Tensor, steps: int, lr: float) -> torch.Tensor:
-    """The grid (and, through the network's parameters, the guide) that minimises the loss on this one photo."""
-    knots = net.thumbnail_size // 16
-    depth = net.grid.grid_depth
-    grid = nn.Parameter(identity_affine(depth).expand(1, knots, knots, depth, 4, 3).clone())
-    parameters = [grid, *(net.guide.parameters() if net.guide is not None else [])]
-    optimizer = torch.optim.Adam(parameters, lr=lr)
-    targets = loss.content_features(content)
-    losses = []
-    with torch.enable_grad():
-        for _ in range(steps):
-            terms = loss(stylized(net, grid, content), content, targets)
-            losses.append(terms["loss"].item())
-            optimizer.zero_grad()
-            terms["loss"].backward()
-            optimizer.step()
-    return grid.detach(), losses[0], losses[-1]
+def look_method(name: str, look: FittedLook) -> Method:
+    return Method(name, lambda path, content, style: look(content).clamp(0, 1))
 
 
 def main() -> None:
@@ -87,12 +54,11 @@ def main() -> None:
         torch.manual_seed(0)
         net = instantiate(config.model)
         style = load(style_path, args.size)
-        net.set_style(style)
-        loss.set_style(style)
-        grid, start, end = fit_grid(net, loss, load(content_path, args.size), args.steps, args.lr)
-        print(f"{name}: training loss on the photo {start:.4g} -> {end:.4g}", flush=True)
-        untouched = identity_affine(grid.shape[3]).expand_as(grid)
-        methods = [grid_method("fitted", net, grid), grid_method("untrained", net, untouched)]
+        content = load(content_path, args.size)
+        settings = OptimizeSettings(grid=net.thumbnail_size // THUMBNAIL_PER_CELL, steps=args.steps, lr=args.lr)
+        fitted, losses = optimize_look(content, style, loss, settings, progress=False, net=net)
+        print(f"{name}: training loss on the photo {losses[0]:.4g} -> {losses[-1]:.4g}", flush=True)
+        methods = [look_method("fitted", fitted), look_method("untrained", FittedLook(net, content))]
         out_dir = args.out / name.replace("/", "_")
         pair_rows = evaluate_photo(content_path, load(style_path, SIDE), methods, out_dir, SIDE)
         for row in pair_rows:

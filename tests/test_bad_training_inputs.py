@@ -225,6 +225,8 @@ OPTIMIZE_MISTAKES = {
         "share no label",
     ),
     "zero steps": (["{content}", "{style}", "-o", "{out}", "--steps", "0"], "positive"),
+    "a grid of one knot": (["{content}", "{style}", "-o", "{out}", "--grid", "1"], "at least 2"),
+    "smoothing a grid's result": (["{content}", "{style}", "-o", "{out}", "--grid", "--post"], "needs none"),
 }
 
 

@@ -94,3 +94,13 @@ def test_the_learning_rate_falls_to_zero_over_the_run_whatever_its_length(tmp_pa
     assert rates[20] == pytest.approx(cfg.optimizer.lr / 2)
     assert rates[-1] < cfg.optimizer.lr / 100
     assert all(later <= earlier for earlier, later in zip(rates, rates[1:]))
+
+
+def test_optimize_grid_loss_is_the_training_loss_with_its_two_changes(tmp_path):
+    # optimize --grid fits the trained network's kind of look with training's loss, the anchor a
+    # quarter as strong and a structure term (docs/results.md): kept in step with conf/loss.
+    from photostyle.settings import look_loss
+
+    loss = OmegaConf.to_container(compose_config(tmp_path, "loss.content_weight=2", "loss.structure_weight=10").loss)
+    defaults = {"_target_", "vgg_weights", "matting_eps", "tv_weight", "range_weight", "colour_directions"}
+    assert {key: value for key, value in loss.items() if key not in defaults} == look_loss()

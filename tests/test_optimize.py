@@ -5,7 +5,7 @@ from PIL import Image
 
 from photostyle.errors import PhotostyleError
 from photostyle.evaluation.masks import PALETTE, read_labels, shared_masks
-from photostyle.evaluation.optimize import optimize_photo
+from photostyle.evaluation.optimize import optimize_look, optimize_photo
 from photostyle.settings import OptimizeSettings, optimize_loss
 from photostyle.training.loss import PhotorealStyleLoss
 
@@ -92,6 +92,47 @@ def test_soft_mask_edges_snap_to_the_palette(tmp_path):
     assert content_masks.shape == (2, 4, 5) and torch.equal(content_masks.sum(0), torch.ones(4, 5))
     with pytest.raises(PhotostyleError, match="share no label"):
         shared_masks(labels, torch.full((4, 5), names.index("red")))
+
+
+def test_a_fitted_grid_moves_the_colours_and_is_a_local_affine_map_at_any_size():
+    content = halves((0.45, 0.5, 0.55), (0.55, 0.5, 0.45))
+    style = halves((0.9, 0.3, 0.1), (0.8, 0.2, 0.2))
+    loss = FAST_LOSS | {"photoreal_weight": 0.0}  # on a 32x32 photo of noise, the term holds the grid still
+    settings = OptimizeSettings(grid=3, steps=8, lr=0.02, init="content", loss=loss)
+    look, losses = optimize_look(content, style, PhotorealStyleLoss(**loss), settings, progress=False)
+    assert losses[-1] < 0.7 * losses[0]
+    result = look(content).detach().clamp(0, 1)
+    assert result[0, 0].mean() - result[0, 2].mean() > content[0, 0].mean() - content[0, 2].mean() + 0.05  # redder
+    # Each output pixel is the grid's map, interpolated at the pixel, applied to the pixel's own
+    # colour: a constant photo stays constant where the grid does, and the maps are affine.
+    grid = look.look()[0, :, :, 0]  # (3, 3, 4, 3)
+    colour = content[0, :, 0, 0]  # the top-left pixel's colour
+    top_left = torch.cat([colour, torch.ones(1)]) @ grid[0, 0]
+    assert torch.allclose(look(content)[0, :, 0, 0], top_left, atol=0.02)
+    # The look of the photo applies to a bigger copy of it, band by band, in bytes, as the float path says.
+    bigger = torch.nn.functional.interpolate(content, scale_factor=3, mode="nearest")
+    photo = (bigger[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    in_bands = look.stylize_bytes(photo, band_rows=7)
+    as_floats = look(torch.from_numpy(photo).permute(2, 0, 1)[None] / 255).detach().clamp(0, 1)
+    expected = (as_floats[0].permute(1, 2, 0).numpy() * 255).round()
+    assert in_bands.shape == photo.shape and in_bands.dtype == np.uint8
+    assert np.abs(in_bands - expected).max() <= 1
+
+
+def test_a_grid_of_one_knot_is_refused():
+    with pytest.raises(PhotostyleError, match="at least 2"):
+        OptimizeSettings(grid=1).check()
+
+
+@pytest.mark.slow
+def test_cli_grid_writes_the_photo_at_its_own_size(tmp_path, style_photo):
+    content = save_photo(tmp_path / "content.png", 40, 56)
+    out = tmp_path / "out.png"
+    args = ["--grid", "3", "--steps", "2", "--max-side", "24"]
+    result = run(PHOTOSTYLE, "optimize", str(content), str(style_photo), "-o", str(out), *args)
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (56, 40)  # fitted at 24 px, written at the photo's size
+    assert np.abs(np.asarray(Image.open(out), float) - np.asarray(Image.open(content), float)).mean() > 1
 
 
 @pytest.mark.slow

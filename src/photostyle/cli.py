@@ -1,6 +1,7 @@
 """The `photostyle` command."""
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -30,25 +31,46 @@ def _smoothing(text: str) -> float:
     return value
 
 
+def _grid_knots(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{value} knots a side cannot make a grid; give at least 2, e.g. 9")
+    return value
+
+
 def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
-    defaults = settings.OptimizeSettings()
-    loss = defaults.loss
+    pixels, grid = settings.OptimizeSettings(), settings.OptimizeSettings.of_grid()
+    loss = pixels.loss
     parser.add_argument(
         "--max-side", type=_positive_int, default=512, help="work at this longer side (default: %(default)s)"
     )
     parser.add_argument(
-        "--steps", type=_positive_int, default=defaults.steps, help="optimisation steps (default: %(default)s)"
+        "--grid",
+        type=_grid_knots,
+        nargs="?",
+        const=grid.grid,
+        default=0,
+        metavar="KNOTS",
+        help=f"fit a KNOTSxKNOTS grid of affine colour maps (default {grid.grid}), the trained network's kind of look, "
+        "instead of the pixels: a local affine colour map of the photo by construction, written at the photo's "
+        "full size, closer to the style and faster (docs/results.md)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=_positive_int,
+        help=f"optimisation steps (default: {pixels.steps}, or {grid.steps} with --grid)",
     )
     parser.add_argument(
         "--init",
         choices=["reinhard", "content"],
-        default=defaults.init,
-        help="start from Reinhard's colour transfer of the content or from the content itself (default: %(default)s)",
+        default=pixels.init,
+        help="start from a closed-form colour transfer of the content (Reinhard's; with --grid, the network's "
+        "global colour map) or from the content itself (default: %(default)s)",
     )
     parser.add_argument(
-        "--optimizer", choices=["adam", "lbfgs"], default=defaults.optimizer, help="(default: %(default)s)"
+        "--optimizer", choices=["adam", "lbfgs"], default=pixels.optimizer, help="(default: %(default)s)"
     )
-    parser.add_argument("--lr", type=float, default=defaults.lr, help="Adam step size (default: %(default)s)")
+    parser.add_argument("--lr", type=float, help=f"Adam step size (default: {pixels.lr}, or {grid.lr} with --grid)")
     parser.add_argument("--style-weight", type=float, default=loss["style_weight"], help="(default: %(default)s)")
     parser.add_argument(
         "--photoreal-weight",
@@ -56,13 +78,19 @@ def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
         default=loss["photoreal_weight"],
         help="matting-Laplacian weight: higher keeps a cleaner photograph (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=int, default=pixels.seed)
 
 
 def _optimize_settings(args: argparse.Namespace) -> settings.OptimizeSettings:
-    loss = settings.optimize_loss() | {"style_weight": args.style_weight, "photoreal_weight": args.photoreal_weight}
-    return settings.OptimizeSettings(
-        steps=args.steps, init=args.init, optimizer=args.optimizer, lr=args.lr, seed=args.seed, loss=loss
+    base = settings.OptimizeSettings.of_grid(args.grid) if args.grid else settings.OptimizeSettings()
+    return dataclasses.replace(
+        base,
+        steps=base.steps if args.steps is None else args.steps,
+        lr=base.lr if args.lr is None else args.lr,
+        init=args.init,
+        optimizer=args.optimizer,
+        seed=args.seed,
+        loss=base.loss | {"style_weight": args.style_weight, "photoreal_weight": args.photoreal_weight},
     )
 
 
@@ -278,9 +306,9 @@ def _compare(before: Path, after: Path, output: Path, height: int) -> None:
 def _optimize(args: argparse.Namespace) -> None:
     from photostyle.errors import PhotostyleError
     from photostyle.evaluation.masks import read_labels, shared_masks
-    from photostyle.evaluation.optimize import optimize_photo
+    from photostyle.evaluation.optimize import optimize_look, optimize_photo
     from photostyle.evaluation.post import post_process
-    from photostyle.images import WRITABLE_FORMATS, write_photo
+    from photostyle.images import WRITABLE_FORMATS, read_photo, write_photo
     from photostyle.training.loss import PhotorealStyleLoss
     from photostyle.training.tensors import load, to_array
 
@@ -296,6 +324,8 @@ def _optimize(args: argparse.Namespace) -> None:
         )
     optimize_settings = _optimize_settings(args)
     optimize_settings.check()
+    if args.post and optimize_settings.grid:
+        raise PhotostyleError("--post smooths the pixels' result; a --grid result needs none, drop one of the two")
     loss = PhotorealStyleLoss(**optimize_settings.loss)
     content, style = load(args.content, args.max_side), load(args.style, args.max_side)
     masks = (None, None)
@@ -303,11 +333,15 @@ def _optimize(args: argparse.Namespace) -> None:
         masks = shared_masks(
             read_labels(args.content_mask, content.shape[-2:]), read_labels(args.style_mask, style.shape[-2:])
         )
-    result, losses = optimize_photo(content, style, loss, optimize_settings, *masks)
-    if args.post:
-        result = post_process(content, result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    write_photo(args.output, to_array(result))
+    if optimize_settings.grid:
+        # Fitted at --max-side, the look applies to the photo as it is, at its full size.
+        look, losses = optimize_look(content, style, loss, optimize_settings, *masks)
+        photo = read_photo(args.content)
+        write_photo(args.output, look.stylize_bytes(photo.pixels), photo.alpha, photo.exif)
+    else:
+        result, losses = optimize_photo(content, style, loss, optimize_settings, *masks)
+        write_photo(args.output, to_array(post_process(content, result) if args.post else result))
     print(f"loss {losses[0]:.4g} -> {losses[-1]:.4g} in {optimize_settings.steps} steps; wrote {args.output}")
 
 

@@ -43,19 +43,46 @@ def optimize_loss() -> dict:
     )
 
 
+def look_loss() -> dict:
+    """`optimize --grid`'s loss: training's (conf/loss/photoreal.yaml) with the content anchor a
+    quarter as strong and a structure term. Fitted to the photo itself, a look of the network's
+    form then ends closer to the style than with training's weights and keeps more of the
+    photo's structure (docs/results.md, the ceiling)."""
+    return dict(
+        content_layers=["relu2_1", "relu4_1"],
+        style_layers={f"relu{i}_1": 1.0 for i in range(1, 5)},
+        content_weight=2.0,
+        style_weight=1.0,
+        photoreal_weight=1e4,
+        photoreal_clipped=False,
+        structure_weight=10.0,
+        content_colours=0.9,
+        colour_weight=10.0,
+    )
+
+
 @dataclass
 class OptimizeSettings:
     """How `optimize` runs: its optimiser, and its loss as PhotorealStyleLoss's arguments (checked there)."""
 
     steps: int = 200
-    # The starting image: "reinhard" (the content with the style's CIELAB mean and spread,
-    # so the optimisation starts from the right palette and adds the local look), or
-    # "content" as in DPST, which needs far more steps to move the colours.
+    # The start: "reinhard", a closed-form colour transfer, so the optimisation starts from the
+    # right palette and adds the local look (pixels: the content with the style's CIELAB mean
+    # and spread; grid: the bilateral network's untrained global map), or "content" as in DPST,
+    # which needs far more steps to move the colours.
     init: str = "reinhard"
     optimizer: str = "adam"  # or "lbfgs"
     lr: float = 0.02  # Adam's step on [0, 1] pixels; L-BFGS uses its own line search
     seed: int = 0
     loss: dict = field(default_factory=optimize_loss)
+    # 0: optimise the pixels. N: fit an NxN grid of affine colour maps (the bilateral network's
+    # look) instead, so the result is a local affine colour map of the photo at any size.
+    grid: int = 0
+
+    @classmethod
+    def of_grid(cls, knots: int = 9) -> "OptimizeSettings":
+        """`--grid`'s defaults: the 9x9 grid of the default network, and its loss (look_loss)."""
+        return cls(grid=knots, steps=60, lr=0.015, loss=look_loss())
 
     def check(self) -> None:
         if self.init not in ("content", "reinhard"):
@@ -65,3 +92,5 @@ class OptimizeSettings:
         for name in ("steps", "lr"):
             if not getattr(self, name) > 0:
                 raise PhotostyleError(f"{name}={getattr(self, name)} must be > 0")
+        if self.grid == 1 or self.grid < 0:
+            raise PhotostyleError(f"grid={self.grid} must be 0 (the pixels) or at least 2 knots a side, e.g. 9")

@@ -1,13 +1,108 @@
 """`photostyle optimize`: the per-image method of Gatys et al. with Luan et al.'s
 photorealism regulariser and semantic masks (Deep Photo Style Transfer), the quality
-reference that feed-forward models are measured against."""
+reference that feed-forward models are measured against; or, with a grid, the same kind of
+fit over the bilateral network's look instead of the pixels."""
 
+from collections.abc import Callable
+
+import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from photostyle.evaluation.baselines import reinhard
+from photostyle.networks.bilateral import THUMBNAIL_PER_CELL, BilateralNet
+from photostyle.networks.slicing import identity_affine, then
 from photostyle.settings import OptimizeSettings
 from photostyle.training.loss import PhotorealStyleLoss
+
+# Rows of a full-resolution photo that take the fitted look at a time: bounds the memory.
+BAND_ROWS = 256
+
+
+class FittedLook(nn.Module):
+    """One photo's look in the bilateral network's form: the network's closed-form global map of
+    that photo (if it has one), then a grid of affine colour maps, the free parameter.
+
+    Whatever the grid holds, the result is an affine map of each pixel's colour that varies
+    smoothly over the photo, so it stays a photograph, and it applies at any size of the photo.
+    """
+
+    def __init__(self, net: BilateralNet, content: torch.Tensor):
+        """net: set_style already called; content (1, 3, H, W) in [0, 1]."""
+        super().__init__()
+        self.net = net
+        pixels = content.permute(0, 2, 3, 1)  # (1, H, W, 3)
+        first = None if net.style_colours is None else net.style_colours(net.thumbnail(pixels)).detach()
+        self.register_buffer("first", first)  # (1, 4, 3) or None
+        knots, depth = net.thumbnail_size // THUMBNAIL_PER_CELL, net.grid.grid_depth
+        self.grid = nn.Parameter(identity_affine(depth).expand(1, knots, knots, depth, 4, 3).clone())
+
+    def fitted_parameters(self) -> list[nn.Parameter]:
+        """The grid, and the guide where the grid has tone bins; not the unused grid network."""
+        return [self.grid, *(self.net.guide.parameters() if self.net.guide is not None else [])]
+
+    def look(self) -> torch.Tensor:
+        """(1, Gh, Gw, D, 4, 3): the global map and the grid composed, as a network's look."""
+        return self.grid if self.first is None else then(self.first, self.grid)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """(1, 3, H, W) in [0, 1] -> the same photo with the look, not clipped."""
+        return self.net.apply(self.look(), image.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+    @torch.no_grad()
+    def stylize_bytes(self, photo: np.ndarray, band_rows: int = BAND_ROWS) -> np.ndarray:
+        """A photo (H, W, 3) uint8 of any size -> the same with the look, rounded to bytes, a band of rows at a time."""
+        pixels = torch.from_numpy(np.ascontiguousarray(photo))[None]  # (1, H, W, 3)
+        height, look = pixels.shape[1], self.look()
+        bands = [
+            self.net.apply(
+                look, pixels[:, top : top + band_rows], torch.arange(top, min(top + band_rows, height)), height
+            )
+            for top in range(0, height, band_rows)
+        ]
+        return torch.cat(bands, dim=1)[0].numpy()
+
+
+def look_network(settings: OptimizeSettings, loss: PhotorealStyleLoss) -> BilateralNet:
+    """A bilateral network whose look has settings.grid knots a side, starting (init "reinhard") from
+    the global map at the strength the content loss anchors to."""
+    strength = loss.content_colours if settings.init == "reinhard" else 0.0
+    return BilateralNet(thumbnail_size=THUMBNAIL_PER_CELL * settings.grid, style_colours=strength)
+
+
+def optimize_look(
+    content: torch.Tensor,
+    style: torch.Tensor,
+    loss: PhotorealStyleLoss,
+    settings: OptimizeSettings,
+    content_masks: torch.Tensor | None = None,
+    style_masks: torch.Tensor | None = None,
+    progress: bool = True,
+    net: BilateralNet | None = None,
+) -> tuple[FittedLook, list[float]]:
+    """Fit a look (FittedLook) to (1, 3, H, W) content; the look and the loss at every step.
+
+    net: whose form the look takes (default: look_network's, settings.grid knots a side).
+    """
+    settings.check()
+    torch.manual_seed(settings.seed)
+    net = look_network(settings, loss) if net is None else net
+    net.set_style(style)
+    look = FittedLook(net, content)
+    with torch.enable_grad():
+        losses = _descend(
+            look.fitted_parameters(),
+            lambda: look(content),
+            content,
+            style,
+            loss,
+            settings,
+            content_masks,
+            style_masks,
+            progress,
+        )
+    return look, losses
 
 
 def optimize_photo(
@@ -19,21 +114,31 @@ def optimize_photo(
     style_masks: torch.Tensor | None = None,
     progress: bool = True,
 ) -> tuple[torch.Tensor, list[float]]:
-    """Optimise the pixels of (1, 3, H, W) content towards the style; the result and the loss at every step.
+    """Optimise (1, 3, H, W) content towards the style; the result and the loss at every step.
 
     Without masks the style loss is Gatys et al.'s; with (K, H, W) masks for the content and
     (K, H', W') for the style, label k of the output is matched to label k of the style.
 
-    Starts from the content photo (as DPST does) or its Reinhard colour transfer, so the
-    output keeps its structure from the first step; the same settings and inputs give the
-    same result.
+    With settings.grid the look is fitted (optimize_look) and the result is its output;
+    otherwise the pixels are, starting from the content photo (as DPST does) or its Reinhard
+    colour transfer, so the output keeps its structure from the first step. The same settings
+    and inputs give the same result.
     """
     settings.check()
+    if settings.grid:
+        look, losses = optimize_look(content, style, loss, settings, content_masks, style_masks, progress)
+        return look(content).detach().clamp(0, 1), losses
+    torch.manual_seed(settings.seed)
+    start = reinhard(content, style) if settings.init == "reinhard" else content
+    image = start.clone(memory_format=torch.contiguous_format).requires_grad_(True)  # L-BFGS views its gradient flat
     with torch.enable_grad():  # callers may run everything else under no_grad
-        return _optimize(content, style, loss, settings, content_masks, style_masks, progress)
+        losses = _descend([image], lambda: image, content, style, loss, settings, content_masks, style_masks, progress)
+    return image.detach().clamp(0, 1), losses
 
 
-def _optimize(
+def _descend(
+    parameters: list[torch.Tensor],
+    render: Callable[[], torch.Tensor],
     content: torch.Tensor,
     style: torch.Tensor,
     loss: PhotorealStyleLoss,
@@ -41,18 +146,16 @@ def _optimize(
     content_masks: torch.Tensor | None,
     style_masks: torch.Tensor | None,
     progress: bool,
-) -> tuple[torch.Tensor, list[float]]:
-    torch.manual_seed(settings.seed)
+) -> list[float]:
+    """settings.steps optimiser steps on `parameters`, which `render` turns into the output; the loss before each."""
     loss.set_style(style, style_masks)
     content_features = loss.content_features(content)  # the content never changes: its features once
-    start = reinhard(content, style) if settings.init == "reinhard" else content
-    image = start.clone(memory_format=torch.contiguous_format).requires_grad_(True)  # L-BFGS views its gradient flat
     losses: list[float] = []
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
         # The gradient stops at the colour range's edges.
-        terms = loss(image, content, content_features, content_masks)
+        terms = loss(render(), content, content_features, content_masks)
         terms["loss"].backward()
         return terms["loss"]
 
@@ -61,7 +164,7 @@ def _optimize(
         # One iteration per step, with room for its line search (max_eval defaults to 1 here),
         # and no early stop: the run does exactly `steps` iterations.
         optimizer = torch.optim.LBFGS(
-            [image],
+            parameters,
             max_iter=1,
             max_eval=25,
             history_size=20,
@@ -70,10 +173,10 @@ def _optimize(
             tolerance_change=0.0,
         )
     else:
-        optimizer = torch.optim.Adam([image], lr=settings.lr)
+        optimizer = torch.optim.Adam(parameters, lr=settings.lr)
     for _ in range(settings.steps):
         losses.append(float(optimizer.step(closure).detach()))  # the loss before this step
         bar.set_postfix(loss=f"{losses[-1]:.4g}")
         bar.update()
     bar.close()
-    return image.detach().clamp(0, 1), losses
+    return losses
