@@ -53,7 +53,8 @@ class FittedLook(nn.Module):
     @torch.no_grad()
     def stylize_bytes(self, photo: np.ndarray, band_rows: int = BAND_ROWS) -> np.ndarray:
         """A photo (H, W, 3) uint8 of any size -> the same with the look, rounded to bytes, a band of rows at a time."""
-        pixels = torch.from_numpy(np.ascontiguousarray(photo))[None]  # (1, H, W, 3)
+        # Decoded photos are read-only arrays, which torch will not wrap: copied only then.
+        pixels = torch.from_numpy(np.require(photo, np.uint8, ["C_CONTIGUOUS", "WRITEABLE"]))[None]  # (1, H, W, 3)
         height, look = pixels.shape[1], self.look()
         bands = [
             self.net.apply(
