@@ -226,6 +226,7 @@ OPTIMIZE_MISTAKES = {
     ),
     "zero steps": (["{content}", "{style}", "-o", "{out}", "--steps", "0"], "positive"),
     "a grid of one knot": (["{content}", "{style}", "-o", "{out}", "--grid", "1"], "at least 2"),
+    "a photo taken for the grid's knots": (["--grid", "{content}", "{style}", "-o", "{out}"], "after the photos"),
     "smoothing a grid's result": (["{content}", "{style}", "-o", "{out}", "--grid", "--post"], "needs none"),
 }
 

@@ -32,7 +32,12 @@ def _smoothing(text: str) -> float:
 
 
 def _grid_knots(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:  # `--grid photo.jpg ...`: the photo was taken for the knots
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of knots; write --grid after the photos, or give it one (--grid 9)"
+        ) from None
     if value < 2:
         raise argparse.ArgumentTypeError(f"{value} knots a side cannot make a grid; give at least 2, e.g. 9")
     return value
