@@ -125,10 +125,10 @@ def optimize_photo(
     colour transfer, so the output keeps its structure from the first step. The same settings
     and inputs give the same result.
     """
-    settings.check()
-    if settings.grid:
+    if settings.grid:  # optimize_look checks the settings
         look, losses = optimize_look(content, style, loss, settings, content_masks, style_masks, progress)
         return look(content).detach().clamp(0, 1), losses
+    settings.check()
     torch.manual_seed(settings.seed)
     start = reinhard(content, style) if settings.init == "reinhard" else content
     image = start.clone(memory_format=torch.contiguous_format).requires_grad_(True)  # L-BFGS views its gradient flat
