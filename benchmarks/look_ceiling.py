@@ -3,7 +3,7 @@ generalising asked of it: one look (the grid of affine maps, and the guide) fitt
 pair's own content photo against the training loss, then measured like the quality protocol.
 
     python -m benchmarks.look_ceiling [--pairs SET/ID ...] [--steps 80] [--size 256]
-        [--out outputs/look_ceiling] [-- OVERRIDE ...]
+        [--start outputs/quality] [--out outputs/look_ceiling] [-- OVERRIDE ...]
 
 OVERRIDEs are train.py's model.* and loss.* keys (e.g. model.grid_depth=4
 loss.content_weight=4). A trained model ends no closer to the style than this fit of the same
@@ -11,6 +11,11 @@ network and loss: a ceiling near the untrained global map says the network's for
 holds the look back; a ceiling far below the trained model says generalising from the training
 photos does. Prints per-pair rows and the means of "fitted" and "untrained" (the global map
 alone), and writes OUT/metrics.md.
+
+--start DIR starts each fit from a trained model's look instead of the global map: the
+quality protocol's DIR/SET_ID/seed0/model.onnx, which also gives a row "trained" (its look
+unfitted). Fewer steps from it than from the global map for the same result is what training
+saves the per-photo fit.
 """
 
 import argparse
@@ -21,7 +26,7 @@ from hydra.utils import instantiate
 
 from benchmarks.common import BENCH_PAIRS, ROOT, SHARED_BENCH, compose_config, per_pair_markdown, read_pairs
 from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, write_text
-from photostyle.evaluation.optimize import FittedLook, optimize_look
+from photostyle.evaluation.optimize import FittedLook, model_look, optimize_look
 from photostyle.networks.bilateral import THUMBNAIL_PER_CELL
 from photostyle.settings import OptimizeSettings
 from photostyle.training.tensors import load
@@ -39,6 +44,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=80)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--size", type=int, default=256, help="longer side of the content and style photos in the fit")
+    parser.add_argument("--start", type=Path, help="a quality protocol's --out: start from its seed-0 models' looks")
     parser.add_argument("--bench", type=Path, default=SHARED_BENCH)
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "look_ceiling")
     parser.add_argument("overrides", nargs="*", help="model.* and loss.* overrides (after --)")
@@ -55,10 +61,16 @@ def main() -> None:
         net = instantiate(config.model)
         style = load(style_path, args.size)
         content = load(content_path, args.size)
-        settings = OptimizeSettings(grid=net.thumbnail_size // THUMBNAIL_PER_CELL, steps=args.steps, lr=args.lr)
-        fitted, losses = optimize_look(content, style, loss, settings, progress=False, net=net)
+        knots = net.thumbnail_size // THUMBNAIL_PER_CELL
+        settings = OptimizeSettings(grid=knots, steps=args.steps, lr=args.lr)
+        start = None
+        if args.start:
+            start = model_look(args.start / name.replace("/", "_") / "seed0" / "model.onnx", content)
+        fitted, losses = optimize_look(content, style, loss, settings, progress=False, net=net, start=start)
         print(f"{name}: training loss on the photo {losses[0]:.4g} -> {losses[-1]:.4g}", flush=True)
         methods = [look_method("fitted", fitted), look_method("untrained", FittedLook(net, content))]
+        if start is not None:
+            methods.append(look_method("trained", FittedLook(net, content, start)))
         out_dir = args.out / name.replace("/", "_")
         pair_rows = evaluate_photo(content_path, load(style_path, SIDE), methods, out_dir, SIDE)
         for row in pair_rows:
@@ -67,17 +79,16 @@ def main() -> None:
 
     means = {row["method"]: row for row in mean_table(rows)}
     fitted, untrained = means["fitted"], means["untrained"]
-    closer = sum(
-        a["style_distance"] < b["style_distance"]
-        for a, b in zip(rows[::2], rows[1::2])  # (fitted, untrained) per pair
-    )
+    per_pair = {(row["pair"], row["method"]): row["style_distance"] for row in rows}
+    closer = sum(per_pair[name, "fitted"] < per_pair[name, "untrained"] for name in args.pairs)
     report = (
-        f"overrides: {' '.join(args.overrides) or '(defaults)'}; fit at {args.size} px, {args.steps} steps\n\n"
+        f"overrides: {' '.join(args.overrides) or '(defaults)'}; fit at {args.size} px, {args.steps} steps, "
+        f"from {args.start or 'the global map'}\n\n"
         + per_pair_markdown(rows)
         + "\nMeans over the pairs:\n\n"
         + markdown(list(means.values()))
         + f"\nfitted / untrained style distance: {fitted['style_distance'] / untrained['style_distance']:.3f}; "
-        f"SSIM change {fitted['ssim'] - untrained['ssim']:+.3f}; closer on {closer} of {len(rows) // 2} pairs\n"
+        f"SSIM change {fitted['ssim'] - untrained['ssim']:+.3f}; closer on {closer} of {len(args.pairs)} pairs\n"
     )
     print(report, end="")
     write_text(args.out / "metrics.md", report)

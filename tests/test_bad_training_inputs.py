@@ -228,12 +228,18 @@ OPTIMIZE_MISTAKES = {
     "a grid of one knot": (["{content}", "{style}", "-o", "{out}", "--grid", "1"], "at least 2"),
     "a photo taken for the grid's knots": (["--grid", "{content}", "{style}", "-o", "{out}"], "after the photos"),
     "smoothing a grid's result": (["{content}", "{style}", "-o", "{out}", "--grid", "--post"], "needs none"),
+    "a start model that is missing": (
+        ["{content}", "{style}", "-o", "{out}", "--model", "{folder}/no.onnx"],
+        "no.onnx",
+    ),
+    "a start model with no look": (["{content}", "{style}", "-o", "{out}", "--model", "{model}"], "no look"),
+    "a start model of other knots": (["{content}", "{style}", "-o", "{out}", "--model", "{look_model}"], "--grid"),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", OPTIMIZE_MISTAKES)
-def test_optimize_refuses_each_mistake(case, style_photo, tmp_path):
+def test_optimize_refuses_each_mistake(case, style_photo, tmp_path, tiny_model, tiny_look_model):
     content = tmp_path / "content.png"
     save_image(content, small_photo(12, 14))
     save_image(tmp_path / "black.png", Image.new("RGB", (14, 12)))
@@ -250,6 +256,8 @@ def test_optimize_refuses_each_mistake(case, style_photo, tmp_path):
         folder=tmp_path,
         black=tmp_path / "black.png",
         white=tmp_path / "white.png",
+        model=tiny_model,
+        look_model=tiny_look_model,  # 2x2 knots: --model alone asks for 9
     )
     result = run(
         PHOTOSTYLE,

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -5,11 +7,11 @@ from PIL import Image
 
 from photostyle.errors import PhotostyleError
 from photostyle.evaluation.masks import PALETTE, read_labels, shared_masks
-from photostyle.evaluation.optimize import optimize_look, optimize_photo
+from photostyle.evaluation.optimize import FittedLook, look_network, optimize_look, optimize_photo
 from photostyle.settings import OptimizeSettings, optimize_loss
 from photostyle.training.loss import PhotorealStyleLoss
 
-from conftest import PHOTOSTYLE, run, save_photo
+from conftest import PHOTOSTYLE, run, save_photo, tiny_look_network
 
 # Two shallow layers and a light content anchor: a few steps on a 32x32 image move it visibly.
 FAST_LOSS = optimize_loss() | dict(
@@ -119,6 +121,23 @@ def test_a_fitted_grid_moves_the_colours_and_is_a_local_affine_map_at_any_size()
     assert np.abs(in_bands - expected).max() <= 1
 
 
+def test_a_fit_can_start_from_a_trained_models_look():
+    net = tiny_look_network()  # 2x2 knots, one bin, a style's global map and a moved grid
+    content, style = halves((0.45, 0.5, 0.55), (0.55, 0.5, 0.45)), halves((0.9, 0.3, 0.1), (0.8, 0.2, 0.2))
+    with torch.no_grad():
+        start, trained = net.look(content.permute(0, 2, 3, 1)), net(content)
+    settings = OptimizeSettings(grid=2, steps=6, lr=0.02, loss=FAST_LOSS | {"photoreal_weight": 0.0})
+    loss = PhotorealStyleLoss(**settings.loss)
+    # Unfitted, the look started from gives the model's own output, whatever the fit's network holds.
+    unfitted = FittedLook(look_network(settings, loss), content, start)
+    assert torch.allclose(unfitted(content), trained, atol=1e-6)
+    look, losses = optimize_look(content, style, loss, settings, progress=False, start=start)
+    assert losses[0] == pytest.approx(float(loss(trained, content)["loss"]), rel=1e-4)  # the first step's loss
+    assert losses[-1] < losses[0]
+    with pytest.raises(PhotostyleError, match="give the model's knots to --grid"):
+        optimize_look(content, style, loss, dataclasses.replace(settings, grid=3), progress=False, start=start)
+
+
 def test_a_grid_of_one_knot_is_refused():
     with pytest.raises(PhotostyleError, match="at least 2"):
         OptimizeSettings(grid=1).check()
@@ -132,6 +151,17 @@ def test_cli_grid_writes_the_photo_at_its_own_size(tmp_path, style_photo):
     result = run(PHOTOSTYLE, "optimize", str(content), str(style_photo), "-o", str(out), *args)
     assert result.returncode == 0, result.stderr
     assert Image.open(out).size == (56, 40)  # fitted at 24 px, written at the photo's size
+    assert np.abs(np.asarray(Image.open(out), float) - np.asarray(Image.open(content), float)).mean() > 1
+
+
+@pytest.mark.slow
+def test_cli_grid_starts_from_a_model(tmp_path, style_photo, tiny_look_model):
+    content = save_photo(tmp_path / "content.png", 40, 56)
+    out = tmp_path / "out.png"
+    args = ["--model", str(tiny_look_model), "--grid", "2", "--steps", "2", "--max-side", "24"]
+    result = run(PHOTOSTYLE, "optimize", str(content), str(style_photo), "-o", str(out), *args)
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (56, 40)
     assert np.abs(np.asarray(Image.open(out), float) - np.asarray(Image.open(content), float)).mean() > 1
 
 

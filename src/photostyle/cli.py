@@ -87,7 +87,9 @@ def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _optimize_settings(args: argparse.Namespace) -> settings.OptimizeSettings:
-    base = settings.OptimizeSettings.of_grid(args.grid) if args.grid else settings.OptimizeSettings()
+    # A model to start from (optimize's --model) means a grid, of the default's knots unless told.
+    knots = args.grid or (settings.OptimizeSettings.of_grid().grid if getattr(args, "start_model", None) else 0)
+    base = settings.OptimizeSettings.of_grid(knots) if knots else settings.OptimizeSettings()
     return dataclasses.replace(
         base,
         steps=base.steps if args.steps is None else args.steps,
@@ -172,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     optimize.add_argument(
         "--style-mask", type=Path, help="colour label image of the style; regions are matched by colour"
+    )
+    optimize.add_argument(
+        "--model",
+        dest="start_model",
+        type=Path,
+        metavar="MODEL",
+        help="start the --grid fit (implied) from this trained bilateral model's (.onnx) look of the photo instead "
+        "of the global colour map; fewer --steps then reach the same result (docs/results.md)",
     )
     optimize.add_argument("--post", action="store_true", help="finish with the guided-filter smoothing step")
     optimize.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -311,7 +321,7 @@ def _compare(before: Path, after: Path, output: Path, height: int) -> None:
 def _optimize(args: argparse.Namespace) -> None:
     from photostyle.errors import PhotostyleError
     from photostyle.evaluation.masks import read_labels, shared_masks
-    from photostyle.evaluation.optimize import optimize_look, optimize_photo
+    from photostyle.evaluation.optimize import model_look, optimize_look, optimize_photo
     from photostyle.evaluation.post import post_process
     from photostyle.images import WRITABLE_FORMATS, read_photo, write_photo
     from photostyle.training.loss import PhotorealStyleLoss
@@ -341,7 +351,8 @@ def _optimize(args: argparse.Namespace) -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     if optimize_settings.grid:
         # Fitted at --max-side, the look applies to the photo as it is, at its full size.
-        look, losses = optimize_look(content, style, loss, optimize_settings, *masks)
+        start = model_look(args.start_model, content) if args.start_model else None
+        look, losses = optimize_look(content, style, loss, optimize_settings, *masks, start=start)
         photo = read_photo(args.content)
         write_photo(args.output, look.stylize_bytes(photo.pixels), photo.alpha, photo.exif)
     else:

@@ -4,12 +4,14 @@ reference that feed-forward models are measured against; or, with a grid, the sa
 fit over the bilateral network's look instead of the pixels."""
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from photostyle.errors import PhotostyleError
 from photostyle.evaluation.baselines import reinhard
 from photostyle.networks.bilateral import THUMBNAIL_PER_CELL, BilateralNet
 from photostyle.networks.slicing import identity_affine, then
@@ -28,15 +30,19 @@ class FittedLook(nn.Module):
     smoothly over the photo, so it stays a photograph, and it applies at any size of the photo.
     """
 
-    def __init__(self, net: BilateralNet, content: torch.Tensor):
-        """net: set_style already called; content (1, 3, H, W) in [0, 1]."""
+    def __init__(self, net: BilateralNet, content: torch.Tensor, start: torch.Tensor | None = None):
+        """net: set_style already called; content (1, 3, H, W) in [0, 1]; start: a look (1, Gh, Gw, D, 4, 3)
+        to begin from (a trained model's for this photo) instead of the global map and identity grid."""
         super().__init__()
         self.net = net
-        pixels = content.permute(0, 2, 3, 1)  # (1, H, W, 3)
-        first = None if net.style_colours is None else net.style_colours(net.thumbnail(pixels)).detach()
+        first = None  # a model's look (start) already holds its global map
+        if start is None:
+            knots, depth = net.thumbnail_size // THUMBNAIL_PER_CELL, net.grid.grid_depth
+            start = identity_affine(depth).expand(1, knots, knots, depth, 4, 3)
+            if net.style_colours is not None:
+                first = net.style_colours(net.thumbnail(content.permute(0, 2, 3, 1))).detach()
         self.register_buffer("first", first)  # (1, 4, 3) or None
-        knots, depth = net.thumbnail_size // THUMBNAIL_PER_CELL, net.grid.grid_depth
-        self.grid = nn.Parameter(identity_affine(depth).expand(1, knots, knots, depth, 4, 3).clone())
+        self.grid = nn.Parameter(start.clone())
 
     def fitted_parameters(self) -> list[nn.Parameter]:
         """The grid, and the guide where the grid has tone bins; not the unused grid network."""
@@ -81,16 +87,24 @@ def optimize_look(
     style_masks: torch.Tensor | None = None,
     progress: bool = True,
     net: BilateralNet | None = None,
+    start: torch.Tensor | None = None,
 ) -> tuple[FittedLook, list[float]]:
     """Fit a look (FittedLook) to (1, 3, H, W) content; the look and the loss at every step.
 
     net: whose form the look takes (default: look_network's, settings.grid knots a side).
+    start: the look (1, settings.grid, settings.grid, 1, 4, 3) to start from, e.g. a trained model's
+    for this photo (model_look); by default the network's global map of the photo.
     """
     settings.check()
+    if start is not None and tuple(start.shape[1:4]) != (settings.grid, settings.grid, 1):
+        raise PhotostyleError(
+            f"a start look of {start.shape[1]}x{start.shape[2]} knots and {start.shape[3]} tone bins cannot start "
+            f"a {settings.grid}x{settings.grid} grid of one bin; give the model's knots to --grid"
+        )
     torch.manual_seed(settings.seed)
     net = look_network(settings, loss) if net is None else net
     net.set_style(style)
-    look = FittedLook(net, content)
+    look = FittedLook(net, content, start)
     with torch.enable_grad():
         losses = _descend(
             look.fitted_parameters(),
@@ -104,6 +118,20 @@ def optimize_look(
             progress,
         )
     return look, losses
+
+
+def model_look(model: Path, content: torch.Tensor) -> torch.Tensor:
+    """A trained bilateral model's (.onnx) look (1, Gh, Gw, D, 4, 3) for (1, 3, H, W) content, as it stylizes it."""
+    from photostyle.inference.runtime import StyleModel  # onnxruntime, only where a model is given
+
+    style_model = StyleModel(model)
+    if not style_model.has_look:
+        raise PhotostyleError(
+            f"{model} has no look to start a grid from; give a bilateral model (export.py of model=bilateral)"
+        )
+    pixels = (content[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    _, look = style_model.stylize(pixels)
+    return torch.from_numpy(look)
 
 
 def optimize_photo(
