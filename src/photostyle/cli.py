@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="MODEL",
         help="start the --grid fit (implied) from this trained bilateral model's (.onnx) look of the photo instead "
-        "of the global colour map; fewer --steps then reach the same result (docs/results.md)",
+        "of the global colour map: a closer result when --steps is small (docs/results.md)",
     )
     optimize.add_argument("--post", action="store_true", help="finish with the guided-filter smoothing step")
     optimize.add_argument("--overwrite", action="store_true", help="replace an existing output")
