@@ -134,8 +134,10 @@ def test_a_fit_can_start_from_a_trained_models_look():
     look, losses = optimize_look(content, style, loss, settings, progress=False, start=start)
     assert losses[0] == pytest.approx(float(loss(trained, content)["loss"]), rel=1e-4)  # the first step's loss
     assert losses[-1] < losses[0]
-    with pytest.raises(PhotostyleError, match="give the model's knots to --grid"):
+    with pytest.raises(PhotostyleError, match="give --grid 2"):
         optimize_look(content, style, loss, dataclasses.replace(settings, grid=3), progress=False, start=start)
+    with pytest.raises(PhotostyleError, match="2 tone bins"):
+        optimize_look(content, style, loss, settings, progress=False, start=start.expand(-1, -1, -1, 2, -1, -1))
 
 
 def test_a_grid_of_one_knot_is_refused():

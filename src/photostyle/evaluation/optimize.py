@@ -96,10 +96,15 @@ def optimize_look(
     for this photo (model_look); by default the network's global map of the photo.
     """
     settings.check()
-    if start is not None and tuple(start.shape[1:4]) != (settings.grid, settings.grid, 1):
+    if start is not None and start.shape[3] != 1:
         raise PhotostyleError(
-            f"a start look of {start.shape[1]}x{start.shape[2]} knots and {start.shape[3]} tone bins cannot start "
-            f"a {settings.grid}x{settings.grid} grid of one bin; give the model's knots to --grid"
+            f"a look of {start.shape[3]} tone bins cannot start a grid fit, which fits one bin; "
+            "start from a model trained with model.grid_depth=1 (the default)"
+        )
+    if start is not None and tuple(start.shape[1:3]) != (settings.grid, settings.grid):
+        raise PhotostyleError(
+            f"a look of {start.shape[1]}x{start.shape[2]} knots cannot start a {settings.grid}x{settings.grid} grid; "
+            f"give --grid {start.shape[1]}, the model's"
         )
     torch.manual_seed(settings.seed)
     net = look_network(settings, loss) if net is None else net
