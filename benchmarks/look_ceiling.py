@@ -61,18 +61,15 @@ def main() -> None:
         net = instantiate(config.model)
         style = load(style_path, args.size)
         content = load(content_path, args.size)
-        knots = net.thumbnail_size // THUMBNAIL_PER_CELL
-        settings = OptimizeSettings(grid=knots, steps=args.steps, lr=args.lr)
-        start = None
-        if args.start:
-            start = model_look(args.start / name.replace("/", "_") / "seed0" / "model.onnx", content)
+        settings = OptimizeSettings(grid=net.thumbnail_size // THUMBNAIL_PER_CELL, steps=args.steps, lr=args.lr)
+        folder = name.replace("/", "_")
+        start = model_look(args.start / folder / "seed0" / "model.onnx", content) if args.start else None
         fitted, losses = optimize_look(content, style, loss, settings, progress=False, net=net, start=start)
         print(f"{name}: training loss on the photo {losses[0]:.4g} -> {losses[-1]:.4g}", flush=True)
         methods = [look_method("fitted", fitted), look_method("untrained", FittedLook(net, content))]
         if start is not None:
             methods.append(look_method("trained", FittedLook(net, content, start)))
-        out_dir = args.out / name.replace("/", "_")
-        pair_rows = evaluate_photo(content_path, load(style_path, SIDE), methods, out_dir, SIDE)
+        pair_rows = evaluate_photo(content_path, load(style_path, SIDE), methods, args.out / folder, SIDE)
         for row in pair_rows:
             row["pair"] = name
         rows += pair_rows

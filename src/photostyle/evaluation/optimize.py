@@ -13,10 +13,12 @@ from tqdm import tqdm
 
 from photostyle.errors import PhotostyleError
 from photostyle.evaluation.baselines import reinhard
+from photostyle.images import to_uint8
 from photostyle.networks.bilateral import THUMBNAIL_PER_CELL, BilateralNet
 from photostyle.networks.slicing import identity_affine, then
 from photostyle.settings import OptimizeSettings
 from photostyle.training.loss import PhotorealStyleLoss
+from photostyle.training.tensors import to_array
 
 # Rows of a full-resolution photo that take the fitted look at a time: bounds the memory.
 BAND_ROWS = 256
@@ -134,8 +136,7 @@ def model_look(model: Path, content: torch.Tensor) -> torch.Tensor:
         raise PhotostyleError(
             f"{model} has no look to start a grid from; give a bilateral model (export.py of model=bilateral)"
         )
-    pixels = (content[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
-    _, look = style_model.stylize(pixels)
+    _, look = style_model.stylize(to_uint8(to_array(content)))
     return torch.from_numpy(look)
 
 
