@@ -2,7 +2,7 @@
 statistics gets, with no training: the untrained network's start against richer closed forms,
 measured like the quality protocol, on its pairs or on pairs kept out of tuning.
 
-    python -m benchmarks.closed_forms [--pairs SET/ID ... | --held-out] [--maps global:0.9 tones:2:0.9 ...]
+    python -m benchmarks.closed_forms [--pairs SET/ID ... | --held-out] [--maps global:0.9 tones:2:0.9 curves:9:0.9 ...]
         [--size 512] [--bench ../shared/bench] [--out outputs/closed_forms]
 
 Maps:
@@ -15,6 +15,12 @@ Maps:
             the style's shadows' colours and highlights its highlights', whatever each photo's
             exposure. It is what a bilateral grid with K bins along that grey level and the same
             maps in every cell would do.
+- curves:K:S the global map, then along each of the style photo's three principal colour axes a
+            piecewise-linear curve through K matched quantiles (1% to 99%) of the mapped photo
+            and the style photo: each axis's whole distribution, where the global map gives only
+            its mean and variance (one pass of Pitie et al.'s distribution transfer, along fixed
+            axes). A curve is not locally affine where it bends, so no network here can make it:
+            it asks how much of the style distance the shape of the colour distribution holds.
 
 --held-out runs the bench pairs that are neither the protocol's (common.BENCH_PAIRS) nor the
 confirmation pairs (common.CONFIRMATION_PAIRS), so a closed form chosen on the protocol's pairs can
@@ -88,8 +94,36 @@ def tone_map(bins: int, strength: float) -> Callable[[torch.Tensor, torch.Tensor
     return run
 
 
+def piecewise_linear(values: torch.Tensor, knots: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """values through the curve with knots (K,) increasing, mapped to targets (K,); straight on beyond the ends."""
+    right = torch.searchsorted(knots, values).clamp(1, len(knots) - 1)
+    left = right - 1
+    along = (values - knots[left]) / (knots[right] - knots[left])
+    return targets[left] + along * (targets[right] - targets[left])
+
+
+def curve_map(knots: int, strength: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    first = global_map(strength)
+    levels = torch.linspace(0.01, 0.99, knots, dtype=torch.float64)
+    # Tied quantiles (a flat stretch of the photo) would make a knot of zero width: a tiny rise keeps them apart.
+    rise = torch.arange(knots, dtype=torch.float64) * 1e-6
+
+    def run(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        mapped = first(content, style).flatten(2)[0].double()  # (3, N)
+        style_colours = style.flatten(2)[0].double()
+        axes = torch.linalg.eigh(torch.cov(style_colours)).eigenvectors  # (3, 3), one axis a column
+        curved = [
+            piecewise_linear(along, torch.quantile(along, levels) + rise, torch.quantile(style_along, levels))
+            for along, style_along in zip(axes.T @ mapped, axes.T @ style_colours)
+        ]
+        return (axes @ torch.stack(curved)).to(content.dtype).view_as(content)
+
+    return run
+
+
 def parse_map(spec: str) -> Method:
-    """global:STRENGTH or tones:BINS:STRENGTH as a method of evaluate_photo's, clipped as a saved photo is."""
+    """global:STRENGTH, tones:BINS:STRENGTH or curves:KNOTS:STRENGTH as a method of evaluate_photo's, clipped
+    as a saved photo is."""
     kind, *numbers = spec.split(":")
     try:
         values = [float(number) for number in numbers]
@@ -99,8 +133,13 @@ def parse_map(spec: str) -> Method:
         make = global_map(values[0])
     elif kind == "tones" and len(values) == 2 and values[0] >= 2 and values[0].is_integer():
         make = tone_map(int(values[0]), values[1])
+    elif kind == "curves" and len(values) == 2 and values[0] >= 2 and values[0].is_integer():
+        make = curve_map(int(values[0]), values[1])
     else:
-        raise SystemExit(f"--maps {spec}: write global:STRENGTH or tones:BINS:STRENGTH (BINS >= 2), e.g. tones:2:0.9")
+        raise SystemExit(
+            f"--maps {spec}: write global:STRENGTH, tones:BINS:STRENGTH (BINS >= 2) or curves:KNOTS:STRENGTH"
+            " (KNOTS >= 2), e.g. tones:2:0.9"
+        )
     return Method(spec, lambda path, content, style: make(content, style).clamp(0, 1))
 
 

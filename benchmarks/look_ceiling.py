@@ -3,7 +3,7 @@ generalising asked of it: one look (the grid of affine maps, and the guide) fitt
 pair's own content photo against the training loss, then measured like the quality protocol.
 
     python -m benchmarks.look_ceiling [--pairs SET/ID ...] [--steps 80] [--size 256]
-        [--start outputs/quality] [--out outputs/look_ceiling] [-- OVERRIDE ...]
+        [--start outputs/quality] [--carry-from data/content] [--out outputs/look_ceiling] [-- OVERRIDE ...]
 
 OVERRIDEs are train.py's model.* and loss.* keys (e.g. model.grid_depth=4
 loss.content_weight=4). A trained model ends no closer to the style than this fit of the same
@@ -16,6 +16,12 @@ alone), and writes OUT/metrics.md.
 quality protocol's DIR/SET_ID/seed0/model.onnx, which also gives a row "trained" (its look
 unfitted). Fewer steps from it than from the global map for the same result is what training
 saves the per-photo fit.
+
+--carry-from FOLDER also fits the look to each photo in FOLDER (the training photos, say) with the
+pair's style, and measures the pair's photo with each of those fitted grids after its own global
+map ("fit of NAME") and with their mean ("mean of N fits"). A fitted correction that carries from
+photo to photo is one a model could learn from those photos as one look; one that does not has to
+be predicted from the photo itself.
 """
 
 import argparse
@@ -27,8 +33,9 @@ from hydra.utils import instantiate
 from benchmarks.common import BENCH_PAIRS, ROOT, SHARED_BENCH, compose_config, per_pair_markdown, read_pairs
 from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, write_text
 from photostyle.evaluation.optimize import FittedLook, model_look, optimize_look
-from photostyle.networks.bilateral import THUMBNAIL_PER_CELL
+from photostyle.networks.bilateral import THUMBNAIL_PER_CELL, BilateralNet
 from photostyle.settings import OptimizeSettings
+from photostyle.training.data import list_photos
 from photostyle.training.tensors import load
 
 SIDE = 512
@@ -38,6 +45,13 @@ def look_method(name: str, look: FittedLook) -> Method:
     return Method(name, lambda path, content, style: look(content).clamp(0, 1))
 
 
+def carried_look(net: BilateralNet, content: torch.Tensor, grid: torch.Tensor) -> FittedLook:
+    """The content's own global map, then a grid fitted to another photo."""
+    look = FittedLook(net, content)
+    look.grid.data.copy_(grid)
+    return look
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", nargs="+", default=BENCH_PAIRS, help="SET/ID from pairs.csv")
@@ -45,6 +59,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--size", type=int, default=256, help="longer side of the content and style photos in the fit")
     parser.add_argument("--start", type=Path, help="a quality protocol's --out: start from its seed-0 models' looks")
+    parser.add_argument("--carry-from", type=Path, help="a folder of photos whose fitted grids to carry to each pair")
     parser.add_argument("--bench", type=Path, default=SHARED_BENCH)
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "look_ceiling")
     parser.add_argument("overrides", nargs="*", help="model.* and loss.* overrides (after --)")
@@ -69,6 +84,14 @@ def main() -> None:
         methods = [look_method("fitted", fitted), look_method("untrained", FittedLook(net, content))]
         if start is not None:
             methods.append(look_method("trained", FittedLook(net, content, start)))
+        if args.carry_from:
+            grids = {}
+            for photo in list_photos(args.carry_from):
+                look, _ = optimize_look(load(photo, args.size), style, loss, settings, progress=False, net=net)
+                grids[photo.stem] = look.grid.detach()
+            mean = torch.stack(list(grids.values())).mean(dim=0)
+            methods.append(look_method(f"mean of {len(grids)} fits", carried_look(net, content, mean)))
+            methods += [look_method(f"fit of {stem}", carried_look(net, content, grid)) for stem, grid in grids.items()]
         pair_rows = evaluate_photo(content_path, load(style_path, SIDE), methods, args.out / folder, SIDE)
         for row in pair_rows:
             row["pair"] = name

@@ -3,11 +3,13 @@
 import csv
 import re
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from benchmarks.bilateral_vs_residual import as_close, match_cells
-from benchmarks.closed_forms import global_map, tone_map
+from benchmarks.closed_forms import curve_map, global_map, tone_map
 from photostyle.structure import LUMA
 
 from conftest import PROJECT_ROOT, PYTHON, run
@@ -171,6 +173,42 @@ def test_look_ceiling_fits_a_look_to_the_photo_itself(tmp_path):
     assert "fitted / untrained style distance" in result.stdout and (tmp_path / "metrics.md").is_file()
 
 
+@pytest.mark.slow
+@needs_bench
+def test_look_ceiling_carries_looks_fitted_to_other_photos(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("chelsea.jpg", "coffee.jpg"):
+        (photos / name).write_bytes((PROJECT_ROOT / "data" / "content" / name).read_bytes())
+    result = run(
+        PYTHON,
+        "-m",
+        "benchmarks.look_ceiling",
+        "--pairs",
+        "stylenas/12",
+        "--size",
+        "32",
+        "--steps",
+        "2",
+        "--carry-from",
+        str(photos),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| stylenas/12 |")]
+    methods = [row[2].strip() for row in rows]
+    assert methods == ["fitted", "untrained", "mean of 2 fits", "fit of chelsea", "fit of coffee"]
+    outputs = {
+        method: np.asarray(Image.open(next((tmp_path / "out" / "stylenas_12" / method).glob("*.png"))), float)
+        for method in methods
+    }
+    # Each carried grid is another photo's fit, so a look of its own; the mean lies between the two.
+    assert np.abs(outputs["fit of chelsea"] - outputs["fitted"]).mean() > 0.5
+    between = (outputs["fit of chelsea"] + outputs["fit of coffee"]) / 2
+    assert np.abs(outputs["mean of 2 fits"] - between).mean() < np.abs(outputs["fit of chelsea"] - between).mean()
+
+
 def test_tone_bins_give_shadows_and_highlights_the_styles_own_colours():
     """A style with teal shadows and orange highlights: one global map gives each tone of the
     content a mix; with more bins its darkest, middle and brightest thirds come nearer the style's."""
@@ -191,6 +229,24 @@ def test_tone_bins_give_shadows_and_highlights_the_styles_own_colours():
         for name, make in (("global", global_map(1.0)), ("2 bins", tone_map(2, 1.0)), ("3 bins", tone_map(3, 1.0)))
     }
     assert error["3 bins"] < 0.8 * error["global"] and error["2 bins"] < error["global"], error
+
+
+def test_curves_give_each_principal_axis_the_style_photos_whole_distribution():
+    """A style whose colours are skewed (most dark, a few bright): the global map gives the photo
+    their mean and covariance only; the curves also give each principal axis its quantiles."""
+    generator = torch.Generator().manual_seed(0)
+    content = torch.rand(1, 3, 48, 48, generator=generator)
+    skewed = torch.rand(1, 1, 48, 48, generator=generator) ** 4
+    style = 0.1 + 0.8 * skewed * torch.tensor([1.0, 0.7, 0.4]).view(1, 3, 1, 1)
+    style = style + 0.02 * torch.rand(1, 3, 48, 48, generator=generator)
+    levels = torch.linspace(0.05, 0.95, 19, dtype=torch.float64)
+    axes = torch.linalg.eigh(torch.cov(style.flatten(2)[0].double())).eigenvectors
+
+    def quantile_error(image: torch.Tensor) -> float:
+        along, wanted = axes.T @ image.flatten(2)[0].double(), axes.T @ style.flatten(2)[0].double()
+        return float(max((along[a].quantile(levels) - wanted[a].quantile(levels)).abs().max() for a in range(3)))
+
+    assert quantile_error(curve_map(9, 1.0)(content, style)) < 0.2 * quantile_error(global_map(1.0)(content, style))
 
 
 @pytest.mark.slow
