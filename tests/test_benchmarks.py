@@ -143,15 +143,14 @@ def test_quality_protocol_trains_a_model_per_seed_and_measures_it_against_the_ta
     assert {"sheet.png", "sheet.jpg", "metrics.csv", "metrics.md"} <= {p.name for p in tmp_path.iterdir()}
 
 
+def look_ceiling_on_stylenas_12(*arguments: str):
+    return run(PYTHON, "-m", "benchmarks.look_ceiling", "--pairs", "stylenas/12", *arguments)
+
+
 @pytest.mark.slow
 @needs_bench
 def test_look_ceiling_fits_a_look_to_the_photo_itself(tmp_path):
-    result = run(
-        PYTHON,
-        "-m",
-        "benchmarks.look_ceiling",
-        "--pairs",
-        "stylenas/12",
+    result = look_ceiling_on_stylenas_12(
         "--size",
         "64",
         "--steps",
@@ -180,12 +179,7 @@ def test_look_ceiling_carries_looks_fitted_to_other_photos(tmp_path):
     photos.mkdir()
     for name in ("chelsea.jpg", "coffee.jpg"):
         (photos / name).write_bytes((PROJECT_ROOT / "data" / "content" / name).read_bytes())
-    result = run(
-        PYTHON,
-        "-m",
-        "benchmarks.look_ceiling",
-        "--pairs",
-        "stylenas/12",
+    result = look_ceiling_on_stylenas_12(
         "--size",
         "32",
         "--steps",
