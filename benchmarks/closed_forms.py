@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import BENCH_PAIRS, CONFIRMATION_PAIRS, ROOT, SHARED_BENCH, per_pair_markdown, read_pairs
-from photostyle.colour import apply_affine, colour_statistics, covariance_transfer, transfer_to_style
+from photostyle.colour import apply_affine, at_quantiles, colour_statistics, covariance_transfer, transfer_to_style
 from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, write_text
 from photostyle.evaluation.metrics import STYLE_LAYERS, StyleDistance
 from photostyle.structure import LUMA
@@ -113,8 +113,8 @@ def curve_map(knots: int, strength: float) -> Callable[[torch.Tensor, torch.Tens
         style_colours = style.flatten(2)[0].double()
         axes = torch.linalg.eigh(torch.cov(style_colours)).eigenvectors  # (3, 3), one axis a column
         curved = [
-            piecewise_linear(along, torch.quantile(along, levels) + rise, torch.quantile(style_along, levels))
-            for along, style_along in zip(axes.T @ mapped, axes.T @ style_colours)
+            piecewise_linear(along, at_quantiles(along.sort().values, levels) + rise, at_quantiles(style_along, levels))
+            for along, style_along in zip(axes.T @ mapped, (axes.T @ style_colours).sort().values)
         ]
         return (axes @ torch.stack(curved)).to(content.dtype).view_as(content)
 

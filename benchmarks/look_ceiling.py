@@ -68,6 +68,14 @@ def main() -> None:
     config = compose_config(*args.overrides)
     loss = instantiate(config.loss)
 
+    # The photos whose fits are carried, loaded once: each pair fits them again, with its own style.
+    carried = {}
+    if args.carry_from:
+        photos = list_photos(args.carry_from) if args.carry_from.is_dir() else []
+        if not photos:
+            raise SystemExit(f"--carry-from {args.carry_from}: no photos there; give a folder of photos")
+        carried = {photo.stem: load(photo, args.size) for photo in photos}
+
     rows = []
     for name in args.pairs:
         pair = pairs[name]
@@ -84,11 +92,11 @@ def main() -> None:
         methods = [look_method("fitted", fitted), look_method("untrained", FittedLook(net, content))]
         if start is not None:
             methods.append(look_method("trained", FittedLook(net, content, start)))
-        if args.carry_from:
-            grids = {}
-            for photo in list_photos(args.carry_from):
-                look, _ = optimize_look(load(photo, args.size), style, loss, settings, progress=False, net=net)
-                grids[photo.stem] = look.grid.detach()
+        if carried:
+            grids = {
+                stem: optimize_look(photo, style, loss, settings, progress=False, net=net)[0].grid.detach()
+                for stem, photo in carried.items()
+            }
             mean = torch.stack(list(grids.values())).mean(dim=0)
             methods.append(look_method(f"mean of {len(grids)} fits", carried_look(net, content, mean)))
             methods += [look_method(f"fit of {stem}", carried_look(net, content, grid)) for stem, grid in grids.items()]
