@@ -168,8 +168,10 @@ def comparison(rows: list[dict], maps: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", nargs="+", default=BENCH_PAIRS, help="SET/ID from pairs.csv")
-    parser.add_argument("--held-out", action="store_true", help="the pairs neither tuned on nor kept for confirming")
+    # One set of pairs or the other: --held-out with --pairs would quietly run the held-out ones.
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--pairs", nargs="+", default=BENCH_PAIRS, help="SET/ID from pairs.csv")
+    which.add_argument("--held-out", action="store_true", help="the pairs neither tuned on nor kept for confirming")
     parser.add_argument("--maps", nargs="+", default=["global:0.9", "global:1", "tones:2:0.9"])
     parser.add_argument("--size", type=int, default=512, help="longer side, as the quality protocol measures")
     parser.add_argument("--bench", type=Path, default=SHARED_BENCH)

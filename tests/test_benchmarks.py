@@ -102,6 +102,17 @@ TINY_TRAINING = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("script", "named_set"), [("benchmarks.quality", "--confirm"), ("benchmarks.closed_forms", "--held-out")]
+)
+def test_a_named_set_of_pairs_and_a_pair_list_are_refused_together(script, named_set, tmp_path):
+    """Either would silently win over the other, so asking for both is an error before any work."""
+    result = run(PYTHON, "-m", script, named_set, "--pairs", "stylenas/1", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert f"argument --pairs: not allowed with argument {named_set}" in result.stderr
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.slow
 @needs_bench
 def test_quality_protocol_trains_a_model_per_seed_and_measures_it_against_the_targets(tmp_path):
