@@ -36,7 +36,15 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import BENCH_PAIRS, CONFIRMATION_PAIRS, ROOT, SHARED_BENCH, per_pair_markdown, read_pairs
+from benchmarks.common import (
+    BENCH_PAIRS,
+    CONFIRMATION_PAIRS,
+    ROOT,
+    SHARED_BENCH,
+    add_pair_arguments,
+    per_pair_markdown,
+    read_pairs,
+)
 from photostyle.colour import apply_affine, at_quantiles, colour_statistics, covariance_transfer, transfer_to_style
 from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, write_text
 from photostyle.evaluation.metrics import STYLE_LAYERS, StyleDistance
@@ -168,10 +176,7 @@ def comparison(rows: list[dict], maps: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    # One set of pairs or the other: --held-out with --pairs would quietly run the held-out ones.
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--pairs", nargs="+", default=BENCH_PAIRS, help="SET/ID from pairs.csv")
-    which.add_argument("--held-out", action="store_true", help="the pairs neither tuned on nor kept for confirming")
+    add_pair_arguments(parser, "--held-out", "the pairs neither tuned on nor kept for confirming")
     parser.add_argument("--maps", nargs="+", default=["global:0.9", "global:1", "tones:2:0.9"])
     parser.add_argument("--size", type=int, default=512, help="longer side, as the quality protocol measures")
     parser.add_argument("--bench", type=Path, default=SHARED_BENCH)

@@ -1,6 +1,7 @@
 """What the benchmark scripts share: the bench pairs and the methods compared on them; the Hydra
 config as train.py composes it; training, exporting and stylizing through the real entry points."""
 
+import argparse
 import csv
 import socket
 import subprocess
@@ -60,6 +61,14 @@ def export_network(spec: str, folder: Path) -> Path:
     path = folder / f"{spec.replace(':', '.')}.onnx"
     export_onnx(build_network(spec), path, {"network": spec.partition(":")[0], "photostyle_version": __version__})
     return path
+
+
+def add_pair_arguments(parser: argparse.ArgumentParser, named_set: str, named_set_help: str) -> None:
+    """--pairs SET/ID ... (default BENCH_PAIRS), or a flag naming a fixed set of pairs: one or
+    the other, since either would quietly win over the other."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--pairs", nargs="+", default=BENCH_PAIRS, help="SET/ID from pairs.csv")
+    which.add_argument(named_set, action="store_true", help=named_set_help)
 
 
 def read_pairs(bench: Path) -> dict[str, dict[str, str]]:

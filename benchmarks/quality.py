@@ -30,10 +30,10 @@ import torch
 from hydra.utils import instantiate
 
 from benchmarks.common import (
-    BENCH_PAIRS,
     CONFIRMATION_PAIRS,
     ROOT,
     SHARED_BENCH,
+    add_pair_arguments,
     pair_methods,
     per_pair_markdown,
     read_pairs,
@@ -140,10 +140,7 @@ def targets_markdown(rows: list[dict], seeds: list[int], per_seed: list[dict]) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # One set of pairs or the other: --confirm with --pairs would quietly run all sixteen.
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--pairs", nargs="+", default=BENCH_PAIRS, help="SET/ID from pairs.csv")
-    which.add_argument("--confirm", action="store_true", help="the 16 confirmation pairs (common.CONFIRMATION_PAIRS)")
+    add_pair_arguments(parser, "--confirm", "the 16 confirmation pairs (common.CONFIRMATION_PAIRS)")
     parser.add_argument("--training-set", choices=["bundled", "bench"], default="bundled")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--no-baselines", action="store_true", help="only the trained and the untrained network")
