@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import hydra
@@ -50,16 +51,21 @@ def main(cfg: DictConfig) -> None:
             raise PhotostyleError(f"out={out} is a folder; give a file name such as {out / 'model.onnx'}")
         if not out.parent.is_dir():
             raise PhotostyleError(f"folder {out.parent} does not exist; create it or choose another out=")
-        export_onnx(net, out, metadata, cfg.opset, cfg.pixels)
-        difference = max_abs_difference(net, out, [tuple(size) for size in cfg.check_sizes])
-        sizes = ", ".join(f"{h}x{w}" for h, w in cfg.check_sizes)
-        # Bytes out: where float32 rounding lands next to a half, a level may round the other way.
-        if difference > cfg.tolerance + (1 / 255 if cfg.pixels == "uint8" else 0):
-            out.unlink()
-            raise PhotostyleError(
-                f"onnxruntime differs from PyTorch by {difference:.2e} (> {cfg.tolerance}) at {sizes};"
-                " the export is wrong, nothing was written"
-            )
+        # Checked beside `out` before it takes out's name: a failed check leaves an older model in place.
+        unchecked = out.with_name(f".{out.name}.{os.getpid()}.part")
+        try:
+            export_onnx(net, unchecked, metadata, cfg.opset, cfg.pixels)
+            difference = max_abs_difference(net, unchecked, [tuple(size) for size in cfg.check_sizes])
+            sizes = ", ".join(f"{h}x{w}" for h, w in cfg.check_sizes)
+            # Bytes out: where float32 rounding lands next to a half, a level may round the other way.
+            if difference > cfg.tolerance + (1 / 255 if cfg.pixels == "uint8" else 0):
+                raise PhotostyleError(
+                    f"onnxruntime differs from PyTorch by {difference:.2e} (> {cfg.tolerance}) at {sizes};"
+                    f" the export is wrong, {out} was not written"
+                )
+            os.replace(unchecked, out)
+        finally:
+            unchecked.unlink(missing_ok=True)
         print(
             f"wrote {out} ({cfg.pixels} pixels, opset {cfg.opset}); max |onnxruntime - PyTorch| = {difference:.2e}"
             f" at {sizes}"

@@ -166,8 +166,11 @@ def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property):
     out.write_bytes(b"keep me")
     assert clean_failure(run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}"), "overwrite=true")
     assert out.read_bytes() == b"keep me"
+    # A model that fails the onnxruntime check replaces nothing (a tolerance below zero fails every export).
+    failed = run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}", "overwrite=true", "tolerance=-1")
+    assert clean_failure(failed, "was not written") and out.read_bytes() == b"keep me" and no_leftovers(tmp_path)
     assert run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}", "overwrite=true").returncode == 0
-    record_property("cases", 3)
+    record_property("cases", 4)
 
 
 @pytest.mark.slow
