@@ -1,6 +1,7 @@
 import pytest
 import pytorch_lightning as pl
 import torch
+from PIL import Image
 
 from photostyle.networks.bilateral import BilateralNet
 from photostyle.networks.residual import ResidualNet
@@ -16,10 +17,15 @@ NETWORKS = {
 }
 
 
-def make_system(style_photo, photoreal_weight=1.0, lr=1e-2, network="residual"):
+def make_system(style_photo, photoreal_weight=1.0, lr=1e-2, network="residual", sample_count=4):
     objective = PhotorealStyleLoss(["relu2_1"], {"relu1_1": 1.0, "relu2_1": 1.0}, photoreal_weight=photoreal_weight)
     return StyleTransferSystem(
-        NETWORKS[network](), objective, str(style_photo), 64, optimizer=lambda params: torch.optim.Adam(params, lr=lr)
+        NETWORKS[network](),
+        objective,
+        str(style_photo),
+        64,
+        optimizer=lambda params: torch.optim.Adam(params, lr=lr),
+        sample_count=sample_count,
     )
 
 
@@ -103,3 +109,18 @@ def test_photoreal_weight_keeps_outputs_locally_affine(style_photo, photo_folder
         with torch.no_grad():
             energies.append(matting_laplacian_energy(batch, system.net(batch)).mean().item())
     assert energies[1] < 0.5 * energies[0]
+
+
+def test_the_samples_show_sample_count_validation_photos_with_one_photo_a_batch(style_photo, photo_folder, tmp_path):
+    data = PhotoDataModule(str(photo_folder), crop_size=32, batch_size=1, num_workers=0, val_fraction=0.5)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.validate(make_system(style_photo, network="bilateral", sample_count=2), datamodule=data)
+    with Image.open(tmp_path / "samples" / "step_000000.jpg") as sheet:
+        # Two 32-pixel photos a row (contents above, outputs below), 4 pixels of padding around each.
+        assert sheet.size == (2 * 36 + 4, 2 * 36 + 4)

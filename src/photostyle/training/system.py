@@ -38,7 +38,9 @@ class StyleTransferSystem(pl.LightningModule):
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.sample_count = sample_count
-        self._samples: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._samples: list[
+            tuple[torch.Tensor, torch.Tensor]
+        ] = []  # (contents, outputs) of this validation's first photos
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         # Networks may leave [0, 1] a little (see BilateralNet); this is what a saved photo shows.
@@ -56,13 +58,18 @@ class StyleTransferSystem(pl.LightningModule):
         terms = self.objective(made, batch)
         output = made.clamp(0, 1)
         self.log_dict({f"val/{name}": value for name, value in terms.items()}, batch_size=batch.shape[0])
-        if batch_idx == 0:
-            self._samples = (batch[: self.sample_count].cpu(), output[: self.sample_count].cpu())
+        # From as many batches as it takes: with one photo a step, each batch holds one photo.
+        wanted = self.sample_count - sum(len(contents) for contents, _ in self._samples)
+        if wanted > 0:
+            self._samples.append((batch[:wanted].cpu(), output[:wanted].cpu()))
+
+    def on_validation_epoch_start(self) -> None:
+        self._samples = []
 
     def on_validation_epoch_end(self) -> None:
-        if self._samples is None or self.trainer.sanity_checking or not self.trainer.is_global_zero:
+        if not self._samples or self.trainer.sanity_checking or not self.trainer.is_global_zero:
             return
-        content, output = self._samples
+        content, output = (torch.cat(parts) for parts in zip(*self._samples))
         # Contents on the top row, their stylized versions below.
         grid = make_grid(torch.cat([content, output]), nrow=content.shape[0], padding=4, pad_value=1.0)
         grid = grid.permute(1, 2, 0).float().numpy()  # (H, W, 3)
