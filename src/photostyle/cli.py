@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from photostyle import settings
-from photostyle.errors import exit_on_user_error
+from photostyle.errors import PhotostyleError, exit_on_user_error
 from photostyle.images import DEFAULT_MAX_PIXELS
 
 
@@ -301,7 +301,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _compare(before: Path, after: Path, output: Path, height: int) -> None:
-    from photostyle.errors import PhotostyleError
     from photostyle.evaluation.contact_sheet import contact_sheet
     from photostyle.images import find_photos, output_suffix
 
@@ -319,7 +318,6 @@ def _compare(before: Path, after: Path, output: Path, height: int) -> None:
 
 
 def _optimize(args: argparse.Namespace) -> None:
-    from photostyle.errors import PhotostyleError
     from photostyle.evaluation.masks import read_labels, shared_masks
     from photostyle.evaluation.optimize import model_look, optimize_look, optimize_photo
     from photostyle.evaluation.post import post_process
@@ -362,7 +360,6 @@ def _optimize(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from photostyle.errors import PhotostyleError
     from photostyle.evaluation.evaluate import evaluate, parse_method
     from photostyle.images import find_photos
 

@@ -134,7 +134,6 @@ def _add_encoder(
     first: av.VideoFrame,
     crf: int,
     preset: str,
-    threads: int | None,
 ) -> av.video.stream.VideoStream:
     """An H.264 stream with the source's size, rate, time base, colour tags and display matrix."""
     encoder = output.add_stream("libx264", rate=_frame_rate(stream))
@@ -144,7 +143,7 @@ def _add_encoder(
     encoder.pix_fmt = "yuv420p" if first.width % 2 == 0 and first.height % 2 == 0 else "yuv444p"
     encoder.time_base = encoder.codec_context.time_base = stream.time_base  # the source's timestamps, unscaled
     encoder.options = {"crf": str(crf), "preset": preset}
-    encoder.codec_context.thread_count = threads or 0  # 0: x264 picks from the cores
+    encoder.codec_context.thread_count = 0  # x264 picks from the cores
     context, source = encoder.codec_context, stream.codec_context
     context.colorspace, context.color_range = first.colorspace, first.color_range
     context.color_primaries, context.color_trc = source.color_primaries, source.color_trc
@@ -244,7 +243,6 @@ def stylize_video(
     stylize_frame: FrameFunction,
     crf: int = VIDEO_CRF,
     preset: str = DEFAULT_PRESET,
-    threads: int | None = None,
     progress: bool = True,
 ) -> VideoResult:
     """Write `source` with every frame through stylize_frame to `target` (.mp4, .m4v, .mov or .mkv).
@@ -265,7 +263,7 @@ def stylize_video(
         reading = _Reading()
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(target) as file, av.open(file, "w", format=MUXERS[target.suffix.lower()]) as output:
-            encoder = _add_encoder(output, video, first, crf, preset, threads)
+            encoder = _add_encoder(output, video, first, crf, preset)
             audio = _copy_audio(output, clip, source, target)
             bar = tqdm(total=expected, desc=source.name, unit="frame", leave=False, disable=not progress)
             with bar:

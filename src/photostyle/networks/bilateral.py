@@ -1,9 +1,9 @@
 """A photoreal-by-construction network (after HDRNet, Gharbi et al. 2017).
 
 A small network looks at a fixed-size thumbnail and predicts a bilateral grid of 3x4 affine
-colour transforms; a tiny per-pixel network turns each full-resolution pixel's colour into a
-guide value; every pixel's output is the transform sliced from the grid at (its position,
-its guide) applied to its own colour. Nothing at full resolution can move an edge or invent
+colour transforms; every pixel's output is the transform sliced from the grid at its position
+(and, with more than one bin, at its learned grey level, one linear map of its colour) applied
+to its own colour. Nothing at full resolution can move an edge or invent
 texture, which is why it stays a photograph, and the full-resolution work is a few cheap
 passes, which is why it is fast.
 """
@@ -24,6 +24,7 @@ from photostyle.networks.slicing import (
     slice_and_apply,
     then,
 )
+from photostyle.structure import LUMA
 
 # The grid has one spatial knot per 16x16 thumbnail pixels (four stride-2 convolutions).
 THUMBNAIL_PER_CELL = 16
@@ -77,7 +78,7 @@ class GuideNet(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.weight = nn.Parameter(torch.tensor([0.299, 0.587, 0.114]))  # Rec. 601 luma
+        self.weight = nn.Parameter(torch.tensor(LUMA))
         self.bias = nn.Parameter(torch.zeros(()))
 
     def forward(self, pixels: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
