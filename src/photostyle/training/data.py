@@ -193,7 +193,6 @@ class PhotoDataModule(pl.LightningDataModule):
         batch_size: int = 4,
         val_fraction: float = 0.1,
         min_scale: float = 0.25,
-        colour_jitter: float = 0.0,
         load_size: int = 768,
         epoch_size: int = 1000,
         num_workers: int = 1,
@@ -214,10 +213,10 @@ class PhotoDataModule(pl.LightningDataModule):
         ]:
             if value < 1:
                 raise PhotostyleError(f"data.{name}={value} must be a positive whole number")
-        if not 0 <= val_fraction < 1 or not 0 < min_scale <= 1 or not 0 <= colour_jitter < 1 or num_workers < 0:
+        if not 0 <= val_fraction < 1 or not 0 < min_scale <= 1 or num_workers < 0:
             raise PhotostyleError(
                 f"data.val_fraction={val_fraction} must be in [0, 1), data.min_scale={min_scale} in (0, 1], "
-                f"data.colour_jitter={colour_jitter} in [0, 1), data.num_workers={num_workers} >= 0"
+                f"data.num_workers={num_workers} >= 0"
             )
         self.crop_size, self.batch_size, self.val_fraction = crop_size, batch_size, val_fraction
         self.min_scale, self.load_size, self.epoch_size, self.num_workers = (
@@ -226,7 +225,7 @@ class PhotoDataModule(pl.LightningDataModule):
             epoch_size,
             num_workers,
         )
-        self.colour_jitter, self.seed = colour_jitter, seed
+        self.seed = seed
 
     def _list_header(self) -> str:
         return f"# photos of data.root={self.source}"
@@ -257,13 +256,10 @@ class PhotoDataModule(pl.LightningDataModule):
                 " add some or point data.root elsewhere"
             )
         train, val = split_photos(photos, source_folder(self.source), self.val_fraction)
-        jitter = self.colour_jitter
         augment = v2.Compose(
             [
                 v2.RandomResizedCrop(self.crop_size, scale=(self.min_scale, 1.0), antialias=True),
                 v2.RandomHorizontalFlip(),
-                # Only the training crops: the validation loss stays a measure on the photos as they are.
-                *([v2.ColorJitter(jitter, jitter, jitter)] if jitter else []),
             ]
         )
         centre = v2.Compose([v2.Resize(self.crop_size, antialias=True), v2.CenterCrop(self.crop_size)])
