@@ -51,8 +51,8 @@ def main(cfg: DictConfig) -> None:
         trainer.fit(system, datamodule=datamodule, ckpt_path=resume)
         checkpoints = Path(cfg.run_dir) / "checkpoints"
         print(f"trained to step {trainer.global_step} in {(time.monotonic() - start) / 60:.1f} min")
-        if datamodule.skipped_photos():
-            print(f"skipped unreadable photos {datamodule.skipped_photos()} time(s) (the warnings above name them)")
+        if skipped := datamodule.skipped_photos():
+            print(f"skipped unreadable photos {skipped} time(s) (the warnings above name them)")
         if any(isinstance(c, StopOnInterrupt) and c.interrupted for c in trainer.callbacks):
             kept = [o for o in HydraConfig.get().overrides.task if not o.startswith(("ckpt_path=", "hydra.run.dir="))]
             print(
