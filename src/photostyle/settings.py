@@ -40,6 +40,8 @@ def optimize_loss() -> dict:
         content_weight=1.0,
         style_weight=1.0,
         photoreal_weight=1e4,
+        # Luan et al.'s term sees the saved, clipped photo; training's sees the network's output (conf/loss/).
+        photoreal_clipped=True,
     )
 
 
