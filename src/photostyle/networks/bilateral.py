@@ -3,9 +3,9 @@
 A small network looks at a fixed-size thumbnail and predicts a bilateral grid of 3x4 affine
 colour transforms; every pixel's output is the transform sliced from the grid at its position
 (and, with more than one bin, at its learned grey level, one linear map of its colour) applied
-to its own colour. Nothing at full resolution can move an edge or invent
-texture, which is why it stays a photograph, and the full-resolution work is a few cheap
-passes, which is why it is fast.
+to its own colour. Nothing at full resolution can move an edge or invent texture, which is
+why it stays a photograph, and the full-resolution work is a few cheap passes, which is why
+it is fast.
 """
 
 import torch

@@ -38,9 +38,8 @@ class StyleTransferSystem(pl.LightningModule):
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.sample_count = sample_count
-        self._samples: list[
-            tuple[torch.Tensor, torch.Tensor]
-        ] = []  # (contents, outputs) of this validation's first photos
+        # (contents, outputs) of the first validation photos, gathered batch by batch
+        self._samples: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         # Networks may leave [0, 1] a little (see BilateralNet); this is what a saved photo shows.
