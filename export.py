@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import hydra
@@ -11,8 +10,9 @@ from omegaconf import DictConfig
 
 import photostyle
 from photostyle.errors import PhotostyleError, exit_on_user_error
+from photostyle.files import atomic_write
 from photostyle.training.checkpoints import load_checkpoint, network_config, network_state
-from photostyle.training.onnx_export import export_onnx, max_abs_difference
+from photostyle.training.onnx_export import max_abs_difference, onnx_model
 
 
 def _style_fingerprint(path: str) -> str:
@@ -51,21 +51,18 @@ def main(cfg: DictConfig) -> None:
             raise PhotostyleError(f"out={out} is a folder; give a file name such as {out / 'model.onnx'}")
         if not out.parent.is_dir():
             raise PhotostyleError(f"folder {out.parent} does not exist; create it or choose another out=")
-        # Checked beside `out` before it takes out's name: a failed check leaves an older model in place.
-        unchecked = out.with_name(f".{out.name}.{os.getpid()}.part")
-        try:
-            export_onnx(net, unchecked, metadata, cfg.opset, cfg.pixels)
-            difference = max_abs_difference(net, unchecked, [tuple(size) for size in cfg.check_sizes])
-            sizes = ", ".join(f"{h}x{w}" for h, w in cfg.check_sizes)
-            # Bytes out: where float32 rounding lands next to a half, a level may round the other way.
-            if difference > cfg.tolerance + (1 / 255 if cfg.pixels == "uint8" else 0):
-                raise PhotostyleError(
-                    f"onnxruntime differs from PyTorch by {difference:.2e} (> {cfg.tolerance}) at {sizes};"
-                    f" the export is wrong, {out} was not written"
-                )
-            os.replace(unchecked, out)
-        finally:
-            unchecked.unlink(missing_ok=True)
+        # Checked in memory before anything is written: a failed check leaves an older model in place.
+        model = onnx_model(net, metadata, cfg.opset, cfg.pixels)
+        difference = max_abs_difference(net, model, [tuple(size) for size in cfg.check_sizes])
+        sizes = ", ".join(f"{h}x{w}" for h, w in cfg.check_sizes)
+        # Bytes out: where float32 rounding lands next to a half, a level may round the other way.
+        if difference > cfg.tolerance + (1 / 255 if cfg.pixels == "uint8" else 0):
+            raise PhotostyleError(
+                f"onnxruntime differs from PyTorch by {difference:.2e} (> {cfg.tolerance}) at {sizes};"
+                f" the export is wrong, {out} was not written"
+            )
+        with atomic_write(out) as stream:
+            stream.write(model)
         print(
             f"wrote {out} ({cfg.pixels} pixels, opset {cfg.opset}); max |onnxruntime - PyTorch| = {difference:.2e}"
             f" at {sizes}"

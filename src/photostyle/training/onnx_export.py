@@ -84,7 +84,13 @@ def example_inputs(net: nn.Module, pixels: str, image: torch.Tensor) -> dict[str
 
 
 def export_onnx(net: nn.Module, path: Path, metadata: dict[str, str], opset: int = 18, pixels: str = "uint8") -> None:
-    """Write `net` as ONNX with dynamic batch, height and width, plus metadata, atomically."""
+    """Write `net` as ONNX (see onnx_model), atomically."""
+    with atomic_write(Path(path)) as stream:
+        stream.write(onnx_model(net, metadata, opset, pixels))
+
+
+def onnx_model(net: nn.Module, metadata: dict[str, str], opset: int = 18, pixels: str = "uint8") -> bytes:
+    """`net` as a checked ONNX model with dynamic batch, height and width, plus metadata."""
     if pixels not in PIXEL_DTYPES:
         raise PhotostyleError(f"pixels={pixels} is not one of {', '.join(PIXEL_DTYPES)}")
     module = deployed(net)
@@ -113,14 +119,16 @@ def export_onnx(net: nn.Module, path: Path, metadata: dict[str, str], opset: int
     for key, value in metadata.items():
         model.metadata_props.add(key=key, value=str(value))
     onnx.checker.check_model(model, full_check=True)
-    with atomic_write(Path(path)) as stream:
-        stream.write(model.SerializeToString())
+    return model.SerializeToString()
 
 
-def max_abs_difference(net: nn.Module, path: Path, sizes: list[tuple[int, int]], seed: int = 0) -> float:
+def max_abs_difference(net: nn.Module, model: Path | bytes, sizes: list[tuple[int, int]], seed: int = 0) -> float:
     """Largest |onnxruntime - PyTorch| of the stylized photo, in [0, 1] units, over random images
-    of the given (height, width) sizes (for a uint8 model, one rounding flip is 1 / 255)."""
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    of the given (height, width) sizes (for a uint8 model, one rounding flip is 1 / 255).
+
+    `model`: an .onnx file, or the model's bytes (checked before anything is written)."""
+    source = model if isinstance(model, bytes) else str(model)
+    session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
     pixels = "uint8" if session.get_inputs()[0].type == "tensor(uint8)" else "float32"
     generator = torch.Generator().manual_seed(seed)
     module = deployed(net)
