@@ -126,9 +126,13 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
 class PhotorealStyleLoss(nn.Module):
     """The weighted terms against one style photo.
 
-    Call `set_style` once with the style photo (and its label masks, for DPST's semantic
-    style loss) first; the style targets are kept as non-persistent buffers, so they never
-    enter checkpoints.
+    Every term beyond content and style is off unless given, so the bare constructor is Gatys et
+    al.'s loss; conf/loss/photoreal.yaml holds training's recipe, and settings.optimize_loss and
+    settings.look_loss hold optimize's.
+
+    Call `set_style` once with the style photo (and its label masks, for DPST's semantic style
+    loss) first; the style targets are kept as non-persistent buffers, so they never enter
+    checkpoints.
     """
 
     def __init__(
@@ -146,7 +150,7 @@ class PhotorealStyleLoss(nn.Module):
         content_colours: float = 0.0,
         colour_weight: float = 0.0,
         colour_directions: int = 32,
-        photoreal_clipped: bool = True,
+        photoreal_clipped: bool = False,
     ):
         super().__init__()
         weights = dict(
