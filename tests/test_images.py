@@ -1,4 +1,5 @@
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 from PIL import Image
 
 from photostyle.errors import PhotostyleError
-from photostyle.images import find_photos, read_photo, write_photo
+from photostyle.images import JPEG_MAX_EXIF, find_photos, read_photo, write_photo
 
 from conftest import smooth_photo
 
@@ -59,6 +60,89 @@ def test_exif_orientation_is_applied(tmp_path):
     carried = Image.Exif()
     carried.load(photo.exif)
     assert carried[0x0112] == 1
+
+
+def test_a_malformed_exif_tag_costs_the_exif_not_the_photo(tmp_path):
+    """The camera model (an ASCII tag) stored as a RATIONAL: Pillow reads it, but cannot write it
+    back, which once made a readable photo "truncated or corrupt"."""
+    entries = [(0x0112, 3, 1, struct.pack("<HH", 6, 0)), (0x0110, 5, 1, struct.pack("<I", 8))]
+    directory = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHI", *e[:3]) + e[3] for e in entries)
+    exif = b"Exif\0\0II*\0" + struct.pack("<I", 8) + directory + b"\0" * 4
+    photo = read_photo(save(Image.fromarray(smooth_photo(20, 30)), tmp_path / "odd.jpg", exif=exif))
+    assert photo.rgb.shape == (30, 20, 3)  # still turned upright
+    assert photo.exif is None
+
+
+def test_exif_too_long_for_a_jpeg_is_left_out_of_it(tmp_path):
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x927C] = b"maker note " * 7000  # a camera maker's note of 77 kB
+    long_exif = exif.tobytes()
+    assert len(long_exif) > JPEG_MAX_EXIF
+    rgb = smooth_photo(8, 9)
+    write_photo(tmp_path / "x.jpg", rgb, exif=long_exif)
+    assert read_photo(tmp_path / "x.jpg").exif is None
+    write_photo(tmp_path / "x.png", rgb, exif=long_exif)  # PNG has room for it
+    assert read_photo(tmp_path / "x.png").exif == long_exif
+
+
+def test_a_photo_over_pillows_own_guard_is_read_under_a_higher_max_pixels(tmp_path):
+    """182 megapixels, over twice Pillow's decompression-bomb threshold: --max-pixels decides, not Pillow."""
+    path = save(Image.new("1", (13500, 13500)), tmp_path / "scan.png", optimize=True)
+    assert read_photo(path, max_side=64, max_pixels=200_000_000).pixels.shape == (64, 64, 3)
+    with pytest.raises(PhotostyleError, match="over the limit of 100; raise the limit"):
+        read_photo(path, max_side=64, max_pixels=100_000_000)
+
+
+def swapped_profile() -> bytes:
+    """An ICC display profile whose red and blue primaries are sRGB's blue and red."""
+
+    def number(x: float) -> bytes:
+        return struct.pack(">i", round(x * 65536))
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ \0\0\0\0" + number(x) + number(y) + number(z)
+
+    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(2.2 * 256)) + b"\0\0"
+    name = b"swapped\0"
+    tags = [
+        (b"desc", b"desc\0\0\0\0" + struct.pack(">I", len(name)) + name + b"\0" * 79),
+        (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+        (b"rXYZ", xyz(0.1431, 0.0606, 0.7141)),
+        (b"gXYZ", xyz(0.3851, 0.7169, 0.0971)),
+        (b"bXYZ", xyz(0.4361, 0.2225, 0.0139)),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+    ]
+    offset, table, data = 132 + 12 * len(tags), struct.pack(">I", len(tags)), b""
+    for signature, body in tags:
+        data += b"\0" * (-(offset + len(data)) % 4)
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    header = (
+        struct.pack(">I", 128 + len(table) + len(data))
+        + b"lcms\x02\x10\0\0mntrRGB XYZ "
+        + b"\0" * 12
+        + b"acsp"
+        + b"\0" * 28
+        + number(0.9642)
+        + number(1.0)
+        + number(0.8249)
+    )
+    return header.ljust(128, b"\0") + table + data
+
+
+def test_an_embedded_colour_profile_is_applied_with_alpha_and_palettes_too(tmp_path):
+    red = np.zeros((4, 5, 3), np.uint8)
+    red[..., 0] = 200
+    profile = swapped_profile()
+    rgb = read_photo(save(Image.fromarray(red), tmp_path / "rgb.png", icc_profile=profile)).pixels
+    assert rgb[0, 0, 2] > rgb[0, 0, 0]  # the profile's red is sRGB's blue
+    rgba = Image.fromarray(red).convert("RGBA")
+    palette = Image.fromarray(red).convert("P", palette=Image.Palette.ADAPTIVE)
+    for name, image in [("rgba.png", rgba), ("palette.png", palette)]:
+        photo = read_photo(save(image, tmp_path / name, icc_profile=profile))
+        assert np.abs(photo.pixels.astype(int) - rgb).max() <= 2, name
 
 
 def test_max_side_shrinks_keeping_aspect(tmp_path):

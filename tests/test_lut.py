@@ -189,6 +189,7 @@ def test_command_writes_a_cube_that_reproduces_the_model(tmp_path, capsys):
         ("existing output", "--overwrite"),
         ("not .cube", ".cube"),
         ("zero smoothness", "--smoothness"),
+        ("infinite smoothness", "--smoothness inf"),
     ],
 )
 def test_mistakes_get_one_line_with_the_fix(tmp_path, capsys, case, expected):
@@ -204,6 +205,7 @@ def test_mistakes_get_one_line_with_the_fix(tmp_path, capsys, case, expected):
         "existing output": [model, "-o", tmp_path / "old.cube"],
         "not .cube": [model, "-o", tmp_path / "x.png"],
         "zero smoothness": [model, "-o", tmp_path / "x.cube", "--smoothness", "0"],
+        "infinite smoothness": [model, "-o", tmp_path / "x.cube", "--smoothness", "inf"],
     }[case]
     status, out, err = lut_command(*args, capsys=capsys)
     lines = err.strip().splitlines()

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_serve import jpeg
 
+from photostyle.arguments import build_parser
 from photostyle.inference.serve import create_app
 
 from conftest import live_server
@@ -194,3 +195,21 @@ def test_posts_from_other_origins_are_refused(models_dir, origin, status):
         assert (
             client.get("/api/models", headers=headers).status_code == 200
         )  # reading is left to the browser's CORS rules
+
+
+@pytest.mark.parametrize(
+    "option, value, expected",
+    [
+        ("--max-upload-mb", "nan", "not a positive, finite number"),
+        ("--max-upload-mb", "inf", "not a positive, finite number"),
+        ("--max-upload-mb", "-1", "not a positive, finite number"),
+        ("--port", "70000", "not a port number"),
+        ("--port", "0", "not a port number"),
+    ],
+)
+def test_serve_refuses_a_bad_limit_or_port_before_it_starts(tmp_path, capsys, option, value, expected):
+    """Once a traceback (nan, inf, a port over 65535) or a server that refused every upload (-1)."""
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["serve", str(tmp_path), option, value])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stopped.value.code == 2 and option in error and expected in error, error

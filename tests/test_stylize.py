@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from photostyle.inference.runtime import StyleModel
+from photostyle.inference.stylize import stylize_paths
 
 from conftest import PHOTOSTYLE, PYTHON, run, save_photo, smooth_photo
 
@@ -123,6 +124,14 @@ def test_refuses_to_overwrite_inputs_and_existing_outputs(tiny_model, tmp_path):
     (tmp_path / "out" / "x.jpg").write_bytes(b"old")
     assert stylize(tiny_model, source, "-o", tmp_path / "out", "--overwrite").returncode == 0
     assert (tmp_path / "out" / "x.jpg").read_bytes() == first
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_as_input(tiny_model, tmp_path):
+    folder = tmp_path / "photos"
+    save_photo(folder / "a.jpg", 16, 16)
+    for _ in range(2):  # the second run once took the first run's result for a photo to stylize
+        assert stylize_paths(tiny_model, [folder], folder / "styled", overwrite=True) == []
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*.jpg")) == ["a.jpg", "styled/photos/a.jpg"]
 
 
 def one_error_line(result) -> str:

@@ -2,6 +2,7 @@
 file."""
 
 import itertools
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -108,6 +109,31 @@ def test_rotation_is_kept_as_metadata_and_the_pixels_unrotated(tmp_path):
     assert seen == [(48, 64, 3)] * 10  # the frame function sees the frames as stored
     frame = decoded(tmp_path / "out.mov")[0]
     assert (frame.width, frame.height, frame.rotation) == (64, 48, 90)
+
+
+def test_anamorphic_footage_keeps_its_pixel_aspect_ratio(tmp_path):
+    source = write_clip(tmp_path / "wide.mp4", frames=5, pixel_aspect=Fraction(4, 3))
+    stylize_video(source, tmp_path / "out.mp4", invert, progress=False)
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert container.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+
+
+def test_an_rgb_coded_clip_is_written_as_yuv_tagged_with_the_matrix_it_was_converted_with(tmp_path):
+    """PNG frames in a .mov carry the RGB matrix code, which H.264 4:2:0 cannot use."""
+    source = write_clip(tmp_path / "frames.mov", frames=5, codec="png")
+    stylize_video(source, tmp_path / "out.mov", lambda frame: frame, crf=0, progress=False)
+    after = decoded(tmp_path / "out.mov")
+    assert after[0].format.name.endswith("420p") and after[0].colorspace == 1  # BT.709, full range as the PNGs
+    tagged = np.stack([f.to_ndarray(format="rgb24", src_colorspace=f.colorspace) for f in after]).astype(int)
+    # 4:2:0 blurs the colours; their mean, converted with the tagged matrix, stays the source's.
+    assert np.abs(tagged.mean(axis=(0, 1, 2)) - rgb(decoded(source)).mean(axis=(0, 1, 2))).max() < 2
+
+
+def test_audio_that_outlasts_the_video_in_matroska_is_no_sign_of_a_cut(tmp_path):
+    """Matroska states only the whole file's duration, here the audio's 1.5 s against 0.4 s of video."""
+    source = write_clip(tmp_path / "clip.mkv", frames=10, audio=("libopus",), audio_seconds=1.5)
+    result = stylize_video(source, tmp_path / "out.mkv", invert, progress=False)
+    assert result.frames == 10 and result.warning is None
 
 
 def test_odd_size_is_kept_exactly(tmp_path):

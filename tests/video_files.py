@@ -1,5 +1,6 @@
 """Making small video clips with PyAV for the tests, and reading back what a clip holds."""
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -22,14 +23,18 @@ def write_clip(
     pts: list[int] | None = None,
     options: dict | None = None,
     muxer: str | None = None,
+    audio_seconds: float | None = None,
+    pixel_aspect: Fraction | None = None,
 ) -> Path:
     """A small clip of a smooth photo drifting sideways, at FPS (or at `pts` in 1/FPS units), with a tone on
-    each audio codec given."""
+    each audio codec given, as long as the video unless `audio_seconds` says otherwise."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format=muxer, options=options or {}) as container:
         video = container.add_stream(codec, rate=FPS)
         video.width, video.height = width, height
-        video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        video.pix_fmt = "rgb24" if codec == "png" else "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        if pixel_aspect is not None:
+            video.codec_context.sample_aspect_ratio = pixel_aspect
         if rotation is not None:
             video.set_display_rotation(rotation)
         # "strict": ffmpeg's own Vorbis encoder is marked experimental.
@@ -44,7 +49,7 @@ def write_clip(
             container.mux(video.encode(frame))
         container.mux(video.encode())
         for track in tracks:
-            write_tone(container, track, seconds=frames / FPS)
+            write_tone(container, track, seconds=audio_seconds or frames / FPS)
     return path
 
 

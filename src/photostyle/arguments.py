@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import math
 from pathlib import Path
 
 from photostyle import settings
@@ -12,6 +13,20 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    value = float(text)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive, finite number")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (1 to 65535)")
     return value
 
 
@@ -232,7 +247,7 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)"
     )
-    serve.add_argument("--port", type=_positive_int, default=8000, help="(default: %(default)s)")
+    serve.add_argument("--port", type=_port, default=8000, help="(default: %(default)s)")
     serve.add_argument(
         "--workers",
         type=_positive_int,
@@ -248,7 +263,7 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
     )
     serve.add_argument(
         "--max-upload-mb",
-        type=float,
+        type=_positive_number,
         default=settings.SERVE_MAX_UPLOAD_MB,
         help="largest upload accepted, counted as it arrives (default: %(default)s)",
     )

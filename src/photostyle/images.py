@@ -30,11 +30,17 @@ WRITABLE_FORMATS = {
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 # Pillow's own decompression-bomb threshold (about 89.5 megapixels).
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
+# decode_photo checks each photo's size against its max_pixels from the header, before decoding.
+# Pillow's own guard, on as well, would refuse anything over twice its threshold whatever
+# --max-pixels says.
+Image.MAX_IMAGE_PIXELS = None
 _EXIF_ORIENTATION = 0x0112
+# The most EXIF a JPEG's APP1 marker holds; longer EXIF (a big maker note) is left out of a JPEG.
+JPEG_MAX_EXIF = 65533
 
 
 class ImageTooLarge(PhotostyleError):
-    """A photo over the pixel limit (or Pillow's decompression-bomb guard), known from its header."""
+    """A photo over the pixel limit, known from its header."""
 
 
 @dataclass
@@ -51,15 +57,31 @@ class Photo:
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:
-    """Convert an image with an embedded ICC profile to sRGB; keep it as is if the profile is unusable."""
+    """Convert an image with an embedded colour ICC profile to sRGB; keep it as is if the profile is unusable."""
     profile = image.info.get("icc_profile")
-    if not profile or image.mode not in ("RGB", "CMYK"):
+    if not profile or image.mode not in ("RGB", "RGBA", "CMYK", "P", "PA"):
         return image
+    if image.mode in ("P", "PA"):  # a palette's colours are in the profile's space too
+        image = image.convert("RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
-        return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        return ImageCms.profileToProfile(
+            image, source, ImageCms.createProfile("sRGB"), outputMode="RGBA" if image.mode == "RGBA" else "RGB"
+        )
     except Exception:  # a broken profile is not a broken photo; Pillow raises many types for it
         return image
+
+
+def _exif_bytes(exif: Image.Exif) -> bytes | None:
+    """The EXIF to carry into the output; None when there is none, or when a malformed tag, which
+    Pillow read but cannot write back (it raises several types for it), makes it unwritable: the
+    photo is fine without it."""
+    if not len(exif):
+        return None
+    try:
+        return exif.tobytes()
+    except Exception:
+        return None
 
 
 def _pixels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -115,19 +137,19 @@ def decode_photo(
                 image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
             exif = image.getexif()
             oriented = _EXIF_ORIENTATION in exif
+            # Without these, exif_transpose writes the EXIF back into image.info, which fails on a
+            # malformed tag; _exif_bytes writes it once, and can do without it.
+            for key in ("exif", "Raw profile type exif"):
+                image.info.pop(key, None)
             ImageOps.exif_transpose(image, in_place=True)  # a copy would be one more photo in memory
             pixels, alpha = _pixels(_to_srgb(image))
             if oriented:
                 exif[_EXIF_ORIENTATION] = 1  # the pixels are upright now
-            exif_bytes = exif.tobytes() if len(exif) else None
+            exif_bytes = _exif_bytes(exif)
     except (PhotostyleError, PermissionError):
         raise
     except UnidentifiedImageError:
         raise PhotostyleError(f"{name} is not an image Pillow can read; re-save it as JPEG or PNG") from None
-    except Image.DecompressionBombError:
-        raise ImageTooLarge(
-            f"{name} declares a huge size (decompression bomb guard); it is not a usable photo"
-        ) from None
     except MemoryError:
         raise
     # A corrupt file makes Pillow's decoders raise almost any type (TypeError, struct.error, ...).
@@ -190,7 +212,8 @@ def save_photo(
     image = Image.fromarray(pixels)
     # Not into TIFF: a TIFF's "EXIF" from Pillow is its own first directory, whose layout tags
     # (bits per sample, sample format) would contradict the 8-bit RGB written here.
-    options: dict = {"exif": exif} if exif and file_format in ("JPEG", "PNG", "WEBP") else {}
+    fits = file_format != "JPEG" or len(exif or b"") <= JPEG_MAX_EXIF
+    options: dict = {"exif": exif} if exif and fits and file_format in ("JPEG", "PNG", "WEBP") else {}
     if file_format in ("JPEG", "WEBP"):
         options["quality"] = quality
     if file_format == "JPEG":
@@ -198,19 +221,26 @@ def save_photo(
     image.save(stream, format=file_format, **options)
 
 
-def find_photos(inputs: list[Path], extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[tuple[Path, Path]]:
+def find_photos(
+    inputs: list[Path], extensions: tuple[str, ...] = IMAGE_EXTENSIONS, skip: Path | None = None
+) -> list[tuple[Path, Path]]:
     """Expand files and folders (recursively, for files with `extensions`) into (photo, relative output path) pairs.
 
     A file keeps its name; a folder's photos keep their path below the folder's own name,
-    so two folders with same-named files never collide.
+    so two folders with same-named files never collide. A folder's search leaves out what is
+    below `skip`: stylize's output folder, inside an input folder, holds earlier results.
     """
+    skipped = skip.resolve() if skip is not None else None
     found = []
     for given in map(Path, inputs):
         if given.is_dir():
             photos = sorted(
                 p
                 for p in given.rglob("*")
-                if p.suffix.lower() in extensions and p.is_file() and not p.name.startswith(".")
+                if p.suffix.lower() in extensions
+                and p.is_file()
+                and not p.name.startswith(".")
+                and not (skipped and p.resolve().is_relative_to(skipped))
             )
             found += [(p, Path(given.resolve().name) / p.relative_to(given)) for p in photos]
         elif given.exists():

@@ -1,6 +1,7 @@
 """`photostyle lut`: a style model's look as a 3D LUT (.cube). The model runs on a set of
 photos; the pairs (photo colour, model output) it gives are fitted by a lattice (lattice_fit)."""
 
+import math
 import os
 import sys
 import time
@@ -148,8 +149,10 @@ def make_lut(
     """Fit a size^3 LUT to the model on photos and folders (the bundled photos by default) and write it as .cube."""
     if size not in settings.LUT_SIZES:
         raise PhotostyleError(f"--size {size} is not a LUT size tools read; use 17, 33 or 65")
-    if not smoothness > 0:
-        raise PhotostyleError(f"--smoothness {smoothness} must be > 0 (for example {settings.LUT_SMOOTHNESS})")
+    if not 0 < smoothness < math.inf:
+        raise PhotostyleError(
+            f"--smoothness {smoothness} must be a positive, finite number (for example {settings.LUT_SMOOTHNESS})"
+        )
     check_output(output, overwrite)
     model = StyleModel(model_path)
     folders = photos or bundled_photos()

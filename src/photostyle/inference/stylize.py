@@ -32,7 +32,7 @@ def _output_suffix(source: Path) -> str:
 
 def plan_outputs(inputs: list[Path], output_dir: Path, overwrite: bool) -> list[tuple[Path, Path]]:
     """(photo or clip, output file) pairs, refusing collisions, overwriting inputs and (unless asked) outputs."""
-    pairs = find_photos(inputs, IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
+    pairs = find_photos(inputs, IMAGE_EXTENSIONS + VIDEO_EXTENSIONS, skip=output_dir)
     if not pairs:
         raise PhotostyleError(
             f"no photos or videos found in {', '.join(map(str, inputs))}"

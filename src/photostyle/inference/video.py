@@ -32,6 +32,8 @@ VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
 # H.264 beside any audio codec they carry.
 MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 DEFAULT_PRESET = "medium"  # x264's own default
+# ffmpeg's colour matrix codes (AVColorSpace) that the encoder's tags may need.
+RGB, BT709 = 0, 1
 
 
 @dataclass
@@ -117,10 +119,24 @@ def _stated_span(
     if stream.duration and stream.time_base:
         start = (stream.start_time or 0) * stream.time_base
         return start, start + stream.duration * stream.time_base
-    if clip.duration:
-        start = Fraction(clip.start_time or 0, av.time_base)
+    start = Fraction(clip.start_time or 0, av.time_base)
+    tagged = _tagged_duration(stream)
+    if tagged is not None:
+        return start, start + tagged
+    # The container's duration spans every stream: the video's only where there is no audio.
+    if clip.duration and not clip.streams.audio:
         return start, start + Fraction(clip.duration, av.time_base)
     return None
+
+
+def _tagged_duration(stream: av.video.stream.VideoStream) -> Fraction | None:
+    """The stream's own duration from its DURATION tag ("00:00:01.480000000"), which Matroska files
+    written by ffmpeg carry per stream; None without one."""
+    try:
+        hours, minutes, seconds = stream.metadata["DURATION"].split(":")
+        return (int(hours) * 60 + int(minutes)) * 60 + Fraction(seconds)
+    except (KeyError, ValueError):
+        return None
 
 
 def _frame_step(stream: av.video.stream.VideoStream) -> int:
@@ -145,8 +161,12 @@ def _add_encoder(
     encoder.options = {"crf": str(crf), "preset": preset}
     encoder.codec_context.thread_count = 0  # x264 picks from the cores
     context, source = encoder.codec_context, stream.codec_context
-    context.colorspace, context.color_range = first.colorspace, first.color_range
+    # An RGB-coded source (PNG or QuickTime Animation in a .mov) is written as YUV, with BT.709's matrix.
+    context.colorspace = BT709 if first.colorspace == RGB else first.colorspace
+    context.color_range = first.color_range
     context.color_primaries, context.color_trc = source.color_primaries, source.color_trc
+    if source.sample_aspect_ratio:  # anamorphic footage keeps its shape
+        context.sample_aspect_ratio = source.sample_aspect_ratio
     matrix = _display_matrix(first)
     if matrix is not None:
         encoder.set_display_matrix(matrix)
@@ -217,7 +237,8 @@ def _stylized(
     # The same YUV <-> RGB matrix and range both ways, so an identity stylize_frame gives the clip back.
     rgb = frame.to_ndarray(format="rgb24", src_color_range=frame.color_range, interpolation=EXACT_TO_RGB)  # (H, W, 3)
     out = av.VideoFrame.from_ndarray(stylize_frame(rgb), format="rgb24")
-    out = out.reformat(format=encoder.pix_fmt, dst_colorspace=frame.colorspace, dst_color_range=frame.color_range)
+    context = encoder.codec_context
+    out = out.reformat(format=encoder.pix_fmt, dst_colorspace=context.colorspace, dst_color_range=frame.color_range)
     out.pts, out.time_base, out.duration = frame.pts, frame.time_base, frame.duration
     return out
 
