@@ -5,13 +5,12 @@ import json
 from pathlib import Path
 
 import hydra
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 import photostyle
 from photostyle.errors import PhotostyleError, exit_on_user_error
 from photostyle.files import atomic_write
-from photostyle.training.checkpoints import load_checkpoint, network_config, network_state
+from photostyle.training.checkpoints import load_checkpoint, network_config, network_state, saved_network
 from photostyle.training.onnx_export import max_abs_difference, onnx_model
 
 
@@ -20,14 +19,31 @@ def _style_fingerprint(path: str) -> str:
     return f"{file.name} sha256:{hashlib.sha256(file.read_bytes()).hexdigest()[:16]}" if file.is_file() else file.name
 
 
+def _check_settings(cfg: DictConfig) -> None:
+    """export.yaml's values, each of its type (Hydra takes `overwrite=no` as the string "no")."""
+    if not cfg.ckpt or not cfg.out:
+        raise PhotostyleError("pass both ckpt=RUN_DIR/checkpoints/last.ckpt and out=model.onnx")
+    if not isinstance(cfg.overwrite, bool):
+        raise PhotostyleError(f"overwrite={cfg.overwrite} must be true or false")
+    if not isinstance(cfg.opset, int) or isinstance(cfg.opset, bool):
+        raise PhotostyleError(f"opset={cfg.opset} must be a whole number, e.g. 18")
+    if not isinstance(cfg.tolerance, (int, float)) or isinstance(cfg.tolerance, bool):
+        raise PhotostyleError(f"tolerance={cfg.tolerance} must be a number, e.g. 1e-3")
+    sizes = cfg.check_sizes
+    if not sizes or not all(
+        len(size) == 2 and all(isinstance(side, int) and not isinstance(side, bool) and side >= 1 for side in size)
+        for size in sizes
+    ):
+        raise PhotostyleError(f"check_sizes={sizes} must list [height, width] pairs of whole numbers, e.g. [[64, 64]]")
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="export")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error("export.py"):
-        if not cfg.ckpt or not cfg.out:
-            raise PhotostyleError("pass both ckpt=RUN_DIR/checkpoints/last.ckpt and out=model.onnx")
+        _check_settings(cfg)
         checkpoint = load_checkpoint(Path(cfg.ckpt))
         run = checkpoint["hyper_parameters"]
-        net = instantiate(network_config(checkpoint))
+        net = saved_network(checkpoint)
         try:
             net.load_state_dict(network_state(checkpoint))
         except RuntimeError as error:  # the weights belong to another network than the saved config names
@@ -36,6 +52,11 @@ def main(cfg: DictConfig) -> None:
                 f"{cfg.ckpt}: its weights do not fit the network its config names ({reason}); "
                 f"export a checkpoint that train.py wrote unchanged"
             ) from None
+        if not all(value.isfinite().all() for value in net.state_dict().values() if value.is_floating_point()):
+            raise PhotostyleError(
+                f"{cfg.ckpt} holds NaN or infinite weights: its training diverged; train again with a lower"
+                " optimizer.lr, or export an earlier checkpoint"
+            )
         metadata = {
             "photostyle_version": photostyle.__version__,
             "style_image": _style_fingerprint(run["style"]["image"]),
@@ -56,7 +77,7 @@ def main(cfg: DictConfig) -> None:
         difference = max_abs_difference(net, model, [tuple(size) for size in cfg.check_sizes])
         sizes = ", ".join(f"{h}x{w}" for h, w in cfg.check_sizes)
         # Bytes out: where float32 rounding lands next to a half, a level may round the other way.
-        if difference > cfg.tolerance + (1 / 255 if cfg.pixels == "uint8" else 0):
+        if not difference <= cfg.tolerance + (1 / 255 if cfg.pixels == "uint8" else 0):
             raise PhotostyleError(
                 f"onnxruntime differs from PyTorch by {difference:.2e} (> {cfg.tolerance}) at {sizes};"
                 f" the export is wrong, {out} was not written"

@@ -13,9 +13,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from photostyle.errors import exit_on_user_error
+from photostyle.errors import PhotostyleError, exit_on_user_error
 from photostyle.training.callbacks import StopOnInterrupt
-from photostyle.training.checkpoints import check_same_training, load_checkpoint, resume_checkpoint
+from photostyle.training.checkpoints import (
+    check_new_run_dir,
+    check_same_training,
+    load_checkpoint,
+    resume_checkpoint,
+)
 
 OmegaConf.register_new_resolver("project_root", lambda: str(Path(__file__).resolve().parent), replace=True)
 # Lightning warns that a loader resumed mid-epoch starts afresh; ours draws by step number, so it carries on exactly.
@@ -27,6 +32,11 @@ def main(cfg: DictConfig) -> None:
     with exit_on_user_error("train.py"):
         # No network here or in CI: wandb writes its run locally unless told otherwise.
         os.environ.setdefault("WANDB_MODE", "offline")
+        if cfg.scheduler and not cfg.trainer.max_steps >= 1:  # -1, Lightning's "no limit", has no schedule's end
+            raise PhotostyleError(
+                f"trainer.max_steps={cfg.trainer.max_steps}: the learning rate's schedule needs a number of steps,"
+                " e.g. 200 (or scheduler=null for a constant rate)"
+            )
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = instantiate(cfg.data)
         system = instantiate(
@@ -47,10 +57,16 @@ def main(cfg: DictConfig) -> None:
         if resume:
             # An unsafe, foreign or differently configured checkpoint gets one line here, not a traceback later.
             check_same_training(load_checkpoint(resume), system.hparams, resume)
+        else:
+            check_new_run_dir(Path(cfg.run_dir))
         start = time.monotonic()
         trainer.fit(system, datamodule=datamodule, ckpt_path=resume)
-        checkpoints = Path(cfg.run_dir) / "checkpoints"
         print(f"trained to step {trainer.global_step} in {(time.monotonic() - start) / 60:.1f} min")
+        if not all(weight.isfinite().all() for weight in system.net.parameters()):
+            raise PhotostyleError(
+                "training diverged: the network's weights are NaN or infinite, and so are those in last.ckpt;"
+                " train again with a lower optimizer.lr"
+            )
         if skipped := datamodule.skipped_photos():
             print(f"skipped unreadable photos {skipped} time(s) (the warnings above name them)")
         if any(isinstance(c, StopOnInterrupt) and c.interrupted for c in trainer.callbacks):
@@ -61,10 +77,10 @@ def main(cfg: DictConfig) -> None:
                 file=sys.stderr,
             )
             sys.exit(130)
-        print(
-            f"run folder: {cfg.run_dir}\nlast checkpoint: {checkpoints / 'last.ckpt'}\nbest checkpoint: "
-            f"{checkpoints / 'best.ckpt'}"
-        )
+        last = next((c.last_model_path for c in trainer.checkpoint_callbacks if c.last_model_path), "")
+        best = next((c.best_model_path for c in trainer.checkpoint_callbacks if c.best_model_path), "")
+        print(f"run folder: {cfg.run_dir}\nlast checkpoint: {last or 'none (no step trained)'}")
+        print(f"best checkpoint: {best or 'none (no validation ran: it runs every trainer.val_check_interval steps)'}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ config as train.py composes it; training, exporting and stylizing through the re
 
 import argparse
 import csv
+import shutil
 import socket
 import subprocess
 import sys
@@ -81,6 +82,8 @@ def read_pairs(bench: Path) -> dict[str, dict[str, str]]:
 
 def train_and_export(run_dir: Path, overrides: list[str]) -> Path:
     """train.py into run_dir with the given overrides (CSV logging only), then export.py; the model's path."""
+    # A benchmark's rerun trains afresh into its folder, where train.py refuses another run's checkpoints.
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     subprocess.run(
         [sys.executable, "train.py", "logger=csv", f"hydra.run.dir={run_dir}", *overrides],
         cwd=ROOT,

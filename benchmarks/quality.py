@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
 
 from benchmarks.common import (
     CONFIRMATION_PAIRS,
@@ -50,7 +49,7 @@ from photostyle.evaluation.evaluate import (
     write_text,
 )
 from photostyle.files import atomic_write
-from photostyle.training.checkpoints import load_checkpoint, network_config
+from photostyle.training.checkpoints import load_checkpoint, saved_network
 from photostyle.training.tensors import load
 
 SIDE = 512
@@ -73,7 +72,7 @@ WIN_SHARE = 7 / 8
 def untrained_method(checkpoint: Path) -> Method:
     """The trained model's network as it was before training: with the default recipe, its
     global map to the style's colour statistics alone."""
-    net = instantiate(network_config(load_checkpoint(checkpoint))).eval()
+    net = saved_network(load_checkpoint(checkpoint)).eval()
 
     def run(path: Path, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         if hasattr(net, "set_style"):

@@ -31,6 +31,14 @@ TRAIN_MISTAKES = {
     "thumbnail off the grid": (["model=bilateral", "model.thumbnail_size=100"], "thumbnail_size=100"),
     "style colours out of range": (["model=bilateral", "model.style_colours=1.5"], "style_colours=1.5"),
     "content colours out of range": (["loss.content_colours=-1"], "content_colours=-1"),
+    "no end to the schedule": (["trainer.max_steps=-1"], "trainer.max_steps=-1"),
+    "zero matting epsilon": (["loss.matting_eps=0"], "matting_eps=0"),
+    "negative style size": (["style.size=-1"], "style.size=-1"),
+    "zero thumbnail": (["model=bilateral", "model.thumbnail_size=0"], "thumbnail_size=0"),
+    "zero thumbnail samples": (["model=bilateral", "model.thumbnail_samples=0"], "thumbnail_samples=0"),
+    "zero tone bins": (["model=bilateral", "model.grid_depth=0"], "grid_depth=0"),
+    "crop too small for the VGG loss": (["data.crop_size=4"], "crop_size=4"),
+    "only unreadable photos": (["data.root={unreadable}"], "no training photo of data.root"),
 }
 
 
@@ -44,8 +52,14 @@ THROUGH_THE_PROCESS = {"unknown model", "unknown key", "negative steps", "negati
 def _train_overrides(case: str, photo_folder: Path, style_photo: Path, tmp_path: Path) -> list[str]:
     (tmp_path / "empty").mkdir()
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 broken")
+    (tmp_path / "unreadable").mkdir()
+    for name in ("a.jpg", "b.png"):
+        (tmp_path / "unreadable" / name).write_bytes(b"\xff\xd8 broken")
     overrides, _ = TRAIN_MISTAKES[case]
-    overrides = [o.format(bad=tmp_path / "bad.jpg", empty=tmp_path / "empty") for o in overrides]
+    overrides = [
+        o.format(bad=tmp_path / "bad.jpg", empty=tmp_path / "empty", unreadable=tmp_path / "unreadable")
+        for o in overrides
+    ]
     # A case that picks its own network leaves out the tiny residual network's settings.
     tiny = [o for o in TINY if not o.startswith("model")] if any(o.startswith("model=") for o in overrides) else TINY
     return [f"data.root={photo_folder}", f"style.image={style_photo}", *tiny, "trainer.max_steps=1", *overrides]
@@ -112,12 +126,30 @@ def trained_checkpoint(tmp_path_factory, tiny_model) -> Path:
     return folder / "run" / "checkpoints" / "last.ckpt"
 
 
-def _other_network(checkpoint: Path, path: Path) -> None:
-    import torch
+def _edited(change):
+    """A maker of a trained checkpoint's copy with change(saved, folder) applied."""
 
-    saved = torch.load(checkpoint, weights_only=True)
-    saved["hyper_parameters"]["model"] = {"_target_": "photostyle.networks.bilateral.BilateralNet"}
-    torch.save(saved, path)
+    def make(checkpoint: Path, path: Path) -> None:
+        import torch
+
+        saved = torch.load(checkpoint, weights_only=True)
+        change(saved, path.parent)
+        torch.save(saved, path)
+
+    return make
+
+
+def _network(config):
+    def change(saved: dict, folder: Path) -> None:
+        saved["hyper_parameters"]["model"] = config(folder) if callable(config) else config
+
+    return _edited(change)
+
+
+def _nan_weights(saved: dict, folder: Path) -> None:
+    for value in saved["state_dict"].values():
+        if value.is_floating_point():
+            value.fill_(float("nan"))
 
 
 def _crafted_pickle(checkpoint: Path, path: Path) -> None:
@@ -135,8 +167,28 @@ EXPORT_MISTAKES = {
         "not a safe",
     ),
     "another network's config": (
-        lambda ckpt, folder: made(folder / "other.ckpt", lambda p: _other_network(ckpt, p)),
+        lambda ckpt, folder: made(
+            folder / "other.ckpt",
+            lambda p: _network({"_target_": "photostyle.networks.bilateral.BilateralNet"})(ckpt, p),
+        ),
         "do not fit",
+    ),
+    "a callable the config names": (
+        lambda ckpt, folder: made(
+            folder / "call.ckpt",
+            lambda p: _network(lambda f: {"_target_": "pathlib.Path.mkdir", "_args_": [str(f / "made_by_it")]})(
+                ckpt, p
+            ),
+        ),
+        "not one of photostyle's",
+    ),
+    "a foreign checkpoint": (
+        lambda ckpt, folder: made(folder / "foreign.ckpt", lambda p: _network("resnet18")(ckpt, p)),
+        "not one of photostyle's",
+    ),
+    "NaN weights": (
+        lambda ckpt, folder: made(folder / "nan.ckpt", lambda p: _edited(_nan_weights)(ckpt, p)),
+        "NaN or infinite weights",
     ),
     "a photo": (
         lambda ckpt, folder: made(folder / "photo.ckpt", lambda p: save_image(p, small_photo(8, 8), format="PNG")),
@@ -153,7 +205,28 @@ def test_export_refuses_each_bad_checkpoint(case, trained_checkpoint, tmp_path):
     result = run(PYTHON, "export.py", f"ckpt={checkpoint}", f"out={tmp_path / 'm.onnx'}")
     assert clean_failure(result, named), result.stderr[-2000:]
     assert "code ran while loading" not in result.stdout + result.stderr
+    assert not (tmp_path / "made_by_it").exists()
     assert not (tmp_path / "m.onnx").exists() and no_leftovers(tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "setting, named",
+    [
+        ("overwrite=no", "overwrite=no must be true or false"),  # once a truthy string: it replaced the file
+        ("check_sizes=[]", "check_sizes=[]"),  # once: written unchecked
+        ("check_sizes=[[0,0]]", "check_sizes=[[0, 0]]"),
+        ("opset=abc", "opset=abc"),
+        ("tolerance=abc", "tolerance=abc"),
+        ("opset=17", "exports as opset 18"),  # once reported as written with opset 17
+    ],
+)
+def test_export_refuses_each_bad_setting(setting, named, trained_checkpoint, tmp_path):
+    out = written(tmp_path / "m.onnx", b"keep me")
+    replace = [] if setting.startswith("overwrite=") else ["overwrite=true"]  # so that the setting is what stops it
+    result = run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}", setting, *replace)
+    assert clean_failure(result, named), result.stderr[-2000:]
+    assert out.read_bytes() == b"keep me" and no_leftovers(tmp_path)
 
 
 @pytest.mark.slow
@@ -171,6 +244,22 @@ def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property):
     assert clean_failure(failed, "was not written") and out.read_bytes() == b"keep me" and no_leftovers(tmp_path)
     assert run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}", "overwrite=true").returncode == 0
     record_property("cases", 4)
+
+
+@pytest.mark.slow
+def test_a_run_names_the_checkpoints_it_wrote_and_a_new_run_refuses_its_folder(photo_folder, style_photo, tmp_path):
+    run_dir = tmp_path / "run"
+    common = [f"data.root={photo_folder}", f"style.image={style_photo}", *TINY, "logger=csv"]
+    # Validation every 5 steps, so 3 steps write no best.ckpt (which train.py once named all the same).
+    steps = ["trainer.max_steps=3", "trainer.val_check_interval=5", f"hydra.run.dir={run_dir}"]
+    first = run(PYTHON, "train.py", *common, *steps)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert f"last checkpoint: {run_dir / 'checkpoints' / 'last.ckpt'}" in first.stdout
+    assert "best checkpoint: none (no validation ran" in first.stdout
+    # A second run into the same folder once wrote last-v1.ckpt beside the first run's last.ckpt.
+    second = run(PYTHON, "train.py", *common, *steps)
+    assert clean_failure(second, "already holds a run's checkpoints", "ckpt_path=last"), second.stderr[-2000:]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["last.ckpt"]
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ def test_train_resume_export_stylize(tmp_path, photo_folder, style_photo):
     assert result.returncode == 0, result.stderr[-3000:]
     last, best = run_dir / "checkpoints" / "last.ckpt", run_dir / "checkpoints" / "best.ckpt"
     assert last.is_file() and best.is_file()
+    assert f"last checkpoint: {last}" in result.stdout and f"best checkpoint: {best}" in result.stdout
     assert "Epoch 0" in result.stdout  # Lightning's progress bar
     with open(run_dir / "csv" / "metrics.csv") as stream:
         rows = list(csv.DictReader(stream))

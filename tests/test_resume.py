@@ -1,6 +1,7 @@
 """Training stopped by Ctrl-C or killed outright resumes with ckpt_path=last and ends with
 the weights of a run that was never interrupted."""
 
+import os
 import signal
 import subprocess
 import time
@@ -66,11 +67,17 @@ def uninterrupted(inputs, tmp_path_factory):
 def test_interrupted_training_resumes_to_the_same_weights(stop, uninterrupted, inputs, tmp_path):
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
-        _train(inputs, run_dir), cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        _train(inputs, run_dir),
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal gives a command
     )
     while not (run_dir / "checkpoints" / "last.ckpt").exists() and process.poll() is None:
         time.sleep(0.02)
-    process.send_signal(stop)
+    # A terminal's Ctrl-C reaches the whole group, the data loader's worker too.
+    os.killpg(process.pid, stop)
     _, stderr = process.communicate(timeout=120)
     stopped_at, _ = _weights(run_dir)
     assert 3 <= stopped_at < MAX_STEPS  # it really stopped part way

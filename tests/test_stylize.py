@@ -9,6 +9,7 @@ import onnx
 import pytest
 from PIL import Image
 
+from photostyle.cli import main
 from photostyle.inference.runtime import StyleModel
 from photostyle.inference.stylize import stylize_paths
 
@@ -132,6 +133,26 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_as_input(tiny_mode
     for _ in range(2):  # the second run once took the first run's result for a photo to stylize
         assert stylize_paths(tiny_model, [folder], folder / "styled", overwrite=True) == []
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*.jpg")) == ["a.jpg", "styled/photos/a.jpg"]
+
+
+def test_compare_lays_photos_beside_their_stylized_versions(tiny_model, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    save_photo(folder / "a.jpg", 30, 40)
+    save_photo(folder / "sub" / "b.png", 40, 30, seed=1)
+    assert stylize_paths(tiny_model, [folder], tmp_path / "out") == []
+    capsys.readouterr()  # the progress bar's lines
+    main(
+        ["compare", str(folder), str(tmp_path / "out" / "photos"), "-o", str(tmp_path / "sheet.png"), "--height", "50"]
+    )
+    sheet = Image.open(tmp_path / "sheet.png")
+    assert sheet.height >= 2 * 50 and sheet.width >= 2 * 30  # two rows, before and after
+    (tmp_path / "out" / "photos" / "a.jpg").unlink()
+    for before, named in [(folder, "a.jpg is missing"), (folder / "sub" / "b.png", "is not a folder")]:
+        with pytest.raises(SystemExit):
+            main(["compare", str(before), str(tmp_path / "out" / "photos"), "-o", str(tmp_path / "again.png")])
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and named in error[0], error
+    assert not (tmp_path / "again.png").exists()
 
 
 def one_error_line(result) -> str:

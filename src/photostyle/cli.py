@@ -44,6 +44,8 @@ def _compare(args: argparse.Namespace) -> None:
 
     rows = []
     before, after = args.before, args.after
+    if not before.is_dir():
+        raise PhotostyleError(f"{before} is not a folder; give the folder of originals and the folder stylize wrote")
     for photo, relative in find_photos([before]):
         stylized = after / relative.relative_to(relative.parts[0]).with_suffix(output_suffix(photo))
         if not stylized.is_file():

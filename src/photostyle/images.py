@@ -103,14 +103,16 @@ def _pixels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
 def read_photo(path: Path, max_side: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
     """Decode any photo file Pillow reads (see decode_photo); errors name the file and the fix."""
     path = Path(path)
-    if not path.exists():
-        raise PhotostyleError(f"{path}: no such file; check the path")
-    if path.is_dir():
-        raise PhotostyleError(f"{path} is a folder, not an image file; pass the photo's own path")
     try:
+        if not path.exists():
+            raise PhotostyleError(f"{path}: no such file; check the path")
+        if path.is_dir():
+            raise PhotostyleError(f"{path} is a folder, not an image file; pass the photo's own path")
         return decode_photo(path, str(path), max_side, max_pixels)
     except PermissionError:
         raise PhotostyleError(f"{path} cannot be read (permission denied); fix its permissions") from None
+    except OSError as error:  # a name too long, a link loop, a disk error
+        raise PhotostyleError(f"{path} cannot be read ({error.strerror or error}); check the path") from None
 
 
 def decode_photo(

@@ -133,10 +133,17 @@ class BilateralNet(nn.Module):
         style_colours: float = 0.0,
     ):
         super().__init__()
-        if thumbnail_size % THUMBNAIL_PER_CELL:
+        if thumbnail_size < THUMBNAIL_PER_CELL or thumbnail_size % THUMBNAIL_PER_CELL:
             raise PhotostyleError(
-                f"model.thumbnail_size={thumbnail_size} must be a multiple of {THUMBNAIL_PER_CELL}, e.g. 144"
+                f"model.thumbnail_size={thumbnail_size} must be a positive multiple of {THUMBNAIL_PER_CELL}, e.g. 144"
             )
+        for name, value in [
+            ("channels", channels),
+            ("grid_depth", grid_depth),
+            ("thumbnail_samples", thumbnail_samples),
+        ]:
+            if value < 1:
+                raise PhotostyleError(f"model.{name}={value} must be a positive whole number")
         if not 0 <= style_colours <= 1:
             raise PhotostyleError(
                 f"model.style_colours={style_colours} must be in [0, 1] (0 leaves the global colour map out)"

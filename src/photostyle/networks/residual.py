@@ -4,6 +4,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from photostyle.errors import PhotostyleError
+
 # The encoder halves the size twice, and the 9x9 reflection pad needs more than 4 pixels
 # at full resolution and 2 at quarter resolution: pad every side by this much first.
 _SIZE_PAD = 4
@@ -50,6 +52,11 @@ class ResidualNet(nn.Module):
 
     def __init__(self, base_channels: int = 32, num_residual_blocks: int = 5, global_skip: bool = True):
         super().__init__()
+        if base_channels < 1 or num_residual_blocks < 0:
+            raise PhotostyleError(
+                f"model.base_channels={base_channels} must be >= 1 and model.num_residual_blocks={num_residual_blocks}"
+                " >= 0"
+            )
         c = base_channels
         self.global_skip = global_skip
         self.down1 = ConvLayer(3, c, 9)

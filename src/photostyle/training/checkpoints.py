@@ -3,8 +3,11 @@
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from photostyle.errors import PhotostyleError
+from photostyle.networks.bilateral import BilateralNet
+from photostyle.networks.residual import ResidualNet
 
 NET_PREFIX = "net."
 # Config keys a resumed run may change: where and how it runs, not what it learns.
@@ -15,7 +18,7 @@ def load_checkpoint(path: Path) -> dict:
     """A Lightning checkpoint written by train.py, loaded with weights_only=True."""
     path = Path(path)
     if not path.is_file():
-        raise PhotostyleError(f"checkpoint {path} does not exist; pass ckpt=RUN_DIR/checkpoints/last.ckpt")
+        raise PhotostyleError(f"checkpoint {path} does not exist; a run's checkpoints are in RUN_DIR/checkpoints/")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
@@ -40,14 +43,52 @@ def load_checkpoint(path: Path) -> dict:
 RETIRED_NETWORK_KEYS = ("banded_from_pixels",)
 
 
+# The networks a checkpoint may name. A checkpoint is a file from anywhere: the network is built by
+# looking its class up here, never by calling whatever its config names (as Hydra's instantiate would).
+NETWORKS: dict[str, type[nn.Module]] = {
+    "photostyle.networks.bilateral.BilateralNet": BilateralNet,
+    "photostyle.networks.residual.ResidualNet": ResidualNet,
+}
+
+
 def network_config(checkpoint: dict) -> dict:
-    """The style network's saved config (Hydra's model group), for instantiate()."""
-    return {k: v for k, v in checkpoint["hyper_parameters"]["model"].items() if k not in RETIRED_NETWORK_KEYS}
+    """The style network's saved config (Hydra's model group): its class's name and arguments."""
+    config = checkpoint["hyper_parameters"]["model"]
+    if not isinstance(config, dict) or config.get("_target_") not in NETWORKS:
+        named = config.get("_target_") if isinstance(config, dict) else config
+        raise PhotostyleError(
+            f"the checkpoint's network is {named!r}, not one of photostyle's ({', '.join(NETWORKS)});"
+            " pass a .ckpt written by train.py"
+        )
+    return {k: v for k, v in config.items() if k not in RETIRED_NETWORK_KEYS}
+
+
+def saved_network(checkpoint: dict) -> nn.Module:
+    """The network a checkpoint's config names, built from its arguments (untrained: see network_state)."""
+    config = network_config(checkpoint)
+    arguments = {k: v for k, v in config.items() if k != "_target_"}
+    try:
+        return NETWORKS[config["_target_"]](**arguments)
+    except TypeError as error:  # an argument the class does not take
+        raise PhotostyleError(
+            f"the checkpoint's network config does not fit its class ({error}); pass a .ckpt written by train.py"
+        ) from None
 
 
 def network_state(checkpoint: dict) -> dict[str, torch.Tensor]:
     """The style network's own weights from a checkpoint's state dict."""
     return {k[len(NET_PREFIX) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(NET_PREFIX)}
+
+
+def check_new_run_dir(run_dir: Path) -> None:
+    """A new run may not write into a folder that holds another run's checkpoints: Lightning would
+    name its own last-v1.ckpt, and ckpt_path=last would then resume the old run."""
+    found = sorted((Path(run_dir) / "checkpoints").glob("*.ckpt"))
+    if found:
+        raise PhotostyleError(
+            f"{run_dir} already holds a run's checkpoints ({found[0].name}); resume that run with ckpt_path=last,"
+            " or give the new one its own hydra.run.dir"
+        )
 
 
 def resume_checkpoint(ckpt_path: str | None, run_dir: Path) -> Path | None:

@@ -4,6 +4,7 @@ import glob
 import hashlib
 import multiprocessing
 import os
+import signal
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ from photostyle.images import IMAGE_EXTENSIONS, read_photo
 from photostyle.training.tensors import to_tensor
 
 GLOB_CHARACTERS = "*?["
+# The VGG loss's deepest layer (relu4_1) sees an eighth of a crop's side.
+MIN_CROP_SIZE = 8
 # Independent random streams drawn from the run's seed.
 PHOTO_ORDER_STREAM, CROP_STREAM = 0, 1
 
@@ -29,19 +32,42 @@ def list_photos(root: Path) -> list[Path]:
 
     Names only: nothing is opened or decoded here, that happens in the loader's workers.
     os.scandir gives each entry's type with its name, so 100k files cost one pass over the
-    folders, not a stat call per file.
+    folders and a stat call per folder, not per file.
     """
-    found, folders = [], [Path(root)]
+    found, folders, seen = [], [Path(root)], set()
     while folders:
-        with os.scandir(folders.pop()) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                if entry.is_dir():
-                    folders.append(Path(entry.path))
-                elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
-                    found.append(Path(entry.path))
+        folder = folders.pop()
+        try:
+            info = folder.stat()
+            if (info.st_dev, info.st_ino) in seen:  # a link back to a folder above it, or one reached twice
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir():
+                        folders.append(Path(entry.path))
+                    elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
+                        found.append(Path(entry.path))
+        except OSError as error:  # an unreadable folder costs its photos, not the run
+            warnings.warn(f"skipping folder {folder}: {error.strerror or error}", stacklevel=1)
     return sorted(found)
+
+
+def _readable(photo: Path) -> bool:
+    """Whether photo decodes, as the loader's workers will read it (a JPEG decodes at a small size, cheaply)."""
+    try:
+        read_photo(photo, max_side=MIN_CROP_SIZE)
+    except PhotostyleError:
+        return False
+    return True
+
+
+def _ignore_ctrl_c(worker_id: int) -> None:
+    """A terminal's Ctrl-C reaches the loader's worker processes too; the main process stops the
+    run after the step in progress (StopOnInterrupt), so a worker must not die of it first."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _is_glob(source: str) -> bool:
@@ -205,8 +231,9 @@ class PhotoDataModule(pl.LightningDataModule):
             raise PhotostyleError(
                 f"data.root={root} is not a folder; point it at a folder of photos (or a glob pattern or list file)"
             )
+        if crop_size < MIN_CROP_SIZE:
+            raise PhotostyleError(f"data.crop_size={crop_size} must be at least {MIN_CROP_SIZE}, e.g. 384")
         for name, value in [
-            ("crop_size", crop_size),
             ("batch_size", batch_size),
             ("load_size", load_size),
             ("epoch_size", epoch_size),
@@ -256,6 +283,12 @@ class PhotoDataModule(pl.LightningDataModule):
                 " add some or point data.root elsewhere"
             )
         train, val = split_photos(photos, source_folder(self.source), self.val_fraction)
+        # Here, not in a loader worker, whose error would come wrapped in the worker's traceback.
+        if not any(_readable(photo) for photo in train):
+            raise PhotostyleError(
+                f"no training photo of data.root={self.source} can be read ({len(train)} tried);"
+                " check that they are photos (JPEG, PNG, ...)"
+            )
         augment = v2.Compose(
             [
                 v2.RandomResizedCrop(self.crop_size, scale=(self.min_scale, 1.0), antialias=True),
@@ -273,6 +306,7 @@ class PhotoDataModule(pl.LightningDataModule):
             sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            worker_init_fn=_ignore_ctrl_c,
         )
 
     def _batches_done(self) -> int:

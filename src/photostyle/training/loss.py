@@ -157,7 +157,6 @@ class PhotorealStyleLoss(nn.Module):
             content_weight=content_weight,
             style_weight=style_weight,
             photoreal_weight=photoreal_weight,
-            matting_eps=matting_eps,
             tv_weight=tv_weight,
             range_weight=range_weight,
             structure_weight=structure_weight,
@@ -166,6 +165,8 @@ class PhotorealStyleLoss(nn.Module):
         for name, value in weights.items():
             if not value >= 0:
                 raise PhotostyleError(f"loss.{name}={value} must be >= 0")
+        if not matting_eps > 0:  # at 0, a flat window's matting Laplacian divides by zero
+            raise PhotostyleError(f"loss.matting_eps={matting_eps} must be > 0, e.g. 1e-7")
         if not style_layers:
             raise PhotostyleError("loss.style_layers is empty; give at least one layer, e.g. {relu1_1: 1.0}")
         if not 0 <= content_colours <= 1:

@@ -1,5 +1,6 @@
 """Exporting a style network to ONNX and checking onnxruntime against PyTorch."""
 
+from math import inf
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,9 @@ def onnx_model(net: nn.Module, metadata: dict[str, str], opset: int = 18, pixels
             verbose=False,
         )
     model = program.model_proto
+    written = next(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
+    if written != opset:  # the exporter raises a lower one to the lowest it can write
+        raise PhotostyleError(f"opset={opset}: this network exports as opset {written}; pass opset={written}")
     for key, value in metadata.items():
         model.metadata_props.add(key=key, value=str(value))
     onnx.checker.check_model(model, full_check=True)
@@ -140,5 +144,6 @@ def max_abs_difference(net: nn.Module, model: Path | bytes, sizes: list[tuple[in
         expected = expected[0] if isinstance(expected, tuple) else expected
         actual = session.run([STYLIZED], {name: value.numpy() for name, value in inputs.items()})[0]
         difference = np.abs(actual.astype(np.float32) - expected.numpy().astype(np.float32)).max()
-        worst = max(worst, float(difference) / (255 if pixels == "uint8" else 1))
+        # A NaN (from NaN weights) would lose to any number in max(): it counts as the worst difference.
+        worst = max(worst, float(difference) / (255 if pixels == "uint8" else 1) if np.isfinite(difference) else inf)
     return worst

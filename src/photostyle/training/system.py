@@ -9,6 +9,7 @@ from pytorch_lightning.loggers import WandbLogger
 from torch import nn
 from torchvision.utils import make_grid
 
+from photostyle.errors import PhotostyleError
 from photostyle.images import write_photo
 from photostyle.training.loss import PhotorealStyleLoss
 from photostyle.training.tensors import load
@@ -29,6 +30,8 @@ class StyleTransferSystem(pl.LightningModule):
         sample_count: int = 4,
     ):
         super().__init__()
+        if not style_size >= 1:
+            raise PhotostyleError(f"style.size={style_size} must be a positive whole number, e.g. 384")
         self.net = net
         self.objective = objective
         style = load(Path(style_image), max_side=style_size, copy=False)  # (1, 3, H, W), longer side at most style_size
