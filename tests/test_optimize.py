@@ -5,6 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
+from photostyle.arguments import build_parser
 from photostyle.errors import PhotostyleError
 from photostyle.evaluation.masks import PALETTE, read_labels, shared_masks
 from photostyle.evaluation.optimize import FittedLook, look_network, optimize_look, optimize_photo
@@ -179,3 +180,12 @@ def test_cli_writes_the_result_and_refuses_to_overwrite(tmp_path, style_photo):
     assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
     half = run(*args[:-1], "--overwrite", "--content-mask", str(content))
     assert half.returncode == 1 and "--style-mask" in half.stderr
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "-1"])
+def test_optimize_refuses_a_step_size_that_is_not_a_positive_number(value, capsys):
+    """Once `--lr inf` ran, and its loss rose from 1.75 to 2.1e4."""
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["optimize", "a.jpg", "b.jpg", "-o", "c.jpg", "--lr", value])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stopped.value.code == 2 and "--lr" in error and "not a positive, finite number" in error, error

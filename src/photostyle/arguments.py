@@ -88,7 +88,9 @@ def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--optimizer", choices=["adam", "lbfgs"], default=pixels.optimizer, help="(default: %(default)s)"
     )
-    parser.add_argument("--lr", type=float, help=f"Adam step size (default: {pixels.lr}, or {grid.lr} with --grid)")
+    parser.add_argument(
+        "--lr", type=_positive_number, help=f"Adam step size (default: {pixels.lr}, or {grid.lr} with --grid)"
+    )
     parser.add_argument("--style-weight", type=float, default=loss["style_weight"], help="(default: %(default)s)")
     parser.add_argument(
         "--photoreal-weight",
