@@ -24,6 +24,12 @@ def test_lists_every_format_recursively(photo_folder):
     assert names == ["a.jpg", "b.png", "f.JPG", "c.webp", "d.bmp", "e.tiff"]
 
 
+def test_a_link_back_up_the_folder_tree_is_followed_once(photo_folder):
+    (photo_folder / "sub" / "up").symlink_to(photo_folder, target_is_directory=True)  # once: ELOOP, a traceback
+    names = [p.name for p in list_photos(photo_folder)]
+    assert names == ["a.jpg", "b.png", "f.JPG", "c.webp", "d.bmp", "e.tiff"]
+
+
 def test_validation_split_is_fixed_and_stable_when_photos_are_added(tmp_path):
     root = tmp_path / "photos"
     for i in range(20):
@@ -89,6 +95,18 @@ def test_corrupt_photos_are_skipped_with_a_warning(photo_folder):
         crops = [data.train_set[sample] for sample in range(len(data.train_set.photos))]  # one pass: every photo once
     assert all(crop.shape == (3, 16, 16) for crop in crops)
     assert [str(w.message) for w in caught if "broken.jpg" in str(w.message)] and data.skipped_photos() == 1
+
+
+def test_a_listed_name_too_long_for_the_file_system_is_skipped_like_a_corrupt_photo(photo_folder, tmp_path):
+    listing = tmp_path / "photos.txt"
+    listing.write_text(f"{'x' * 300}.jpg\n{photo_folder / 'a.jpg'}\n")  # once: OSError, a traceback
+    data = PhotoDataModule(str(listing), crop_size=16, val_fraction=0, num_workers=0)
+    data.setup("fit")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        crops = [data.train_set[sample] for sample in range(2)]
+    assert all(crop.shape == (3, 16, 16) for crop in crops) and data.skipped_photos() == 1
+    assert any("File name too long" in str(w.message) for w in caught)
 
 
 def test_bad_folders_and_values_are_clear_errors(tmp_path):
