@@ -47,6 +47,9 @@ def test_transparency_is_kept_as_alpha(tmp_path):
     palette = Image.fromarray(smooth_photo(10, 12)).convert("P")
     corner = palette.getpixel((0, 0))  # make the corner pixel's palette entry transparent
     assert read_photo(save(palette, tmp_path / "p.png", transparency=corner)).alpha[0, 0] == 0
+    deep = np.arange(12, dtype=np.uint16).reshape(3, 4) * 1000
+    alpha = read_photo(save(Image.fromarray(deep), tmp_path / "deep.png", transparency=2000)).alpha
+    assert alpha is not None and alpha[0, 2] == 0 and (alpha == 255).sum() == 11  # a 16-bit grey level made clear
     opaque = np.dstack([smooth_photo(10, 12), np.full((10, 12), 255, np.uint8)])
     assert read_photo(save(Image.fromarray(opaque), tmp_path / "o.png")).alpha is None
 

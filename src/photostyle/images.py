@@ -87,10 +87,18 @@ def _exif_bytes(exif: Image.Exif) -> bytes | None:
 def _pixels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """Any Pillow mode -> uint8 RGB (H, W, 3) and alpha (H, W) or None."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):  # 16-bit, 32-bit int or float greyscale
-        grey = np.asarray(image, dtype=np.float32) / (1.0 if image.mode == "F" else 65535.0)
+        values = np.asarray(image, dtype=np.float32)
         # A float TIFF may hold NaN or infinities, which clipping alone would pass on to the model.
-        grey = to_uint8(np.nan_to_num(grey, nan=0.0, posinf=1.0, neginf=0.0))
-        return np.repeat(grey[..., None], 3, axis=2), None
+        grey = to_uint8(
+            np.nan_to_num(values / (1.0 if image.mode == "F" else 65535.0), nan=0.0, posinf=1.0, neginf=0.0)
+        )
+        # A PNG's transparent grey level (its tRNS chunk), the one form of transparency these modes have.
+        level = image.info.get("transparency")
+        transparent = values == level if isinstance(level, int) else None
+        alpha = (
+            np.where(transparent, 0, 255).astype(np.uint8) if transparent is not None and transparent.any() else None
+        )
+        return np.repeat(grey[..., None], 3, axis=2), alpha
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
     wanted = "RGBA" if has_alpha else "RGB"
     array = np.asarray(image if image.mode == wanted else image.convert(wanted))  # convert() would copy an RGB image
