@@ -42,10 +42,10 @@ def _compare(args: argparse.Namespace) -> None:
     from photostyle.evaluation.contact_sheet import contact_sheet
     from photostyle.images import find_photos, output_suffix
 
-    rows = []
     before, after = args.before, args.after
     if not before.is_dir():
         raise PhotostyleError(f"{before} is not a folder; give the folder of originals and the folder stylize wrote")
+    rows = []
     for photo, relative in find_photos([before]):
         stylized = after / relative.relative_to(relative.parts[0]).with_suffix(output_suffix(photo))
         if not stylized.is_file():
