@@ -21,6 +21,7 @@ from photostyle.training.checkpoints import (
     load_checkpoint,
     resume_checkpoint,
 )
+from photostyle.training.config_types import check_value_types
 
 OmegaConf.register_new_resolver("project_root", lambda: str(Path(__file__).resolve().parent), replace=True)
 # Lightning warns that a loader resumed mid-epoch starts afresh; ours draws by step number, so it carries on exactly.
@@ -32,6 +33,7 @@ def main(cfg: DictConfig) -> None:
     with exit_on_user_error("train.py"):
         # No network here or in CI: wandb writes its run locally unless told otherwise.
         os.environ.setdefault("WANDB_MODE", "offline")
+        check_value_types(cfg)
         if cfg.scheduler and not cfg.trainer.max_steps >= 1:  # -1, Lightning's "no limit", has no schedule's end
             raise PhotostyleError(
                 f"trainer.max_steps={cfg.trainer.max_steps}: the learning rate's schedule needs a number of steps,"

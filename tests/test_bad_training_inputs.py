@@ -39,6 +39,13 @@ TRAIN_MISTAKES = {
     "zero tone bins": (["model=bilateral", "model.grid_depth=0"], "grid_depth=0"),
     "crop too small for the VGG loss": (["data.crop_size=4"], "crop_size=4"),
     "only unreadable photos": (["data.root={unreadable}"], "no training photo of data.root"),
+    "crop size not a number": (["data.crop_size=abc"], "data.crop_size='abc' must be a whole number"),
+    "fractional batch": (["data.batch_size=1.5"], "data.batch_size=1.5 must be a whole number"),
+    "learning rate not a number": (["optimizer.lr=fast"], "optimizer.lr='fast' must be a number"),
+    "steps not a number": (["trainer.max_steps=many"], "trainer.max_steps='many' must be a whole number"),
+    "seed not a number": (["seed=abc"], "seed='abc'"),
+    "layer names not texts": (["loss.content_layers=[1]"], "loss.content_layers=[1] must be a list of texts"),
+    "unknown precision": (["trainer.precision=banana"], "trainer.precision='banana' must be one of"),
 }
 
 
@@ -46,7 +53,13 @@ TRAIN_MISTAKES = {
 # checked once through the real process: these run train.py as a user does. The others call
 # train.py's main() on the composed config in this process: the same code, without starting a
 # process for each.
-THROUGH_THE_PROCESS = {"unknown model", "unknown key", "negative steps", "negative photoreal weight"}
+THROUGH_THE_PROCESS = {
+    "unknown model",
+    "unknown key",
+    "negative steps",
+    "negative photoreal weight",
+    "crop size not a number",
+}
 
 
 def _train_overrides(case: str, photo_folder: Path, style_photo: Path, tmp_path: Path) -> list[str]:

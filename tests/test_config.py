@@ -8,6 +8,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from photostyle.training.config_types import check_value_types
+
 from conftest import PROJECT_ROOT
 
 CONF = PROJECT_ROOT / "conf"
@@ -33,6 +35,8 @@ def test_every_group_has_options():
 def test_every_option_composes_and_instantiates(tmp_path, group, option):
     # The GPU and DDP presets are built here on the CPU (the only device CI has), all else as written.
     on_cpu = ["trainer.accelerator=cpu", "trainer.devices=1"] if option in ("gpu", "ddp") else []
+    # Each option as written has values of the types its constructors take (train.py refuses others).
+    check_value_types(compose_config(tmp_path, f"{group}={option}"))
     cfg = compose_config(tmp_path, f"{group}={option}", *on_cpu)
     if group == "style":
         assert Path(cfg.style.image).is_file() and cfg.style.size > 0
