@@ -1,7 +1,10 @@
 """Video clips through stylize_video and `photostyle stylize`: timing, size, rotation and audio kept; never a partial
 file."""
 
+import errno
 import itertools
+import os
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,6 +26,8 @@ from video_files import (
 )
 
 from photostyle.errors import PhotostyleError
+from photostyle.files import atomic_write
+from photostyle.inference import video
 from photostyle.inference.runtime import StyleModel
 from photostyle.inference.stylize import plan_outputs, stylize_paths
 from photostyle.inference.video import stylize_video
@@ -198,6 +203,39 @@ def test_no_partial_file_after_an_error_or_ctrl_c(tmp_path, interruption):
     with pytest.raises(interruption):
         stylize_video(source, tmp_path / "out.mp4", failing, progress=False)
     assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
+
+
+class _DiskThatFillsUp:
+    """A written stream that runs out of room after `room` bytes, as a full disk does."""
+
+    def __init__(self, stream, room: int):
+        self.stream, self.room = stream, room
+
+    def write(self, data) -> int:
+        if self.stream.tell() + len(data) > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return self.stream.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def test_a_full_disk_is_the_write_error_it_is_not_pyavs(bilateral_model, tmp_path, monkeypatch):
+    source = write_clip(tmp_path / "clip.mp4", width=160, height=120, frames=20)
+
+    @contextmanager
+    def full_disk(path):
+        with atomic_write(path) as stream:
+            yield _DiskThatFillsUp(stream, room=2000)
+
+    monkeypatch.setattr(video, "atomic_write", full_disk)
+    with pytest.raises(OSError) as raised:
+        stylize_video(source, tmp_path / "out.mp4", invert, progress=False)
+    assert raised.value.errno == errno.ENOSPC
+    assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
+    # ... so a batch says which file and why in one line, and goes on.
+    failures = stylize_paths(bilateral_model, [source], tmp_path / "batch")
+    assert failures == [f"{tmp_path / 'batch' / 'clip.mp4'}: {os.strerror(errno.ENOSPC)}"]
 
 
 def test_never_overwrites_the_input(tmp_path):

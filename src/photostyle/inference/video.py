@@ -283,18 +283,24 @@ def stylize_video(
         expected = _expected_frames(clip, video)
         reading = _Reading()
         target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(target) as file, av.open(file, "w", format=MUXERS[target.suffix.lower()]) as output:
-            encoder = _add_encoder(output, video, first, crf, preset)
-            audio = _copy_audio(output, clip, source, target)
-            bar = tqdm(total=expected, desc=source.name, unit="frame", leave=False, disable=not progress)
-            with bar:
-                for item in _read(clip, video, [clip.streams[i] for i in audio], reading):
-                    if isinstance(item, av.Packet):
-                        item.stream = audio[item.stream.index]
-                        output.mux(item)
-                    else:
-                        output.mux(encoder.encode(_stylized(item, stylize_frame, encoder)))
-                        bar.update()
-            output.mux(encoder.encode())  # the frames x264 still holds for its look-ahead
+        try:
+            with atomic_write(target) as file, av.open(file, "w", format=MUXERS[target.suffix.lower()]) as output:
+                encoder = _add_encoder(output, video, first, crf, preset)
+                audio = _copy_audio(output, clip, source, target)
+                bar = tqdm(total=expected, desc=source.name, unit="frame", leave=False, disable=not progress)
+                with bar:
+                    for item in _read(clip, video, [clip.streams[i] for i in audio], reading):
+                        if isinstance(item, av.Packet):
+                            item.stream = audio[item.stream.index]
+                            output.mux(item)
+                        else:
+                            output.mux(encoder.encode(_stylized(item, stylize_frame, encoder)))
+                            bar.update()
+                output.mux(encoder.encode())  # the frames x264 still holds for its look-ahead
+        except av.error.PyAVCallbackError as error:
+            # A failed write to our file (a full disk) reaches us as PyAV's error, the OSError as its context.
+            if isinstance(error.__context__, OSError):
+                raise error.__context__ from None
+            raise
         span, frame_time = _stated_span(clip, video), 1 / _frame_rate(video)
     return VideoResult(reading.frames, _truncation_warning(source, reading, span, frame_time))
