@@ -4,6 +4,7 @@ the weights of a run that was never interrupted."""
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -97,3 +98,33 @@ def test_interrupted_training_resumes_to_the_same_weights(stop, uninterrupted, i
     assert expected.keys() == weights.keys()
     for name, tensor in expected.items():
         assert torch.equal(tensor, weights[name]), name
+
+
+def test_ctrl_c_before_the_first_step_stops_after_it_with_a_checkpoint(inputs, tmp_path):
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        _train(inputs, run_dir),
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one pipe, read as it comes, so neither fills up and blocks the run
+        start_new_session=True,
+    )
+    checking = threading.Event()
+    output = bytearray()
+
+    def read_output() -> None:  # the progress bar says when the sanity check starts
+        while chunk := process.stdout.read1(4096):
+            output.extend(chunk)
+            if b"Sanity Checking" in output:
+                checking.set()
+        checking.set()  # the run ended before it
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
+    assert checking.wait(timeout=300) and process.poll() is None, output[-2000:]
+    os.killpg(process.pid, signal.SIGINT)
+    process.wait(timeout=120)
+    reader.join(timeout=10)
+    text = output.decode(errors="replace")
+    assert process.returncode == 130 and "Traceback" not in text, text[-2000:]
+    assert "interrupted at step 1" in text and _weights(run_dir)[0] == 1

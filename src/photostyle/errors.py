@@ -21,9 +21,16 @@ def _user_error(error: BaseException | None) -> PhotostyleError | None:
 
 @contextmanager
 def exit_on_user_error(program: str) -> Iterator[None]:
-    """Turn a PhotostyleError into one line on stderr and exit status 1, not a traceback."""
+    """Turn a PhotostyleError into one line on stderr and exit status 1, not a traceback.
+
+    Ctrl-C is a choice, not a crash: one line and the shell's status for it, 130. Outputs are
+    written atomically, so it leaves no half-written file.
+    """
     try:
         yield
+    except KeyboardInterrupt:
+        print(f"{program}: interrupted", file=sys.stderr)
+        sys.exit(130)
     except Exception as error:
         user_error = _user_error(error)
         if user_error is None:

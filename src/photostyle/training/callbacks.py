@@ -54,7 +54,8 @@ class StopOnInterrupt(pl.Callback):
         self.interrupted = True
         signal.signal(signal.SIGINT, self._previous_handler)  # the second Ctrl-C raises KeyboardInterrupt
 
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    # From the start of fit (the sanity check included) to its end, whatever ends it.
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if threading.current_thread() is threading.main_thread():  # Python only lets the main thread set handlers
             self._previous_handler = signal.signal(signal.SIGINT, self._request_stop)
 
@@ -63,6 +64,6 @@ class StopOnInterrupt(pl.Callback):
         if trainer.strategy.reduce_boolean_decision(self.interrupted, all=False):
             self.interrupted = trainer.should_stop = True
 
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self._previous_handler is not None and signal.getsignal(signal.SIGINT) == self._request_stop:
             signal.signal(signal.SIGINT, self._previous_handler)
