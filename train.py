@@ -28,17 +28,29 @@ OmegaConf.register_new_resolver("project_root", lambda: str(Path(__file__).resol
 warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
 
 
+def check_framework_settings(cfg: DictConfig) -> None:
+    """The values torch and Lightning would take and fail on later, with a traceback."""
+    if cfg.scheduler and not cfg.trainer.max_steps >= 1:  # -1, Lightning's "no limit", has no schedule's end
+        raise PhotostyleError(
+            f"trainer.max_steps={cfg.trainer.max_steps}: the learning rate's schedule needs a number of steps,"
+            " e.g. 200 (or scheduler=null for a constant rate)"
+        )
+    if not cfg.optimizer.lr > 0:
+        raise PhotostyleError(f"optimizer.lr={cfg.optimizer.lr} must be > 0, e.g. 3e-3")
+    if cfg.trainer.val_check_interval is not None and not cfg.trainer.val_check_interval > 0:
+        raise PhotostyleError(
+            f"trainer.val_check_interval={cfg.trainer.val_check_interval} must be > 0;"
+            " +trainer.limit_val_batches=0 runs no validation"
+        )
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error("train.py"):
         # No network here or in CI: wandb writes its run locally unless told otherwise.
         os.environ.setdefault("WANDB_MODE", "offline")
         check_value_types(cfg)
-        if cfg.scheduler and not cfg.trainer.max_steps >= 1:  # -1, Lightning's "no limit", has no schedule's end
-            raise PhotostyleError(
-                f"trainer.max_steps={cfg.trainer.max_steps}: the learning rate's schedule needs a number of steps,"
-                " e.g. 200 (or scheduler=null for a constant rate)"
-            )
+        check_framework_settings(cfg)
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = instantiate(cfg.data)
         system = instantiate(

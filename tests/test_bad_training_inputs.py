@@ -46,6 +46,10 @@ TRAIN_MISTAKES = {
     "seed not a number": (["seed=abc"], "seed='abc'"),
     "layer names not texts": (["loss.content_layers=[1]"], "loss.content_layers=[1] must be a list of texts"),
     "unknown precision": (["trainer.precision=banana"], "trainer.precision='banana' must be one of"),
+    "negative style layer weight": (["loss.style_layers.relu1_1=-1"], "loss.style_layers.relu1_1=-1"),
+    "negative learning rate": (["optimizer.lr=-1"], "optimizer.lr=-1 must be > 0"),
+    "photos loaded smaller than the crop": (["data.load_size=16"], "data.load_size=16 must be at least data.crop_size"),
+    "validation every 0 steps": (["trainer.val_check_interval=0"], "+trainer.limit_val_batches=0"),
 }
 
 

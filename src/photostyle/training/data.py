@@ -240,6 +240,8 @@ class PhotoDataModule(pl.LightningDataModule):
         ]:
             if value < 1:
                 raise PhotostyleError(f"data.{name}={value} must be a positive whole number")
+        if load_size < crop_size:  # each crop would be a blurred enlargement of a small photo
+            raise PhotostyleError(f"data.load_size={load_size} must be at least data.crop_size={crop_size}")
         if not 0 <= val_fraction < 1 or not 0 < min_scale <= 1 or num_workers < 0:
             raise PhotostyleError(
                 f"data.val_fraction={val_fraction} must be in [0, 1), data.min_scale={min_scale} in (0, 1], "

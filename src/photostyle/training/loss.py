@@ -169,6 +169,9 @@ class PhotorealStyleLoss(nn.Module):
             raise PhotostyleError(f"loss.matting_eps={matting_eps} must be > 0, e.g. 1e-7")
         if not style_layers:
             raise PhotostyleError("loss.style_layers is empty; give at least one layer, e.g. {relu1_1: 1.0}")
+        for name, value in style_layers.items():
+            if not value >= 0:  # a negative weight would push that layer's Gram matrix away from the style
+                raise PhotostyleError(f"loss.style_layers.{name}={value} must be >= 0")
         if not 0 <= content_colours <= 1:
             raise PhotostyleError(f"loss.content_colours={content_colours} must be in [0, 1]")
         if colour_directions < 1:
