@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from PIL import Image
 
-from conftest import PHOTOSTYLE, PROJECT_ROOT, PYTHON, TINY, run
+from conftest import PHOTOSTYLE, PROJECT_ROOT, PYTHON, TINY, run, save_photo
 
 TRAIN_MISTAKES = {
     "negative steps": (["trainer.max_steps=-5"], "max_steps"),
@@ -50,6 +50,8 @@ TRAIN_MISTAKES = {
     "negative learning rate": (["optimizer.lr=-1"], "optimizer.lr=-1 must be > 0"),
     "photos loaded smaller than the crop": (["data.load_size=16"], "data.load_size=16 must be at least data.crop_size"),
     "validation every 0 steps": (["trainer.val_check_interval=0"], "+trainer.limit_val_batches=0"),
+    "one photo as the data folder": (["data.root={bad}"], "is a photo or other binary file"),
+    "style photo too small for the VGG": (["style.image={tiny}"], "style photo is 4x3 pixels, too small"),
 }
 
 
@@ -69,12 +71,18 @@ THROUGH_THE_PROCESS = {
 def _train_overrides(case: str, photo_folder: Path, style_photo: Path, tmp_path: Path) -> list[str]:
     (tmp_path / "empty").mkdir()
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 broken")
+    save_photo(tmp_path / "tiny.png", 3, 4)
     (tmp_path / "unreadable").mkdir()
     for name in ("a.jpg", "b.png"):
         (tmp_path / "unreadable" / name).write_bytes(b"\xff\xd8 broken")
     overrides, _ = TRAIN_MISTAKES[case]
     overrides = [
-        o.format(bad=tmp_path / "bad.jpg", empty=tmp_path / "empty", unreadable=tmp_path / "unreadable")
+        o.format(
+            bad=tmp_path / "bad.jpg",
+            empty=tmp_path / "empty",
+            unreadable=tmp_path / "unreadable",
+            tiny=tmp_path / "tiny.png",
+        )
         for o in overrides
     ]
     # A case that picks its own network leaves out the tiny residual network's settings.
@@ -354,6 +362,7 @@ def test_optimize_refuses_each_mistake(case, style_photo, tmp_path, tiny_model, 
     save_image(tmp_path / "black.png", Image.new("RGB", (14, 12)))
     save_image(tmp_path / "white.png", Image.new("RGB", (14, 12), "white"))
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 broken")
+    save_photo(tmp_path / "tiny.png", 3, 4)
     before = digest(tmp_path)
     args, named = OPTIMIZE_MISTAKES[case]
     names = dict(

