@@ -52,6 +52,10 @@ TRAIN_MISTAKES = {
     "validation every 0 steps": (["trainer.val_check_interval=0"], "+trainer.limit_val_batches=0"),
     "one photo as the data folder": (["data.root={bad}"], "is a photo or other binary file"),
     "style photo too small for the VGG": (["style.image={tiny}"], "style photo is 4x3 pixels, too small"),
+    "crop too small for relu5_1": (
+        ["data.crop_size=12", "style.size=64", "+loss.style_layers.relu5_1=1.0"],
+        "data.crop_size=12 is too small for the VGG layers up to relu5_1",
+    ),
 }
 
 

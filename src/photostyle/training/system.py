@@ -49,6 +49,14 @@ class StyleTransferSystem(pl.LightningModule):
         # Training gives the objective the output as made: it clips it itself (PhotorealStyleLoss).
         return self.net(image).clamp(0, 1)
 
+    def on_fit_start(self) -> None:
+        crop_size = getattr(self.trainer.datamodule, "crop_size", None)
+        if crop_size is not None and crop_size < self.objective.vgg.min_size:
+            raise PhotostyleError(
+                f"data.crop_size={crop_size} is too small for the VGG layers up to {self.objective.vgg.names[-1]}"
+                f" (at least {self.objective.vgg.min_size})"
+            )
+
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         terms = self.objective(self.net(batch), batch)
         self.log_dict({f"train/{name}": value for name, value in terms.items()}, prog_bar=False)
