@@ -28,18 +28,27 @@ OmegaConf.register_new_resolver("project_root", lambda: str(Path(__file__).resol
 warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
 
 
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def check_framework_settings(cfg: DictConfig) -> None:
     """The values torch and Lightning would take and fail on later, with a traceback."""
-    if cfg.scheduler and not cfg.trainer.max_steps >= 1:  # -1, Lightning's "no limit", has no schedule's end
+    steps, lr = cfg.trainer.get("max_steps"), cfg.optimizer.get("lr")
+    if cfg.scheduler and not (_number(steps) and steps >= 1):  # -1, Lightning's "no limit", has no schedule's end
         raise PhotostyleError(
-            f"trainer.max_steps={cfg.trainer.max_steps}: the learning rate's schedule needs a number of steps,"
+            f"trainer.max_steps={steps}: the learning rate's schedule needs a number of steps,"
             " e.g. 200 (or scheduler=null for a constant rate)"
         )
-    if not cfg.optimizer.lr > 0:
-        raise PhotostyleError(f"optimizer.lr={cfg.optimizer.lr} must be > 0, e.g. 3e-3")
-    if cfg.trainer.val_check_interval is not None and not cfg.trainer.val_check_interval > 0:
+    if _number(lr) and not lr > 0:
+        raise PhotostyleError(f"optimizer.lr={lr} must be > 0, e.g. 3e-3")
+    # A number of steps; a fraction of an epoch only with epochs (check_val_every_n_epoch), as the
+    # run is one long epoch otherwise. A time ("00:00:30:00") is Lightning's to check.
+    interval = cfg.trainer.get("val_check_interval")
+    by_epoch = cfg.trainer.get("check_val_every_n_epoch") is not None
+    if _number(interval) and not (interval > 0 and (isinstance(interval, int) or by_epoch)):
         raise PhotostyleError(
-            f"trainer.val_check_interval={cfg.trainer.val_check_interval} must be > 0;"
+            f"trainer.val_check_interval={interval} must be a whole number of steps, e.g. 100;"
             " +trainer.limit_val_batches=0 runs no validation"
         )
 
@@ -74,7 +83,14 @@ def main(cfg: DictConfig) -> None:
         else:
             check_new_run_dir(Path(cfg.run_dir))
         start = time.monotonic()
-        trainer.fit(system, datamodule=datamodule, ckpt_path=resume)
+        try:
+            trainer.fit(system, datamodule=datamodule, ckpt_path=resume)
+        except SystemExit:
+            # Lightning ends a Ctrl-C it catches itself (a second one, or one before the first
+            # step) with status 1; it is an interruption like any other.
+            if trainer.interrupted:
+                raise KeyboardInterrupt from None
+            raise
         print(f"trained to step {trainer.global_step} in {(time.monotonic() - start) / 60:.1f} min")
         if not all(weight.isfinite().all() for weight in system.net.parameters()):
             raise PhotostyleError(

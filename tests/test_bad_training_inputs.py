@@ -51,7 +51,11 @@ TRAIN_MISTAKES = {
     "photos loaded smaller than the crop": (["data.load_size=16"], "data.load_size=16 must be at least data.crop_size"),
     "validation every 0 steps": (["trainer.val_check_interval=0"], "+trainer.limit_val_batches=0"),
     "one photo as the data folder": (["data.root={bad}"], "is a photo or other binary file"),
-    "style photo too small for the VGG": (["style.image={tiny}"], "style photo is 4x3 pixels, too small"),
+    "style photo too small for the VGG": (["style.image={tiny}"], "style photo is 4x3 pixels as loaded, too small"),
+    "validation every half epoch of a one-epoch run": (["trainer.val_check_interval=0.5"], "a whole number of steps"),
+    "style layer weight not a number": (["loss.style_layers.relu1_1=abc"], "loss.style_layers.relu1_1='abc' must be"),
+    "style size not a number, named where it is set": (["style.size=abc"], "style.size='abc' must be a whole number"),
+    "a number for a folder": (["data.root=2024"], """(quote it: "data.root='2024'")"""),
     "crop too small for relu5_1": (
         ["data.crop_size=12", "style.size=64", "+loss.style_layers.relu5_1=1.0"],
         "data.crop_size=12 is too small for the VGG layers up to relu5_1",

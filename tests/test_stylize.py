@@ -237,6 +237,7 @@ def test_ctrl_c_stops_a_batch_in_one_line_and_leaves_no_partial_file(tiny_model,
         assert Image.open(out / name).size == (600, 400)
 
 
+@pytest.mark.slow
 def test_post_makes_the_result_closer_to_a_local_affine_map_of_the_photo(tiny_model, tmp_path):
     from photostyle.evaluation.metrics import affine_residual
     from photostyle.training.tensors import load

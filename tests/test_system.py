@@ -1,3 +1,5 @@
+import signal
+
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -5,6 +7,7 @@ from PIL import Image
 
 from photostyle.networks.bilateral import BilateralNet
 from photostyle.networks.residual import ResidualNet
+from photostyle.training.callbacks import StopOnInterrupt
 from photostyle.training.data import PhotoDataModule
 from photostyle.training.loss import PhotorealStyleLoss
 from photostyle.training.system import StyleTransferSystem
@@ -124,3 +127,20 @@ def test_the_samples_show_sample_count_validation_photos_with_one_photo_a_batch(
     with Image.open(tmp_path / "samples" / "step_000000.jpg") as sheet:
         # Two 32-pixel photos a row (contents above, outputs below), 4 pixels of padding around each.
         assert sheet.size == (2 * 36 + 4, 2 * 36 + 4)
+
+
+def test_ctrl_c_is_handed_back_when_a_run_fails(style_photo, photo_folder, tmp_path):
+    class FailsAtTheFirstStep(StyleTransferSystem):
+        def training_step(self, batch, batch_idx):
+            raise RuntimeError("the step fails")
+
+    before = signal.getsignal(signal.SIGINT)
+    system = make_system(style_photo)
+    system.__class__ = FailsAtTheFirstStep
+    stop = StopOnInterrupt()
+    data = PhotoDataModule(str(photo_folder), crop_size=32, batch_size=2, num_workers=0)
+    trainer = pl.Trainer(max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False, callbacks=[stop])
+    with pytest.raises(RuntimeError, match="the step fails"):
+        trainer.fit(system, datamodule=data)
+    assert stop._previous_handler is before  # it did take Ctrl-C during the run ...
+    assert signal.getsignal(signal.SIGINT) is before  # ... and gave it back when the run failed

@@ -54,10 +54,22 @@ class StopOnInterrupt(pl.Callback):
         self.interrupted = True
         signal.signal(signal.SIGINT, self._previous_handler)  # the second Ctrl-C raises KeyboardInterrupt
 
-    # From the start of fit (the sanity check included) to its end, whatever ends it.
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if threading.current_thread() is threading.main_thread():  # Python only lets the main thread set handlers
+    def _take_ctrl_c(self) -> None:
+        # Python only lets the main thread set handlers.
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) != self._request_stop
+        ):
             self._previous_handler = signal.signal(signal.SIGINT, self._request_stop)
+
+    # From the sanity check (or the first step, without one) to the end of fit or the error that
+    # ends it. Not before: Lightning saves the handlers just before the sanity check and puts them
+    # back after an error, which would bring back one set earlier.
+    def on_sanity_check_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._take_ctrl_c()
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._take_ctrl_c()
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
         # Every process stops after the same step, whichever of them saw the signal.
@@ -67,3 +79,6 @@ class StopOnInterrupt(pl.Callback):
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self._previous_handler is not None and signal.getsignal(signal.SIGINT) == self._request_stop:
             signal.signal(signal.SIGINT, self._previous_handler)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self.teardown(trainer, pl_module, "fit")  # Lightning skips teardown when fit fails

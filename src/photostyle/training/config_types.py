@@ -6,7 +6,9 @@ instead of failing deep inside the target with a comparison of a string and an i
 """
 
 import inspect
+import json
 import os
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +21,8 @@ from photostyle.errors import PhotostyleError
 
 # What a user is told to give, for the annotations a photostyle config uses.
 WANTED = {int: "a whole number", float: "a number", bool: "true or false", str: "a text", Path: "a path"}
+# A value copied from another key (`style_size: ${style.size}`) is that key's to fix.
+INTERPOLATION = re.compile(r"^\$\{([\w.]+)\}$")
 
 
 def _plain(value: object) -> bool:
@@ -28,6 +32,8 @@ def _plain(value: object) -> bool:
 def _fits(value: object, hint: object) -> bool | None:
     """Whether `value` fits the annotation `hint`; None when the annotation is beyond this check."""
     origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if hint is typing.Any:
+        return True
     if hint is type(None):
         return value is None
     if hint is bool:
@@ -39,10 +45,12 @@ def _fits(value: object, hint: object) -> bool | None:
     if hint in (str, Path, os.PathLike):
         return isinstance(value, str)
     if origin in (typing.Union, types.UnionType):
-        # A class among the alternatives (a Tensor, an Accelerator) takes no value a config can
-        # write, so a plain value that fits none of the others is wrong.
         fits = [_fits(value, member) for member in arguments]
-        return any(fits) or (None if None in fits and not _plain(value) else False)
+        if any(fits):
+            return True
+        # A class among the alternatives (a Tensor, an Accelerator) is built, never written as a
+        # plain value: a plain value that fits none of the others is wrong.
+        return None if None in fits and not _plain(value) else False
     if origin is typing.Literal:
         return value in arguments
     if origin in (list, tuple, Sequence) and arguments:
@@ -50,8 +58,6 @@ def _fits(value: object, hint: object) -> bool | None:
         return _all_fit(value, arguments[0]) if isinstance(value, list) else False
     if origin in (dict, Mapping) and len(arguments) == 2:
         return _all_fit(value.values(), arguments[1]) if isinstance(value, dict) else False
-    if hint is typing.Any:
-        return True
     return None  # a class (a Module, a Callable, a Tensor): built elsewhere, not given as a value
 
 
@@ -67,11 +73,11 @@ def _describe(hint: object) -> str:
     if hint is type(None):
         return "null"
     if origin is typing.Literal:
-        return "one of " + ", ".join(map(repr, arguments))
+        return "one of " + ", ".join(map(_show, arguments))
     if origin in (list, tuple, Sequence):
-        return f"a list of {_describe(arguments[0]).removeprefix('a ')}s, e.g. [a,b]"
+        return f"a list of {_describe(arguments[0]).removeprefix('a ')}s"
     if origin in (dict, Mapping):
-        return "a mapping, e.g. {a: 1}"
+        return "a mapping"
     if origin in (typing.Union, types.UnionType):
         literals = [
             value
@@ -89,6 +95,32 @@ def _describe(hint: object) -> str:
     return getattr(hint, "__name__", str(hint))
 
 
+def _show(value: object) -> str:
+    """A value as a Hydra override writes it: null, true, 'abc', [a, b]."""
+    if isinstance(value, str):
+        return repr(value)
+    return json.dumps(value) if value is None or isinstance(value, bool | list | dict) else str(value)
+
+
+def _refuse(key: str, value: object, hint: object) -> typing.NoReturn:
+    # Hydra reads data.root=2024 as a number: say how to give it as a text.
+    quote = f""" (quote it: "{key}='{value}'")""" if hint in (str, Path) and isinstance(value, int | float) else ""
+    raise PhotostyleError(f"{key}={_show(value)} must be {_describe(hint)}{quote}")
+
+
+def _check_value(key: str, value: object, raw: object, hint: object) -> None:
+    if isinstance(raw, str) and (source := INTERPOLATION.match(raw)):
+        key = source.group(1)
+    if _fits(value, hint) is not False:
+        return
+    if typing.get_origin(hint) in (dict, Mapping) and isinstance(value, dict):  # name the item that is wrong
+        for name, item in value.items():
+            _check_value(
+                f"{key}.{name}", item, raw.get(name) if isinstance(raw, dict) else None, typing.get_args(hint)[1]
+            )
+    _refuse(key, value, hint)
+
+
 def _builds(value: object) -> bool:
     """A nested `_target_` (or a list of them): checked on its own, not as a value."""
     if isinstance(value, list):
@@ -96,37 +128,32 @@ def _builds(value: object) -> bool:
     return isinstance(value, dict) and "_target_" in value
 
 
-def _check_node(node: dict, key: str) -> None:
-    target = get_object(node["_target_"])
+def _check_node(node: dict, raw: dict, key: str) -> None:
     try:
+        target = get_object(node["_target_"])
         hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
-    except NameError:  # an annotation naming an optional dependency's class (WandbLogger's wandb.Run)
+    # A target that does not import (Hydra then says so), a builtin type (timedelta), or an
+    # annotation naming an optional dependency's class (WandbLogger's wandb.Run): not checked here.
+    except (ImportError, ValueError, TypeError, NameError, AttributeError):
         return
-    defaults = inspect.signature(target).parameters
     for name, value in node.items():
-        if name.startswith("_") or name not in hints or _builds(value):
-            continue
-        if _fits(value, hints[name]) is False:
-            # photostyle's own defaults are sound examples; a framework's (max_steps=-1) may not be.
-            default = defaults[name].default if name in defaults else None
-            ours = node["_target_"].startswith("photostyle.")
-            example = f", e.g. {key}{name}={default}" if ours and _plain(default) and default is not None else ""
-            raise PhotostyleError(f"{key}{name}={value!r} must be {_describe(hints[name])}{example}")
+        if not name.startswith("_") and name in hints and not _builds(value):
+            _check_value(f"{key}{name}", value, raw.get(name), hints[name])
 
 
-def _walk(value: object, key: str) -> None:
+def _walk(value: object, raw: object, key: str) -> None:
     if isinstance(value, dict):
+        raw = raw if isinstance(raw, dict) else {}
         if "_target_" in value:
-            _check_node(value, key)
+            _check_node(value, raw, key)
         for name, item in value.items():
-            _walk(item, f"{key}{name}.")
+            _walk(item, raw.get(name), f"{key}{name}.")
     elif isinstance(value, list):
+        raw = raw if isinstance(raw, list) and len(raw) == len(value) else [None] * len(value)
         for index, item in enumerate(value):
-            _walk(item, f"{key}{index}.")
+            _walk(item, raw[index], f"{key}{index}.")
 
 
 def check_value_types(cfg: DictConfig) -> None:
-    """Refuse, naming the key, a value that does not fit its constructor argument's type."""
-    if not _fits(cfg.seed, int):
-        raise PhotostyleError(f"seed={cfg.seed!r} must be a whole number, e.g. seed=0")
-    _walk(OmegaConf.to_container(cfg, resolve=True), "")
+    """Refuse, naming the key to fix, a value that does not fit its constructor argument's type."""
+    _walk(OmegaConf.to_container(cfg, resolve=True), OmegaConf.to_container(cfg, resolve=False), "")

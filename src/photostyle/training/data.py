@@ -86,7 +86,9 @@ def find_training_photos(source: str) -> list[Path]:
     if _is_glob(source):
         return sorted(Path(p) for p in glob.glob(source, recursive=True) if os.path.isfile(p))
     if path.is_file():
-        if path.suffix.lower() in IMAGE_EXTENSIONS or b"\0" in path.read_bytes()[:4096]:  # not a list of names
+        with path.open("rb") as file:
+            head = file.read(4096)
+        if path.suffix.lower() in IMAGE_EXTENSIONS or b"\0" in head:  # not a list of names
             raise PhotostyleError(
                 f"data.root={source} is a photo or other binary file, not a folder of photos or a text file"
                 " listing them; point it at the folder that holds your photos"
@@ -246,7 +248,9 @@ class PhotoDataModule(pl.LightningDataModule):
             if value < 1:
                 raise PhotostyleError(f"data.{name}={value} must be a positive whole number")
         if load_size < crop_size:  # each crop would be a blurred enlargement of a small photo
-            raise PhotostyleError(f"data.load_size={load_size} must be at least data.crop_size={crop_size}")
+            raise PhotostyleError(
+                f"data.load_size={load_size} must be at least data.crop_size={crop_size}; raise data.load_size too"
+            )
         if not 0 <= val_fraction < 1 or not 0 < min_scale <= 1 or num_workers < 0:
             raise PhotostyleError(
                 f"data.val_fraction={val_fraction} must be in [0, 1), data.min_scale={min_scale} in (0, 1], "

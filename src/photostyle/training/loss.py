@@ -198,8 +198,9 @@ class PhotorealStyleLoss(nn.Module):
         """Compute the style targets from a (1, 3, H, W) image in [0, 1] and optional (K, H, W) label masks."""
         if min(style.shape[-2:]) < self.vgg.min_size:
             raise PhotostyleError(
-                f"the style photo is {style.shape[-1]}x{style.shape[-2]} pixels, too small for the VGG layers up to"
-                f" {self.vgg.names[-1]} (at least {self.vgg.min_size} a side); use a larger style photo"
+                f"the style photo is {style.shape[-1]}x{style.shape[-2]} pixels as loaded, too small for the VGG"
+                f" layers up to {self.vgg.names[-1]} (at least {self.vgg.min_size} a side); use a larger style photo,"
+                " or a larger size to load it at (style.size)"
             )
         with torch.no_grad():
             features = self.vgg(style)
