@@ -4,6 +4,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import pytorch_lightning as pl
 from PIL import Image
 
 from conftest import smooth_photo
@@ -49,3 +50,10 @@ def written(path: Path, data: bytes) -> Path:
 def made(path: Path, make) -> Path:
     make(path)
     return path
+
+
+class CtrlCInTheFirstStep(pl.Callback):
+    """A Ctrl-C that reaches Lightning itself (a second press stops at once), as a config can add it."""
+
+    def on_train_batch_start(self, *args) -> None:
+        raise KeyboardInterrupt

@@ -132,6 +132,26 @@ def test_train_refuses_each_bad_value(case, photo_folder, style_photo, tmp_path,
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+@pytest.mark.slow
+def test_a_ctrl_c_lightning_handles_itself_ends_in_one_line_and_status_130(
+    photo_folder, style_photo, tmp_path, train_main, capsys
+):
+    # Lightning ends it with its own message and status 1; train.py says it was an interruption.
+    overrides = [
+        f"data.root={photo_folder}",
+        f"style.image={style_photo}",
+        *TINY,
+        "+callbacks.ctrl_c._target_=bad_inputs.CtrlCInTheFirstStep",
+    ]
+    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[*overrides, "logger=csv", f"run_dir={tmp_path / 'run'}"])
+    with pytest.raises(SystemExit) as stopped:
+        train_main(cfg)
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err.rstrip().splitlines()[-1] == "train.py: interrupted"
+
+
 class _Pickled:
     def __reduce__(self):
         return (print, ("code ran while loading",))

@@ -100,9 +100,7 @@ def test_interrupted_training_resumes_to_the_same_weights(stop, uninterrupted, i
         assert torch.equal(tensor, weights[name]), name
 
 
-@pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_during_the_sanity_check(presses, inputs, tmp_path):
-    """Once: the run stops after its first step, with a checkpoint. Twice: it stops at once."""
+def test_ctrl_c_during_the_sanity_check_stops_after_the_first_step_with_a_checkpoint(inputs, tmp_path):
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
         _train(inputs, run_dir),
@@ -124,15 +122,10 @@ def test_ctrl_c_during_the_sanity_check(presses, inputs, tmp_path):
     reader = threading.Thread(target=read_output, daemon=True)
     reader.start()
     assert checking.wait(timeout=300) and process.poll() is None, output[-2000:]
-    for _ in range(presses):
-        os.killpg(process.pid, signal.SIGINT)
-        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)
     process.wait(timeout=120)
     reader.join(timeout=10)
     text = output.decode(errors="replace")
     assert process.returncode == 130 and "Traceback" not in text, text[-2000:]
-    if presses == 1:
-        stopped_at, _ = _weights(run_dir)  # the first step, unless the sanity check ended as the signal came
-        assert 1 <= stopped_at < MAX_STEPS and f"interrupted at step {stopped_at};" in text
-    else:
-        assert text.rstrip().endswith("train.py: interrupted")
+    stopped_at, _ = _weights(run_dir)  # the first step, unless the sanity check ended as the signal came
+    assert 1 <= stopped_at < MAX_STEPS and f"interrupted at step {stopped_at};" in text

@@ -1,10 +1,7 @@
 """The `photostyle stylize` command, run as a user runs it."""
 
 import hashlib
-import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +9,7 @@ import onnx
 import pytest
 from PIL import Image
 
+from photostyle import files
 from photostyle.cli import main
 from photostyle.inference.runtime import StyleModel
 from photostyle.inference.stylize import stylize_paths
@@ -213,28 +211,27 @@ def test_corrupt_photo_in_a_batch_is_reported_and_the_rest_done(tiny_model, phot
     assert not list((tmp_path / "out").rglob(".*.part"))
 
 
-@pytest.mark.slow
-def test_ctrl_c_stops_a_batch_in_one_line_and_leaves_no_partial_file(tiny_model, tmp_path):
-    for index in range(60):
-        save_photo(tmp_path / "photos" / f"{index:02}.png", 400, 600, seed=index)
-    out = tmp_path / "out" / "photos"  # a folder's photos go into a folder of its name
-    process = subprocess.Popen(
-        [PHOTOSTYLE, "stylize", str(tiny_model), str(tmp_path / "photos"), "-o", str(out.parent)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # a process group of its own, as a terminal gives a command
-    )
-    while not (out.is_dir() and any(out.glob("*.png"))) and process.poll() is None:
-        time.sleep(0.01)
-    os.killpg(process.pid, signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
-    assert stderr.rstrip().splitlines()[-1].endswith("photostyle: interrupted")
-    written = sorted(p.name for p in out.iterdir())
-    assert 1 <= len(written) < 60 and all(p.endswith(".png") for p in written)  # no hidden .part file
-    for name in written:  # each output is whole
-        assert Image.open(out / name).size == (600, 400)
+def test_ctrl_c_stops_a_batch_in_one_line_and_leaves_no_partial_file(tiny_model, tmp_path, monkeypatch, capsys):
+    for index in range(5):
+        save_photo(tmp_path / "photos" / f"{index}.png", 40, 60, seed=index)
+    synced = []
+
+    def ctrl_c_in_the_third_write(descriptor: int) -> None:  # the third photo's bytes are written, not yet renamed
+        synced.append(descriptor)
+        if len(synced) == 3:
+            raise KeyboardInterrupt
+        real_fsync(descriptor)
+
+    real_fsync = files.os.fsync
+    monkeypatch.setattr(files.os, "fsync", ctrl_c_in_the_third_write)
+    with pytest.raises(SystemExit) as stopped:
+        main(["stylize", str(tiny_model), str(tmp_path / "photos"), "-o", str(tmp_path / "out")])
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err.rstrip().splitlines()[-1] == "photostyle: interrupted"
+    out = tmp_path / "out" / "photos"
+    assert sorted(p.name for p in out.iterdir()) == ["0.png", "1.png"]  # no hidden .part file
+    for name in ("0.png", "1.png"):  # each output is whole
+        assert Image.open(out / name).size == (60, 40)
 
 
 @pytest.mark.slow
