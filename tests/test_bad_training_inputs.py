@@ -98,6 +98,13 @@ def _train_overrides(case: str, photo_folder: Path, style_photo: Path, tmp_path:
     return [f"data.root={photo_folder}", f"style.image={style_photo}", *tiny, "trainer.max_steps=1", *overrides]
 
 
+def _composed(overrides: list[str], tmp_path: Path):
+    """The config train.py would get for these overrides, run into tmp_path/run."""
+    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        return compose("config", overrides=[*overrides, "logger=csv", f"run_dir={tmp_path / 'run'}"])
+
+
 @pytest.fixture(scope="module")
 def train_main():
     """train.py's main() as written, without Hydra's command-line wrapper."""
@@ -120,9 +127,7 @@ def test_train_refuses_bad_values_in_one_line(case, photo_folder, style_photo, t
 @pytest.mark.parametrize("case", sorted(set(TRAIN_MISTAKES) - THROUGH_THE_PROCESS))
 def test_train_refuses_each_bad_value(case, photo_folder, style_photo, tmp_path, train_main, capsys):
     overrides = _train_overrides(case, photo_folder, style_photo, tmp_path)
-    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=[*overrides, "logger=csv", f"run_dir={tmp_path / 'run'}"])
+    cfg = _composed(overrides, tmp_path)
     with pytest.raises(SystemExit) as stopped:
         train_main(cfg)
     stderr = capsys.readouterr().err
@@ -143,9 +148,7 @@ def test_a_ctrl_c_lightning_handles_itself_ends_in_one_line_and_status_130(
         *TINY,
         "+callbacks.ctrl_c._target_=bad_inputs.CtrlCInTheFirstStep",
     ]
-    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=[*overrides, "logger=csv", f"run_dir={tmp_path / 'run'}"])
+    cfg = _composed(overrides, tmp_path)
     with pytest.raises(SystemExit) as stopped:
         train_main(cfg)
     assert stopped.value.code == 130
