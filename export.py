@@ -1,5 +1,11 @@
 """Export a trained style network to ONNX: python export.py ckpt=RUN/checkpoints/last.ckpt out=model.onnx"""
 
+from photostyle.errors import exit_quietly_on_ctrl_c
+
+if __name__ == "__main__":
+    exit_quietly_on_ctrl_c("export.py")  # before torch's and Lightning's imports, which take seconds
+
+
 import hashlib
 import json
 from pathlib import Path

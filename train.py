@@ -1,5 +1,11 @@
 """Train a style network: python train.py style.image=STYLE.jpg data.root=PHOTOS/ [key=value ...]"""
 
+from photostyle.errors import exit_quietly_on_ctrl_c
+
+if __name__ == "__main__":
+    exit_quietly_on_ctrl_c("train.py")  # before torch's and Lightning's imports, which take seconds
+
+
 import os
 import shlex
 import sys

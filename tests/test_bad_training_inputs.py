@@ -4,6 +4,7 @@ problem, no traceback, and leaves no partial output behind.
 """
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,19 @@ def test_a_ctrl_c_lightning_handles_itself_ends_in_one_line_and_status_130(
         train_main(cfg)
     assert stopped.value.code == 130
     assert capsys.readouterr().err.rstrip().splitlines()[-1] == "train.py: interrupted"
+
+
+@pytest.mark.parametrize("script", ["train.py", "export.py"])
+def test_a_ctrl_c_while_the_script_imports_ends_in_one_line_and_status_130(script, tmp_path):
+    # The Ctrl-C lands inside the imports, at a fixed point: a stand-in for hydra, the first
+    # heavy import of both scripts, sends it while it loads.
+    stand_in = tmp_path / "hydra"
+    stand_in.mkdir()
+    (stand_in / "__init__.py").write_text(
+        "import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(5)\n"
+    )
+    result = run(PYTHON, script, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert (result.returncode, result.stderr) == (130, f"{script}: interrupted\n")
 
 
 class _Pickled:

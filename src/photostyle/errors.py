@@ -1,5 +1,6 @@
 """The one exception type for mistakes a user can fix, and how entry points report it."""
 
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,24 @@ def _user_error(error: BaseException | None) -> PhotostyleError | None:
     return None
 
 
+class _StopWhileLoading:
+    """The SIGINT handler of exit_quietly_on_ctrl_c: one line and status 130."""
+
+    def __init__(self, program: str):
+        self.program = program
+
+    def __call__(self, signum: int, frame: object) -> None:
+        print(f"{self.program}: interrupted", file=sys.stderr)
+        raise SystemExit(130)
+
+
+def exit_quietly_on_ctrl_c(program: str) -> None:
+    """For a script to call before its heavy imports: torch and Lightning take seconds to import,
+    and a Ctrl-C meanwhile would print a traceback from inside them. Until exit_on_user_error's
+    block begins, Ctrl-C ends the program the way it does inside it."""
+    signal.signal(signal.SIGINT, _StopWhileLoading(program))
+
+
 @contextmanager
 def exit_on_user_error(program: str) -> Iterator[None]:
     """Turn a PhotostyleError into one line on stderr and exit status 1, not a traceback.
@@ -26,6 +45,8 @@ def exit_on_user_error(program: str) -> Iterator[None]:
     Ctrl-C is a choice, not a crash: one line and the shell's status for it, 130. Outputs are
     written atomically, so it leaves no half-written file.
     """
+    if isinstance(signal.getsignal(signal.SIGINT), _StopWhileLoading):
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C raises KeyboardInterrupt again
     try:
         yield
     except KeyboardInterrupt:
