@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 import photostyle
 from photostyle.errors import PhotostyleError, exit_on_user_error
 from photostyle.files import atomic_write
+from photostyle.interface import VERSION_KEY
 from photostyle.training.checkpoints import load_checkpoint, network_config, network_state, saved_network
 from photostyle.training.onnx_export import max_abs_difference, onnx_model
 
@@ -64,7 +65,7 @@ def main(cfg: DictConfig) -> None:
                 " optimizer.lr, or export an earlier checkpoint"
             )
         metadata = {
-            "photostyle_version": photostyle.__version__,
+            VERSION_KEY: photostyle.__version__,
             "style_image": _style_fingerprint(run["style"]["image"]),
             "network": json.dumps(network_config(checkpoint), sort_keys=True),
             "training_steps": checkpoint.get("global_step", 0),

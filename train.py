@@ -21,13 +21,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from photostyle.errors import PhotostyleError, exit_on_user_error
 from photostyle.training.callbacks import StopOnInterrupt
-from photostyle.training.checkpoints import (
-    check_new_run_dir,
-    check_same_training,
-    load_checkpoint,
-    resume_checkpoint,
-)
+from photostyle.training.checkpoints import load_checkpoint
 from photostyle.training.config_types import check_value_types
+from photostyle.training.resume import check_new_run_dir, check_same_training, resume_checkpoint
 
 OmegaConf.register_new_resolver("project_root", lambda: str(Path(__file__).resolve().parent), replace=True)
 # Lightning warns that a loader resumed mid-epoch starts afresh; ours draws by step number, so it carries on exactly.

@@ -23,6 +23,7 @@ from photostyle.evaluation.baselines import BASELINES
 from photostyle.evaluation.evaluate import Method, markdown
 from photostyle.evaluation.masks import read_labels, shared_masks
 from photostyle.evaluation.optimize import optimize_photo
+from photostyle.interface import VERSION_KEY
 from photostyle.settings import OptimizeSettings
 from photostyle.training.loss import PhotorealStyleLoss
 from photostyle.training.onnx_export import export_onnx
@@ -60,7 +61,7 @@ def build_network(spec: str) -> nn.Module:
 def export_network(spec: str, folder: Path) -> Path:
     """build_network(spec) as a photostyle ONNX model in folder, named after the spec."""
     path = folder / f"{spec.replace(':', '.')}.onnx"
-    export_onnx(build_network(spec), path, {"network": spec.partition(":")[0], "photostyle_version": __version__})
+    export_onnx(build_network(spec), path, {"network": spec.partition(":")[0], VERSION_KEY: __version__})
     return path
 
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from benchmarks.clips import CLIPS
 from photostyle.inference.runtime import StyleModel
+from photostyle.interface import VERSION_KEY
 from photostyle.settings import VIDEO_SMOOTHING
 
 STILL = 6  # levels: above the clips' grain (1.5 levels a frame, about 2 between two frames)
@@ -70,7 +71,7 @@ def default_model(folder: Path) -> Path:
     net = build_network("bilateral")
     net.set_style(load(Path(compose_config().style.image), max_side=512))
     path = folder / "bilateral_styled.onnx"
-    export_onnx(net, path, {"photostyle_version": __version__, "network": "bilateral"})
+    export_onnx(net, path, {VERSION_KEY: __version__, "network": "bilateral"})
     return path
 
 

@@ -38,7 +38,11 @@ TRAIN_MISTAKES = {
     "zero thumbnail": (["model=bilateral", "model.thumbnail_size=0"], "thumbnail_size=0"),
     "zero thumbnail samples": (["model=bilateral", "model.thumbnail_samples=0"], "thumbnail_samples=0"),
     "zero tone bins": (["model=bilateral", "model.grid_depth=0"], "grid_depth=0"),
-    "crop too small for the VGG loss": (["data.crop_size=4"], "crop_size=4"),
+    "crop too small for the VGG loss": (
+        ["data.crop_size=4", "loss.content_layers=[relu4_1]"],
+        "data.crop_size=4 is too small for the VGG layers up to relu4_1 (at least 8)",
+    ),
+    "zero crop": (["data.crop_size=0"], "data.crop_size=0 must be a positive whole number"),
     "only unreadable photos": (["data.root={unreadable}"], "no training photo of data.root"),
     "crop size not a number": (["data.crop_size=abc"], "data.crop_size='abc' must be a whole number"),
     "fractional batch": (["data.batch_size=1.5"], "data.batch_size=1.5 must be a whole number"),

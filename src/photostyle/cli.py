@@ -22,15 +22,15 @@ def _stylize(args: argparse.Namespace) -> None:
         args.model,
         args.inputs,
         args.output,
-        args.max_side,
-        args.max_pixels,
-        args.overwrite,
-        args.quality,
-        args.threads,
-        post,
-        args.strength,
-        args.crf,
-        args.smoothing,
+        max_side=args.max_side,
+        max_pixels=args.max_pixels,
+        overwrite=args.overwrite,
+        quality=args.quality,
+        threads=args.threads,
+        post=post,
+        strength=args.strength,
+        crf=args.crf,
+        smoothing=args.smoothing,
     )
     if failures:
         print(f"photostyle: {len(failures)} file(s) could not be stylized (see above)", file=sys.stderr)
@@ -113,14 +113,25 @@ def _evaluate(args: argparse.Namespace) -> None:
     methods = [parse_method(spec, optimize_settings) for spec in args.method]
     if len({m.name for m in methods}) < len(methods):
         raise PhotostyleError("two methods have the same name; name them with NAME=WHAT")
-    print(evaluate(contents, args.style, methods, args.output, args.max_side, args.post, args.overwrite), end="")
+    table = evaluate(
+        contents, args.style, methods, args.output, max_side=args.max_side, post=args.post, overwrite=args.overwrite
+    )
+    print(table, end="")
     print(f"outputs, metrics.csv, metrics.md and sheet.png are in {args.output}")
 
 
 def _lut(args: argparse.Namespace) -> None:
     from photostyle.inference.lut import make_lut
 
-    report = make_lut(args.model, args.output, args.size, args.photos, args.max_side, args.smoothness, args.overwrite)
+    report = make_lut(
+        args.model,
+        args.output,
+        size=args.size,
+        photos=args.photos,
+        max_side=args.max_side,
+        smoothness=args.smoothness,
+        overwrite=args.overwrite,
+    )
     print(
         f"wrote {args.output}: a {args.size}^3 LUT fitted to {report.pixels:,} pixels ({report.colours:,} colours)"
         f" in {report.fit_seconds:.1f} s; CIEDE2000 to the model on those photos: mean {report.delta_e_mean:.2f},"
@@ -134,7 +145,13 @@ def _serve(args: argparse.Namespace) -> None:
     from photostyle.inference.serve import create_app
 
     app = create_app(
-        args.models, args.workers, args.queue, args.max_upload_mb, args.max_pixels, args.max_side, args.allowed_hosts
+        args.models,
+        workers=args.workers,
+        queue=args.queue,
+        max_upload_mb=args.max_upload_mb,
+        max_pixels=args.max_pixels,
+        max_side=args.max_side,
+        allowed_hosts=args.allowed_hosts,
     )
     print(
         f"photostyle: serving {args.models} on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops it",

@@ -32,7 +32,8 @@ ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 # decode_photo checks each photo's size against its max_pixels from the header, before decoding.
 # Pillow's own guard, on as well, would refuse anything over twice its threshold whatever
-# --max-pixels says.
+# --max-pixels says, so it is off, for the whole process: every photo photostyle opens goes
+# through decode_photo or read_photo, which check the size first.
 Image.MAX_IMAGE_PIXELS = None
 _EXIF_ORIENTATION = 0x0112
 # The most EXIF a JPEG's APP1 marker holds; longer EXIF (a big maker note) is left out of a JPEG.

@@ -14,3 +14,5 @@ STYLIZED = "stylized"  # (N, h, W, 3), IMAGE's type; float32 may leave [0, 1] a 
 LOOK = "look"  # (N, Gh, Gw, D, 4, 3) float32: the look used
 
 PIXEL_TYPES = {"uint8": "tensor(uint8)", "float32": "tensor(float)"}
+# The model's metadata entry that marks it as photostyle's (its value: the version that exported it).
+VERSION_KEY = "photostyle_version"

@@ -15,7 +15,7 @@ from photostyle.errors import PhotostyleError
 from photostyle.evaluation.baselines import reinhard
 from photostyle.images import to_uint8
 from photostyle.networks.bilateral import THUMBNAIL_PER_CELL, BilateralNet
-from photostyle.networks.slicing import identity_affine, then
+from photostyle.networks.slicing import compose_affine, identity_affine
 from photostyle.settings import OptimizeSettings
 from photostyle.training.loss import PhotorealStyleLoss
 from photostyle.training.tensors import to_array
@@ -52,7 +52,7 @@ class FittedLook(nn.Module):
 
     def look(self) -> torch.Tensor:
         """(1, Gh, Gw, D, 4, 3): the global map and the grid composed, as a network's look."""
-        return self.grid if self.first is None else then(self.first, self.grid)
+        return self.grid if self.first is None else compose_affine(self.first, self.grid)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """(1, 3, H, W) in [0, 1] -> the same photo with the look, not clipped."""

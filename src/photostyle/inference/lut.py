@@ -15,7 +15,7 @@ from tqdm import tqdm
 from photostyle import settings
 from photostyle.colour_difference import srgb_difference
 from photostyle.errors import PhotostyleError
-from photostyle.images import find_photos, read_photo, to_float
+from photostyle.images import IMAGE_EXTENSIONS, find_photos, read_photo, to_float
 from photostyle.inference.lattice import apply_lattice, identity_lattice, write_cube
 from photostyle.inference.lattice_fit import fit_deviation
 from photostyle.inference.runtime import StyleModel
@@ -159,7 +159,7 @@ def make_lut(
     paths = [path for path, _ in find_photos(folders)]
     if not paths:
         raise PhotostyleError(
-            f"no photos found in {', '.join(map(str, folders))} (looked for .jpg .png .webp .bmp .tiff)"
+            f"no photos found in {', '.join(map(str, folders))} (looked for {' '.join(IMAGE_EXTENSIONS)})"
         )
     pairs = ((to_float(pixels), to_float(model.stylize(pixels)[0])) for pixels in read_photos(paths, max_side))
     merged, sampled = collect_pairs(pairs, SAMPLE_PER_PHOTO)

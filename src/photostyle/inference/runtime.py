@@ -7,10 +7,9 @@ import onnxruntime as ort
 
 from photostyle.errors import PhotostyleError
 from photostyle.images import to_float, to_uint8
-from photostyle.interface import IMAGE, KEEP, LOOK, PIXEL_TYPES, PREVIOUS_LOOK, ROWS, STYLIZED
+from photostyle.interface import IMAGE, KEEP, LOOK, PIXEL_TYPES, PREVIOUS_LOOK, ROWS, STYLIZED, VERSION_KEY
 from photostyle.settings import VIDEO_SMOOTHING
 
-VERSION_KEY = "photostyle_version"
 # Photos of more pixels go through a look model in bands of about BAND_PIXELS each (the look is
 # the whole photo's in every band): each pass then finds the one before's output still in the
 # processor's cache, and the memory beyond the photo's own bytes stays that of one band.

@@ -36,7 +36,7 @@ def plan_outputs(inputs: list[Path], output_dir: Path, overwrite: bool) -> list[
     if not pairs:
         raise PhotostyleError(
             f"no photos or videos found in {', '.join(map(str, inputs))}"
-            " (looked for .jpg .png .webp .bmp .tiff .mp4 .mov .mkv .webm .avi)"
+            f" (looked for {' '.join(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)})"
         )
     if output_dir.exists() and not output_dir.is_dir():
         raise PhotostyleError(f"output {output_dir} is a file, not a folder; pass a folder with -o")

@@ -18,11 +18,11 @@ from photostyle.networks.rounding import to_bytes
 from photostyle.networks.slicing import (
     AFFINE_COLUMNS,
     AFFINE_ROWS,
+    compose_affine,
     identity_affine,
     padded_width,
     row_positions,
     slice_and_apply,
-    then,
 )
 from photostyle.structure import LUMA
 
@@ -193,7 +193,7 @@ class BilateralNet(nn.Module):
         # cell's map are composed on the grid, so full resolution pays nothing.
         first = self.style_colours(thumbnail)  # (B, 4, 3)
         mapped = apply_affine(thumbnail.flatten(2), first).view_as(thumbnail)  # (B, 3, T, T)
-        return then(first, self.grid(mapped))
+        return compose_affine(first, self.grid(mapped))
 
     def apply(
         self, look: torch.Tensor, pixels: torch.Tensor, rows: torch.Tensor | None = None, height: int | None = None

@@ -40,7 +40,7 @@ def identity_affine(depth: int) -> torch.Tensor:
     return torch.eye(AFFINE_ROWS, AFFINE_COLUMNS).expand(depth, AFFINE_ROWS, AFFINE_COLUMNS)
 
 
-def then(first: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+def compose_affine(first: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """One affine map per image (B, 4, 3) followed by each of a grid's (B, ..., 4, 3), as one (B, ..., 4, 3) grid."""
     batch = first.shape[0]
     # Made on the photo's device: a tensor from a Python list would be a host copy on every call.

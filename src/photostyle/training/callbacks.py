@@ -26,8 +26,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 class LastCheckpoint(ModelCheckpoint):
     """last.ckpt every `every_n_train_steps` steps and when training ends.
 
-    Lightning's own save_last only follows a new best checkpoint, so a run whose final
-    validation did not improve would end with a stale last.ckpt to resume from.
+    Lightning's own save_last writes last.ckpt at the end of training only if it never wrote
+    one before, so a run that stops between two saves (a Ctrl-C at step 137, saves every 25)
+    would keep step 125's weights. The override uses ModelCheckpoint's private members
+    (_last_global_step_saved, _save_last_checkpoint, _monitor_candidates): a Lightning upgrade
+    that renames them ends every run, and the test suite, with an AttributeError, not silently.
     """
 
     def __init__(self, dirpath: str, every_n_train_steps: int = 25):

@@ -21,8 +21,8 @@ from photostyle.images import IMAGE_EXTENSIONS, read_photo
 from photostyle.training.tensors import to_tensor
 
 GLOB_CHARACTERS = "*?["
-# The VGG loss's deepest layer (relu4_1) sees an eighth of a crop's side.
-MIN_CROP_SIZE = 8
+# The side a photo is decoded at to tell whether it is readable: small, so it costs little.
+PROBE_SIDE = 8
 # Independent random streams drawn from the run's seed.
 PHOTO_ORDER_STREAM, CROP_STREAM = 0, 1
 
@@ -58,7 +58,7 @@ def list_photos(root: Path) -> list[Path]:
 def _readable(photo: Path) -> bool:
     """Whether photo decodes, as the loader's workers will read it (a JPEG decodes at a small size, cheaply)."""
     try:
-        read_photo(photo, max_side=MIN_CROP_SIZE)
+        read_photo(photo, max_side=PROBE_SIDE)
     except PhotostyleError:
         return False
     return True
@@ -222,10 +222,10 @@ class PhotoDataModule(pl.LightningDataModule):
     def __init__(
         self,
         root: str,
-        crop_size: int = 256,
-        batch_size: int = 4,
+        crop_size: int = 384,
+        batch_size: int = 1,
         val_fraction: float = 0.1,
-        min_scale: float = 0.25,
+        min_scale: float = 1.0,
         load_size: int = 768,
         epoch_size: int = 1000,
         num_workers: int = 1,
@@ -238,9 +238,9 @@ class PhotoDataModule(pl.LightningDataModule):
             raise PhotostyleError(
                 f"data.root={root} is not a folder; point it at a folder of photos (or a glob pattern or list file)"
             )
-        if crop_size < MIN_CROP_SIZE:
-            raise PhotostyleError(f"data.crop_size={crop_size} must be at least {MIN_CROP_SIZE}, e.g. 384")
+        # How small a crop the loss can take is the loss's to say (StyleTransferSystem.on_fit_start).
         for name, value in [
+            ("crop_size", crop_size),
             ("batch_size", batch_size),
             ("load_size", load_size),
             ("epoch_size", epoch_size),

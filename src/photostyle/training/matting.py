@@ -90,7 +90,7 @@ def matting_laplacian_energy(content: torch.Tensor, output: torch.Tensor, eps: f
             inverse = inverse_window_covariance(image, WINDOW, eps / WINDOW_PIXELS)  # (B, 6, h, w)
         _, _, cov, variance = _moments(image, x, WINDOW)
         # The explained variance as the quadratic form cov^T inverse cov over the 6 distinct
-        # entries: no slopes needed, and the training loss stays what it always was.
+        # entries: the energy needs only that product, so the slopes fit_windows forms are skipped.
         explained = sum(
             (1 if i == j else 2) * inverse[:, k : k + 1] * cov[i] * cov[j] for k, (i, j) in enumerate(_SYMMETRIC)
         )
