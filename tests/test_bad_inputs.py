@@ -11,7 +11,6 @@ import gzip
 import io
 import os
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -232,7 +231,7 @@ def test_stylize_and_serve_refuse_each_wrong_model(case, tiny_model, tmp_path):
 
 
 @pytest.mark.parametrize("case", [case for case in MODELS if case != "missing"])
-def test_serve_lists_each_wrong_model_beside_a_good_one_as_unavailable(case, tiny_model, tmp_path):
+def test_serve_lists_each_wrong_model_beside_a_good_one_as_unavailable(case, tiny_model, tmp_path, capsys):
     from photostyle.inference.serve import create_app
 
     model = MODELS[case](tmp_path, tiny_model)
@@ -243,9 +242,7 @@ def test_serve_lists_each_wrong_model_beside_a_good_one_as_unavailable(case, tin
         shutil.copy(model, served / "x.onnx")
     else:
         (served / "x.onnx").mkdir()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        app = create_app(served, allowed_hosts=["testserver"])
+    app = create_app(served, allowed_hosts=["testserver"])
     with TestClient(app) as client:
         listed = {m["name"]: m for m in client.get("/api/models").json()}
         answer = client.post("/api/stylize", files={"image": ("p.png", _png())}, data={"model": "good"})
@@ -256,7 +253,7 @@ def test_serve_lists_each_wrong_model_beside_a_good_one_as_unavailable(case, tin
             and "x.onnx" in listed["x"]["problem"]
             and str(served) not in listed["x"]["problem"]
         )
-        assert any("x.onnx" in str(warning.message) for warning in caught)
+        assert "photostyle serve: not serving x.onnx: " in capsys.readouterr().err
     else:  # a folder named like a model is not a model file at all
         assert "x" not in listed
 
@@ -323,3 +320,125 @@ def test_output_mistakes(tiny_model, tmp_path, record_property):
         cases += 2
     assert digest(source_dir) == before and no_leftovers(tmp_path)
     record_property("cases", cases)
+
+
+def _main(*argv: str) -> int:
+    """`photostyle ARGV` in process: its exit status (0 when it returns)."""
+    from photostyle.cli import main
+
+    try:
+        main([str(arg) for arg in argv])
+    except SystemExit as stopped:
+        return stopped.code
+    return 0
+
+
+def test_compare_never_writes_over_a_photo_it_shows_and_makes_the_sheets_folder(tmp_path, capsys):
+    save_image(tmp_path / "before" / "a.png", small_photo(12, 16))
+    save_image(tmp_path / "after" / "a.png", small_photo(12, 16).rotate(180))
+    before = digest(tmp_path)
+    for shown in (tmp_path / "before" / "a.png", tmp_path / "after" / "a.png"):
+        assert _main("compare", tmp_path / "before", tmp_path / "after", "-o", shown) == 1
+        assert "would overwrite one of the photos it shows" in capsys.readouterr().err
+    assert _main("compare", tmp_path / "before", tmp_path / "after", "-o", tmp_path / "sheet.xyz") == 1
+    assert "unknown image suffix" in capsys.readouterr().err
+    assert digest(tmp_path) == before
+    assert _main("compare", tmp_path / "before", tmp_path / "after", "-o", tmp_path / "new" / "sheet.jpg") == 0
+    assert Image.open(tmp_path / "new" / "sheet.jpg").height > 12
+
+
+def test_evaluate_never_writes_over_an_input_nor_outside_its_folder(tmp_path, style_photo, capsys):
+    # The method reinhard writes OUT/reinhard/a.png: here that is the content photo itself.
+    content = tmp_path / "reinhard" / "a.png"
+    save_image(content, small_photo(24, 32))
+    (tmp_path / "file").write_text("x")
+    before = digest(tmp_path)
+    mistakes = [
+        (["-m", "reinhard", "-o", tmp_path], f"would overwrite the input {content}"),
+        (["-m", "identity", "-o", tmp_path / "file"], "is a file"),
+        (["-m", "../escaped=identity", "-o", tmp_path / "e"], "must be a plain folder name"),
+        (["-m", "optimize", "--style-weight", "inf", "-o", tmp_path / "e"], "must be a finite number"),
+    ]
+    for arguments, named in mistakes:
+        assert _main("evaluate", content, "--style", style_photo, *arguments) == 1
+        err = capsys.readouterr().err
+        assert named in err and "Traceback" not in err, err
+    assert digest(tmp_path) == before and not (tmp_path / "escaped").exists() and not (tmp_path / "e").exists()
+
+
+def test_evaluate_skips_an_unreadable_photo_and_does_the_others(tmp_path, style_photo, capsys):
+    save_image(tmp_path / "in" / "a.png", small_photo(24, 32))
+    (tmp_path / "in" / "b.png").write_bytes((tmp_path / "in" / "a.png").read_bytes()[:60])
+    assert _main("evaluate", tmp_path / "in", "--style", style_photo, "-m", "identity", "-o", tmp_path / "e") == 1
+    err = capsys.readouterr().err
+    assert "skipped: " in err and "b.png" in err and "1 photo(s) could not be evaluated" in err
+    assert (tmp_path / "e" / "identity" / "a.png").is_file() and (tmp_path / "e" / "sheet.png").is_file()
+    assert [line.split(",")[0] for line in (tmp_path / "e" / "metrics.csv").read_text().splitlines()] == [
+        "photo",
+        "a.png",
+    ]
+
+
+def test_lut_fits_the_readable_photos_and_says_some_were_not(tiny_model, tmp_path, capsys):
+    save_image(tmp_path / "in" / "a.png", small_photo(24, 32))
+    (tmp_path / "in" / "b.jpg").write_bytes(b"not a photo")
+    status = _main("lut", tiny_model, "-o", tmp_path / "look.cube", "--photos", tmp_path / "in", "--size", "17")
+    assert status == 1 and (tmp_path / "look.cube").is_file()
+    assert "1 photo(s) could not be read" in capsys.readouterr().err
+
+
+def test_stylize_refuses_an_output_folder_that_holds_the_input_folder(tiny_model, tmp_path, capsys):
+    save_image(tmp_path / "same" / "a.png", small_photo(10, 12))
+    for output in (tmp_path / "same", tmp_path):
+        assert _main("stylize", tiny_model, tmp_path / "same", "-o", output) == 1
+        assert "holds the input folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.png", "same"]
+
+
+def test_stylize_refuses_more_threads_than_the_machine_can_carry(capsys):
+    from photostyle.arguments import build_parser
+
+    # Parsed only: were the bound gone, running would start 100000 threads and take the machine's memory.
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["stylize", "model.onnx", "a.png", "-o", "out", "--threads", "100000"])
+    assert stopped.value.code == 2 and "leave --threads out" in capsys.readouterr().err
+    assert build_parser().parse_args(["stylize", "model.onnx", "a.png", "-o", "out", "--threads", "2"]).threads == 2
+
+
+def test_a_model_of_one_fixed_photo_size_is_refused_when_it_loads(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from photostyle.errors import PhotostyleError
+    from photostyle.inference.runtime import StyleModel
+
+    shape = [1, 64, 64, 3]
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["image"], ["stylized"])],
+        "fixed",
+        [helper.make_tensor_value_info("image", TensorProto.UINT8, shape)],
+        [helper.make_tensor_value_info("stylized", TensorProto.UINT8, shape)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    helper.set_model_props(model, {"photostyle_version": "test"})
+    onnx.save(model, tmp_path / "fixed.onnx")
+    with pytest.raises(PhotostyleError, match="of any H and W; export it again"):
+        StyleModel(tmp_path / "fixed.onnx")
+
+
+def test_a_file_name_that_is_not_utf8_is_printed_escaped(tiny_model, tmp_path):
+    # A terminal's UTF-8 stdout is strict: the name's undecodable byte must not fail the last line.
+    name = os.fsdecode(b"caf\xe9")
+    save_image(tmp_path / f"{name}.png", small_photo(10, 12))
+    result = run(
+        PHOTOSTYLE,
+        "stylize",
+        str(tiny_model),
+        str(tmp_path / f"{name}.png"),
+        "-o",
+        str(tmp_path / f"out {name}"),
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    assert result.returncode == 0, result.stderr[-500:]
+    assert (tmp_path / f"out {name}" / f"{name}.png").is_file() and "caf\\udce9" in result.stdout

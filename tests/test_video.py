@@ -179,6 +179,14 @@ def test_audio_the_container_cannot_hold_is_one_line_with_the_fix(tmp_path):
     assert leftovers(tmp_path) == [] and not (tmp_path / "out.mov").exists()
 
 
+def test_audio_the_container_takes_but_cannot_finish_is_one_line_with_the_fix(tmp_path):
+    # PCM in an AVI renamed .mp4: the MP4 muxer accepts the stream and fails only when it closes the file.
+    source = write_clip(tmp_path / "clip.mp4", frames=5, codec="mpeg4", audio=("pcm_s16le",), muxer="avi")
+    with pytest.raises(PhotostyleError, match=r"cannot write .*out\.mp4 .*pcm_s16le.*rename the clip to \.mkv"):
+        stylize_video(source, tmp_path / "out.mp4", invert, progress=False)
+    assert leftovers(tmp_path) == [] and not (tmp_path / "out.mp4").exists()
+
+
 def test_shows_progress_in_frames(tmp_path, capsys):
     stylize_video(write_clip(tmp_path / "clip.mp4", frames=12), tmp_path / "out.mp4", invert)
     err = capsys.readouterr().err

@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import math
+import os
 from pathlib import Path
 
 from photostyle import settings
@@ -13,6 +14,20 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
+    return value
+
+
+# Each onnxruntime thread has its own stack and scratch memory: 100000 of them take the machine's memory.
+THREADS_PER_CORE = 4
+
+
+def _thread_count(text: str) -> int:
+    value, limit = _positive_int(text), THREADS_PER_CORE * (os.cpu_count() or 1)
+    if value > limit:
+        raise argparse.ArgumentTypeError(
+            f"{value} is more than {THREADS_PER_CORE} threads for each of this machine's cores (at most"
+            f" {limit}); leave --threads out to use every core"
+        )
     return value
 
 
@@ -159,7 +174,7 @@ def _add_stylize(commands: argparse._SubParsersAction) -> None:
         metavar="1..100",
         help="JPEG/WebP quality (default: %(default)s)",
     )
-    stylize.add_argument("--threads", type=_positive_int, help="onnxruntime threads (default: all cores)")
+    stylize.add_argument("--threads", type=_thread_count, help="onnxruntime threads (default: all cores)")
     stylize.add_argument(
         "--strength",
         type=_strength,
@@ -268,6 +283,14 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
         type=_positive_number,
         default=settings.SERVE_MAX_UPLOAD_MB,
         help="largest upload accepted, counted as it arrives (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--upload-timeout",
+        type=_positive_number,
+        default=settings.SERVE_UPLOAD_TIMEOUT_S,
+        metavar="SECONDS",
+        help="an upload must arrive whole within this time of its headers, or it gets 408 and frees its place "
+        "(default: %(default)s)",
     )
     serve.add_argument(
         "--max-pixels",

@@ -40,11 +40,12 @@ def _stylize(args: argparse.Namespace) -> None:
 
 def _compare(args: argparse.Namespace) -> None:
     from photostyle.evaluation.contact_sheet import contact_sheet
-    from photostyle.images import find_photos, output_suffix
+    from photostyle.images import find_photos, output_suffix, photo_format
 
     before, after = args.before, args.after
     if not before.is_dir():
         raise PhotostyleError(f"{before} is not a folder; give the folder of originals and the folder stylize wrote")
+    photo_format(args.output)
     rows = []
     for photo, relative in find_photos([before]):
         stylized = after / relative.relative_to(relative.parts[0]).with_suffix(output_suffix(photo))
@@ -55,6 +56,12 @@ def _compare(args: argparse.Namespace) -> None:
         rows.append([photo, stylized])
     if not rows:
         raise PhotostyleError(f"no photos in {before}")
+    if args.output.resolve() in {photo.resolve() for row in rows for photo in row}:
+        raise PhotostyleError(f"-o {args.output} would overwrite one of the photos it shows; choose another file")
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PhotostyleError(f"cannot write {args.output} ({error.strerror or error}); choose another -o") from None
     contact_sheet(rows, ["before", "after"], args.output, args.height)
     print(f"wrote {args.output}")
 
@@ -63,7 +70,7 @@ def _optimize(args: argparse.Namespace) -> None:
     from photostyle.evaluation.masks import read_labels, shared_masks
     from photostyle.evaluation.optimize import model_look, optimize_look, optimize_photo
     from photostyle.evaluation.post import post_process
-    from photostyle.images import WRITABLE_FORMATS, read_photo, write_photo
+    from photostyle.images import photo_format, read_photo, write_photo
     from photostyle.training.loss import PhotorealStyleLoss
     from photostyle.training.tensors import load, to_array
 
@@ -73,10 +80,7 @@ def _optimize(args: argparse.Namespace) -> None:
         raise PhotostyleError(f"{args.output} already exists; pass --overwrite to replace it or choose another -o")
     if args.output.resolve() in (args.content.resolve(), args.style.resolve()):
         raise PhotostyleError(f"-o {args.output} would overwrite an input; choose another output file")
-    if args.output.suffix.lower() not in WRITABLE_FORMATS:  # known before minutes of work, not after
-        raise PhotostyleError(
-            f"cannot write {args.output}: unknown image suffix; use one of {', '.join(WRITABLE_FORMATS)}"
-        )
+    photo_format(args.output)  # a suffix photostyle cannot write, known before minutes of work, not after
     optimize_settings = arguments.optimize_settings(args)
     optimize_settings.check()
     if args.post and optimize_settings.grid:
@@ -113,11 +117,14 @@ def _evaluate(args: argparse.Namespace) -> None:
     methods = [parse_method(spec, optimize_settings) for spec in args.method]
     if len({m.name for m in methods}) < len(methods):
         raise PhotostyleError("two methods have the same name; name them with NAME=WHAT")
-    table = evaluate(
+    evaluation = evaluate(
         contents, args.style, methods, args.output, max_side=args.max_side, post=args.post, overwrite=args.overwrite
     )
-    print(table, end="")
+    print(evaluation.table, end="")
     print(f"outputs, metrics.csv, metrics.md and sheet.png are in {args.output}")
+    if evaluation.skipped:
+        print(f"photostyle: {len(evaluation.skipped)} photo(s) could not be evaluated (see above)", file=sys.stderr)
+        sys.exit(1)
 
 
 def _lut(args: argparse.Namespace) -> None:
@@ -137,12 +144,16 @@ def _lut(args: argparse.Namespace) -> None:
         f" in {report.fit_seconds:.1f} s; CIEDE2000 to the model on those photos: mean {report.delta_e_mean:.2f},"
         f" 95th percentile {report.delta_e_p95:.2f}"
     )
+    if report.skipped:
+        print(
+            f"photostyle: {report.skipped} photo(s) could not be read (see above); the LUT fits the others",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    from photostyle.inference.serve import create_app
+    from photostyle.inference.serve import build_server, create_app, listening_sockets
 
     app = create_app(
         args.models,
@@ -152,7 +163,10 @@ def _serve(args: argparse.Namespace) -> None:
         max_pixels=args.max_pixels,
         max_side=args.max_side,
         allowed_hosts=args.allowed_hosts,
+        upload_timeout_s=args.upload_timeout,
     )
+    server = build_server(app, uploads=args.workers + args.queue)
+    sockets = listening_sockets(args.host, args.port)
     print(
         f"photostyle: serving {args.models} on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops it",
         flush=True,
@@ -163,7 +177,10 @@ def _serve(args: argparse.Namespace) -> None:
             "name the host others use with --allowed-hosts",
             flush=True,
         )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    try:
+        server.run(sockets=sockets)
+    except KeyboardInterrupt:  # uvicorn stops on Ctrl-C, then raises it again: stopping is the normal end
+        pass
 
 
 COMMANDS = {
@@ -177,6 +194,9 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> None:
+    # A file name that is not valid UTF-8 is printed escaped, not a UnicodeEncodeError after the work is done.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
     args = arguments.build_parser().parse_args(argv)
     with exit_on_user_error("photostyle"):
         COMMANDS[args.command](args)

@@ -138,8 +138,8 @@ def decode_photo(
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageTooLarge(
-                    f"{name} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
-                    f"{max_pixels / 1e6:.0f}; raise the limit (--max-pixels) if the file is genuine"
+                    f"{name} is {width}x{height} = {width * height:,} pixels, over the limit of "
+                    f"{max_pixels:,}; raise the limit (--max-pixels) if the file is genuine"
                 )
             frames = getattr(image, "n_frames", 1)
             if max_side and max(width, height) > max_side:
@@ -196,11 +196,22 @@ def write_photo(
     The format follows the suffix; alpha is kept where the format has it.
     """
     path = Path(path)
-    file_format = WRITABLE_FORMATS.get(path.suffix.lower())
+    file_format = photo_format(path)
+    try:
+        with atomic_write(path) as stream:
+            save_photo(stream, file_format, rgb, alpha, exif, quality)
+    except OSError as error:  # a full disk, a missing folder, no permission
+        raise PhotostyleError(
+            f"cannot write {path} ({error.strerror or error}); check the folder permissions and free space"
+        ) from None
+
+
+def photo_format(path: Path) -> str:
+    """The Pillow format a photo is written in, from its suffix; a suffix photostyle does not write is refused."""
+    file_format = WRITABLE_FORMATS.get(Path(path).suffix.lower())
     if file_format is None:
         raise PhotostyleError(f"cannot write {path}: unknown image suffix; use one of {', '.join(WRITABLE_FORMATS)}")
-    with atomic_write(path) as stream:
-        save_photo(stream, file_format, rgb, alpha, exif, quality)
+    return file_format
 
 
 def save_photo(

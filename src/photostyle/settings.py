@@ -16,6 +16,17 @@ SERVE_MAX_PIXELS = 40_000_000  # a 40-megapixel photo: a phone's full resolution
 SERVE_MAX_SIDE = 2048
 SERVE_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 SERVE_RESCAN_S = 1.0  # the models folder is looked at again at most this often
+# An upload must arrive whole within this many seconds of its headers, or it gets 408 and
+# frees its place: 25 MB in 60 s needs about 3.5 Mbit/s.
+SERVE_UPLOAD_TIMEOUT_S = 60.0
+# A connection must send a request's headers within this many seconds, or it is closed.
+SERVE_HEADER_TIMEOUT_S = 10.0
+# Ctrl-C lets answers being computed finish for at most this many seconds, then stops.
+SERVE_SHUTDOWN_S = 3.0
+SERVE_BACKLOG = 128  # connections waiting to be accepted; also the most accepted at one go
+# File descriptors kept free, beyond the connections and uploads, for the server's own
+# files, pipes and threads (about 30 at rest with one model).
+SERVE_SPARE_FILES = 64
 VIDEO_CRF = 18  # x264's quality scale (0 lossless .. 51); 18 is about visually lossless
 # How much of the previous frame's look each frame of a clip keeps (0: every frame on its own):
 # the look then follows over about 1 / (1 - 0.9) = 10 frames (benchmarks/flicker.py, docs/benchmarks.md).

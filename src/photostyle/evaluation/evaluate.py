@@ -2,6 +2,7 @@
 
 import csv
 import io
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,12 @@ from photostyle.training.tensors import load, to_array, to_tensor
 # (content photo's path, content, style) -> output, all (1, 3, H, W) in [0, 1]; any output size.
 Runner = Callable[[Path, torch.Tensor, torch.Tensor], torch.Tensor]
 METRICS = ("style_distance", "colour_distance", "ssim", "affine_residual", "seconds")
+
+
+@dataclass
+class Evaluation:
+    table: str  # the means per method, as Markdown
+    skipped: list[Path]  # content photos that could not be evaluated
 
 
 @dataclass
@@ -73,6 +80,8 @@ def parse_method(spec: str, optimize_settings: OptimizeSettings) -> Method:
     """NAME=WHAT or WHAT, where WHAT is a baseline, `optimize`, an .onnx file or a folder of outputs."""
     name, _, what = spec.rpartition("=")
     name = name or Path(what).stem or what
+    if name in ("", ".", "..") or "/" in name or "\\" in name:  # each method's outputs go to out_dir/NAME
+        raise PhotostyleError(f"method {spec!r}: its name {name!r} must be a plain folder name; name it with NAME=WHAT")
     if what in BASELINES:
         baseline = BASELINES[what]
         return Method(name, lambda path, content, style: baseline(content, style))
@@ -169,8 +178,25 @@ def markdown(table: list[dict]) -> str:
 
 
 def write_text(path: Path, text: str) -> None:
-    with atomic_write(path) as stream:
-        stream.write(text.encode())
+    try:
+        with atomic_write(path) as stream:
+            stream.write(text.encode())
+    except OSError as error:  # a full disk, no permission
+        raise PhotostyleError(
+            f"cannot write {path} ({error.strerror or error}); check the folder permissions and free space"
+        ) from None
+
+
+def _check_outputs(contents: list[Path], style_path: Path, methods: list[Method], out_dir: Path, post: bool) -> None:
+    """Refuse, before any work, an out_dir that is a file or whose outputs would land on an input photo."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PhotostyleError(f"-o {out_dir} is a file; give a folder for the outputs")
+    names = [name for method in methods for name in (method.name, f"{method.name}+post")[: 2 if post else 1]]
+    outputs = {out_dir / name / f"{path.stem}.png" for name in names for path in contents}
+    outputs |= {out_dir / "metrics.csv", out_dir / "metrics.md", out_dir / "sheet.png"}
+    inputs = {path.resolve(): path for path in [*contents, style_path]}
+    if clash := next((inputs[o.resolve()] for o in outputs if o.resolve() in inputs), None):
+        raise PhotostyleError(f"-o {out_dir} would overwrite the input {clash}; choose another -o folder")
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -190,9 +216,10 @@ def evaluate(
     post: bool = False,
     overwrite: bool = False,
     sheet_height: int = 192,
-) -> str:
+) -> Evaluation:
     """Evaluate every method on every content photo; writes outputs, metrics.csv, metrics.md and
-    sheet.png (content | style | each method) into out_dir and returns the Markdown table."""
+    sheet.png (content | style | each method) into out_dir. A photo that fails is skipped with one
+    line on stderr."""
     from photostyle.evaluation.contact_sheet import contact_sheet
 
     stems = [path.stem for path in contents]
@@ -206,17 +233,29 @@ def evaluate(
             f"{out_dir} already holds an evaluation; pass --overwrite to replace it or choose another -o folder"
         )
 
+    _check_outputs(contents, style_path, methods, out_dir, post)
+
     style = load(style_path, max_side)
     distance = StyleDistance(style)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows, sheet = [], []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PhotostyleError(f"cannot write {out_dir} ({error.strerror or error}); choose another -o") from None
+    rows, sheet, skipped = [], [], []
     for content_path in tqdm(contents, desc="evaluate", unit="photo"):
-        photo_rows = evaluate_photo(content_path, style, methods, out_dir, max_side, post, distance)
+        try:
+            photo_rows = evaluate_photo(content_path, style, methods, out_dir, max_side, post, distance)
+        except PhotostyleError as error:  # one unreadable photo, or a method without its output: the rest go on
+            skipped.append(content_path)
+            tqdm.write(f"photostyle: skipped: {error}", file=sys.stderr)
+            continue
         rows += photo_rows
         sheet.append([content_path, style_path, *(Path(row["output"]) for row in photo_rows)])
+    if not rows:
+        raise PhotostyleError(f"none of the {len(contents)} content photos could be evaluated (see above)")
     table = markdown(mean_table(rows))
     write_csv(out_dir / "metrics.csv", rows)
     write_text(out_dir / "metrics.md", table)
     labels = ["content", "style", *dict.fromkeys(row["method"] for row in rows)]
     contact_sheet(sheet, labels, out_dir / "sheet.png", sheet_height)
-    return table
+    return Evaluation(table, skipped)

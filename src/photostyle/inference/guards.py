@@ -1,13 +1,18 @@
-"""ASGI middleware that guards `photostyle serve` before any route runs: which hosts and
-origins may use it, and how many request bodies, of what size, may be in flight."""
+"""What guards `photostyle serve` before any route runs: ASGI middleware for which hosts and
+origins may use it and how many request bodies, of what size and speed, may be in flight; and
+uvicorn's h11 protocol with the deadlines and the connection bound that uvicorn lacks."""
 
+import asyncio
 import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+import anyio
+import h11
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # A Host header is NAME, NAME:PORT, [IPV6] or [IPV6]:PORT (RFC 9110).
@@ -18,6 +23,14 @@ def host_name(host: str) -> str:
     """'Example.com:8000' -> 'example.com', '[::1]:80' -> '[::1]'; anything else (a bare '::1') whole."""
     match = _HOST.fullmatch(host)
     return (match.group(1) if match else host).lower()
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """Whether an Origin header names the host (and port) of the Host header."""
+    try:
+        return urlsplit(origin).netloc.lower() == host.lower()
+    except ValueError:  # "http://[::1": no browser sends it, so no page of ours either
+        return False
 
 
 async def refuse(
@@ -59,7 +72,7 @@ class HostCheck:
             return
         origin = headers.get("origin")
         # "null" (a sandboxed frame, a file: page) has no network location, so it never matches.
-        if scope["method"] in UNSAFE_METHODS and origin is not None and urlsplit(origin).netloc.lower() != host.lower():
+        if scope["method"] in UNSAFE_METHODS and origin is not None and not same_origin(origin, host):
             await refuse(
                 scope,
                 receive,
@@ -72,22 +85,24 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
-class _BodyTooLarge(Exception):
-    """Raised into the app from `receive` to stop it reading a body past the limit."""
+class _BodyRefused(Exception):
+    """Raised into the app from `receive` to stop it reading a body that is too large or too slow."""
 
 
 class UploadLimits:
     """At most `uploads` requests with a body in flight, from their first byte to their answer
     (503 with Retry-After beyond that, before any of the body is read), each body at most
     `max_bytes` counted as it arrives, whatever Content-Length says (413 past it; the form
-    parser closes, so deletes, what it spooled). So the temporary space of the uploads is at
-    most uploads x max_bytes at any moment.
+    parser closes, so deletes, what it spooled), and complete within `timeout_s` of its headers
+    (408 past it), so a client that stops sending holds its place for a bounded time. So the
+    temporary space of the uploads is at most uploads x max_bytes at any moment.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, uploads: int, retry_after_s: int = 1):
+    def __init__(self, app: ASGIApp, max_bytes: int, uploads: int, timeout_s: float, retry_after_s: int = 1):
         self.app = app
         self.max_bytes = max_bytes
         self.uploads = uploads
+        self.timeout_s = timeout_s
         self.retry_after_s = retry_after_s
         self.in_flight = 0
 
@@ -113,21 +128,35 @@ class UploadLimits:
                 {"Retry-After": str(self.retry_after_s)},
             )
             return
-        received, over, started = 0, False, False
+        deadline = anyio.current_time() + self.timeout_s
+        received, body_complete, started = 0, False, False
+        refusal: tuple[int, str] | None = None  # (status, detail) once the body is refused
 
         async def counted_receive() -> Message:
-            nonlocal received, over
-            message = await receive()
+            nonlocal received, body_complete, refusal
+            if body_complete:  # what comes next is the disconnect, whenever it comes
+                return await receive()
+            try:
+                with anyio.fail_after(deadline - anyio.current_time()):
+                    message = await receive()
+            except TimeoutError:
+                refusal = (
+                    408,
+                    f"the upload did not arrive within {self.timeout_s:g} s; "
+                    "send it again, on a faster connection or as a smaller photo",
+                )
+                raise _BodyRefused from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_complete = not message.get("more_body", False)
                 if received > self.max_bytes:
-                    over = True
-                    raise _BodyTooLarge
+                    refusal = (413, self._too_large())
+                    raise _BodyRefused
             return message
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
-            if over and not started:  # the app's answer to a body it could not finish (FastAPI: 400) is replaced
+            if refusal and not started:  # the app's answer to a body it could not finish (FastAPI: 400) is replaced
                 return
             started = True
             await send(message)
@@ -135,10 +164,75 @@ class UploadLimits:
         self.in_flight += 1
         try:
             await self.app(scope, counted_receive, guarded_send)
+        except asyncio.CancelledError:
+            # Only uvicorn's shutdown cancels a request, once its time is up; GuardedH11Protocol has
+            # closed the connection by then, so there is no one to answer and nothing to report.
+            return
         except Exception:
-            if not over:
+            if not refusal:
                 raise
         finally:
             self.in_flight -= 1
-        if over and not started:
-            await refuse(scope, receive, send, 413, self._too_large())
+        if refusal and not started:
+            await refuse(scope, receive, send, *refusal)
+
+
+# Written straight to a connection over the bound, before any of its request is read.
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, with what uvicorn (0.54) leaves out:
+
+    - a request's headers must be complete within `header_timeout_s` of the connection or of
+      their first byte, or the connection is closed: uvicorn times out a connection only
+      between requests, so one that sends nothing, or half a header, stays open for ever;
+    - at most `max_connections` open at once; one more gets 503 and is closed at once, so idle
+      connections cannot use up the process's file descriptors (asyncio logs a traceback for
+      each refused accept, thousands a second);
+    - at shutdown, a connection whose request body is still arriving is closed at once (its
+      request can no longer be answered, and uvicorn would wait for it), and any other still
+      open after `shutdown_s` (an answer nobody reads) is closed then.
+    """
+
+    def __init__(self, *args, header_timeout_s: float, max_connections: int, shutdown_s: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.header_timeout_s = header_timeout_s
+        self.max_connections = max_connections
+        self.shutdown_s = shutdown_s
+        self._headers_overdue: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            transport.write(_BUSY)
+            transport.close()
+            return
+        self._expect_headers()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self._expect_headers()  # a request's first bytes, after a keep-alive pause
+        else:
+            self._stop_expecting_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_expecting_headers()
+        super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        if self.conn.their_state is h11.SEND_BODY and not (self.cycle and self.cycle.response_started):
+            self.transport.close()
+        else:
+            super().shutdown()
+            self.loop.call_later(self.shutdown_s, self.transport.close)
+
+    def _expect_headers(self) -> None:
+        if self._headers_overdue is None:
+            self._headers_overdue = self.loop.call_later(self.header_timeout_s, self.transport.close)
+
+    def _stop_expecting_headers(self) -> None:
+        if self._headers_overdue is not None:
+            self._headers_overdue.cancel()
+            self._headers_overdue = None

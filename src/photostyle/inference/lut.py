@@ -103,6 +103,7 @@ class LutReport:
     fit_seconds: float
     delta_e_mean: float
     delta_e_p95: float
+    skipped: int  # photos that could not be read
 
 
 def bundled_photos() -> list[Path]:
@@ -128,13 +129,16 @@ def check_output(output: Path, overwrite: bool) -> None:
         raise PhotostyleError(f"cannot write {output}: {existing} is not a writable folder; choose another -o")
 
 
-def read_photos(paths: list[Path], max_side: int) -> Iterator[np.ndarray]:
-    """Each photo (H, W, 3) uint8 shrunk to max_side, with a progress bar; unreadable ones are skipped with a note."""
+def read_photos(paths: list[Path], max_side: int, skipped: list[Path] | None = None) -> Iterator[np.ndarray]:
+    """Each photo (H, W, 3) uint8 shrunk to max_side, with a progress bar; unreadable ones are skipped with a
+    note, and added to `skipped`."""
     for path in tqdm(paths, desc="lut", unit="photo"):
         try:
             yield read_photo(path, max_side).pixels
         except PhotostyleError as error:
             tqdm.write(f"photostyle: skipped: {error}", file=sys.stderr)
+            if skipped is not None:
+                skipped.append(path)
 
 
 def make_lut(
@@ -161,7 +165,8 @@ def make_lut(
         raise PhotostyleError(
             f"no photos found in {', '.join(map(str, folders))} (looked for {' '.join(IMAGE_EXTENSIONS)})"
         )
-    pairs = ((to_float(pixels), to_float(model.stylize(pixels)[0])) for pixels in read_photos(paths, max_side))
+    skipped: list[Path] = []
+    pairs = ((to_float(pixels), to_float(model.stylize(pixels)[0])) for pixels in read_photos(paths, max_side, skipped))
     merged, sampled = collect_pairs(pairs, SAMPLE_PER_PHOTO)
     if not len(merged.weights):
         raise PhotostyleError(f"none of the {len(paths)} photos could be read (see above)")
@@ -175,5 +180,10 @@ def make_lut(
         raise PhotostyleError(f"cannot write {output} ({error.strerror or error}); choose another -o") from None
     delta_e = srgb_difference(sampled.outputs, apply_lattice(lattice, sampled.inputs))
     return LutReport(
-        int(merged.weights.sum()), len(merged.weights), fit_seconds, delta_e.mean(), np.percentile(delta_e, 95)
+        int(merged.weights.sum()),
+        len(merged.weights),
+        fit_seconds,
+        delta_e.mean(),
+        np.percentile(delta_e, 95),
+        len(skipped),
     )

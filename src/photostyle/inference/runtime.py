@@ -78,9 +78,16 @@ class StyleModel:
                 " photostyle writes; export it again with export.py"
             )
         shape, kind = inputs[0].shape, inputs[0].type
-        if kind not in PIXEL_TYPES.values() or len(shape) != 4 or shape[3] != 3:
+        # H and W must be free (named, not numbers): a photo of any size goes in.
+        if (
+            kind not in PIXEL_TYPES.values()
+            or len(shape) != 4
+            or shape[3] != 3
+            or any(isinstance(d, int) for d in shape[1:3])
+        ):
             raise PhotostyleError(
-                f"{path} takes {kind} {shape}, expected uint8 or float (N, H, W, 3); export it again with export.py"
+                f"{path} takes {kind} {shape}, expected uint8 or float (N, H, W, 3) of any H and W;"
+                " export it again with export.py"
             )
 
     def feeds(self, image: np.ndarray, rows: range, look: np.ndarray | None = None, keep: float = 0.0) -> dict:

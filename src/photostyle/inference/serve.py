@@ -6,16 +6,21 @@ Inference runs in worker threads (at most `workers` at a time), so the event loo
 moves bytes: a slow upload or a stalled client holds no worker. At most `workers + queue`
 uploads are in flight (guards.UploadLimits), so a flood gets 503 answers instead of an ever
 longer queue, and the disk and memory they use are bounded (docs/serve.md has the figures).
+`build_server` puts the app on uvicorn with deadlines for slow clients and a bounded shutdown.
 """
 
 import base64
+import errno
+import functools
 import importlib.resources
 import io
 import os
+import resource
+import socket
 import stat
+import sys
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, BinaryIO, Literal
@@ -23,20 +28,26 @@ from urllib.parse import quote
 
 import anyio
 import numpy as np
+import uvicorn
 from fastapi import FastAPI, File, Form, HTTPException, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from photostyle.errors import PhotostyleError
 from photostyle.images import ImageTooLarge, decode_photo, save_photo
-from photostyle.inference.guards import HostCheck, UploadLimits
+from photostyle.inference.guards import GuardedH11Protocol, HostCheck, UploadLimits
 from photostyle.inference.runtime import StyleModel
 from photostyle.settings import (
     SERVE_ALLOWED_HOSTS,
+    SERVE_BACKLOG,
+    SERVE_HEADER_TIMEOUT_S,
     SERVE_MAX_PIXELS,
     SERVE_MAX_SIDE,
     SERVE_MAX_UPLOAD_MB,
     SERVE_QUEUE,
     SERVE_RESCAN_S,
+    SERVE_SHUTDOWN_S,
+    SERVE_SPARE_FILES,
+    SERVE_UPLOAD_TIMEOUT_S,
     SERVE_WORKERS,
     VIDEO_SMOOTHING,
 )
@@ -135,7 +146,7 @@ class ModelFolder:
             # Named by file alone: clients see the reason, and the server's folder is none of their business.
             reason = str(error).replace(str(path), path.name)
             problem = reason if isinstance(error, PhotostyleError) else f"{path.name} cannot run ({reason[:200]})"
-            warnings.warn(f"photostyle serve: not serving {path.name}: {problem}", stacklevel=1)
+            print(f"photostyle serve: not serving {path.name}: {problem}", file=sys.stderr, flush=True)
             return Entry(signature, None, None, problem)
 
 
@@ -147,6 +158,7 @@ def create_app(
     max_pixels: int = SERVE_MAX_PIXELS,
     max_side: int | None = SERVE_MAX_SIDE,
     allowed_hosts: tuple[str, ...] | list[str] = SERVE_ALLOWED_HOSTS,
+    upload_timeout_s: float = SERVE_UPLOAD_TIMEOUT_S,
 ) -> FastAPI:
     threads = max(1, (os.cpu_count() or 1) // workers)  # the workers share the cores, not each take them all
     sample = decode_photo(
@@ -158,7 +170,9 @@ def create_app(
 
     app = FastAPI(title="photostyle", description="Photographic style transfer with exported photostyle models.")
     # The last added runs first: a foreign host or origin is refused before it can take an upload's place.
-    app.add_middleware(UploadLimits, max_bytes=int(max_upload_mb * 2**20), uploads=workers + queue)
+    app.add_middleware(
+        UploadLimits, max_bytes=int(max_upload_mb * 2**20), uploads=workers + queue, timeout_s=upload_timeout_s
+    )
     app.add_middleware(HostCheck, allowed_hosts=allowed_hosts)
 
     async def entries() -> dict[str, Entry]:
@@ -241,3 +255,76 @@ def create_app(
         return Response(encode(stylized, image_format), media_type=MEDIA_TYPES[image_format], headers=headers)
 
     return app
+
+
+def listening_sockets(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to each address of `host` on `port`, bound here rather than by uvicorn so
+    that a mistake is one line naming the flag to change, before the server claims to serve."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise PhotostyleError(
+            f"cannot listen on --host {host} ({error.strerror}); pass an address of this machine: "
+            "127.0.0.1 for this machine only, 0.0.0.0 for every network"
+        ) from None
+    sockets = []
+    for family, kind, proto, _, address in dict.fromkeys(addresses):  # "localhost" may be 127.0.0.1 and ::1
+        listener = socket.socket(family, kind, proto)
+        sockets.append(listener)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:  # as asyncio does: the IPv4 address gets its own socket
+            listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        try:
+            listener.bind(address)
+        except OSError as error:
+            for opened in sockets:
+                opened.close()
+            if error.errno == errno.EADDRINUSE:
+                raise PhotostyleError(
+                    f"port {port} is in use, by another server or an earlier photostyle serve; "
+                    "stop that one or pass another --port"
+                ) from None
+            raise PhotostyleError(
+                f"cannot listen on {host} port {port} ({error.strerror}); pass another --host or --port"
+            ) from None
+    return sockets
+
+
+def connection_bound(uploads: int) -> int:
+    """The most connections the server may hold open without running out of file descriptors:
+    the process's limit less the uploads' spooled files, a backlog accepted at one go, and spares."""
+    limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if limit == resource.RLIM_INFINITY:
+        limit = 2**20  # Linux's own ceiling on a process's descriptors (fs.nr_open)
+    needed = uploads + SERVE_BACKLOG + SERVE_SPARE_FILES
+    if limit - needed < 1:
+        raise PhotostyleError(
+            f"the limit of open files ({limit}) leaves no room for connections; "
+            f"raise it (ulimit -n {needed + 1024}) or lower --queue"
+        )
+    return limit - needed
+
+
+def build_server(
+    app: FastAPI,
+    uploads: int,
+    header_timeout_s: float = SERVE_HEADER_TIMEOUT_S,
+    shutdown_s: float = SERVE_SHUTDOWN_S,
+) -> uvicorn.Server:
+    """uvicorn for `app`, run with .run(sockets=listening_sockets(...)); `uploads` = workers + queue."""
+    protocol = functools.partial(
+        GuardedH11Protocol,
+        header_timeout_s=header_timeout_s,
+        max_connections=connection_bound(uploads),
+        shutdown_s=shutdown_s,
+    )
+    config = uvicorn.Config(
+        app,
+        http=protocol,  # type: ignore[arg-type]  # uvicorn calls it as it would a protocol class
+        log_level="warning",
+        backlog=SERVE_BACKLOG,
+        # Then uvicorn cancels the requests still at work (waiting for a worker, or stylizing),
+        # whose connections the protocol has closed: a second after it closed them.
+        timeout_graceful_shutdown=shutdown_s + 1,  # type: ignore[arg-type]  # a float works as well
+    )
+    return uvicorn.Server(config)

@@ -32,6 +32,13 @@ def _output_suffix(source: Path) -> str:
 
 def plan_outputs(inputs: list[Path], output_dir: Path, overwrite: bool) -> list[tuple[Path, Path]]:
     """(photo or clip, output file) pairs, refusing collisions, overwriting inputs and (unless asked) outputs."""
+    # A folder's search leaves out the output folder (earlier results): one inside it would find nothing.
+    for given in inputs:
+        if given.is_dir() and given.resolve().is_relative_to(output_dir.resolve()):
+            raise PhotostyleError(
+                f"-o {output_dir} holds the input folder {given}, whose photos would be taken for earlier"
+                " results; choose an output folder outside it"
+            )
     pairs = find_photos(inputs, IMAGE_EXTENSIONS + VIDEO_EXTENSIONS, skip=output_dir)
     if not pairs:
         raise PhotostyleError(

@@ -302,5 +302,13 @@ def stylize_video(
             if isinstance(error.__context__, OSError):
                 raise error.__context__ from None
             raise
+        except av.FFmpegError as error:
+            # Reading errors end the clip inside _read, so this is the muxer refusing what it was given:
+            # an audio codec the container takes a stream of but cannot finish (PCM in .mp4).
+            codecs = ", ".join(stream.codec_context.name for stream in clip.streams.audio) or "none"
+            raise PhotostyleError(
+                f"cannot write {target} ({error.strerror or error}; the clip's audio: {codecs});"
+                " rename the clip to .mkv (Matroska holds any audio) and stylize it again"
+            ) from None
         span, frame_time = _stated_span(clip, video), 1 / _frame_rate(video)
     return VideoResult(reading.frames, _truncation_warning(source, reading, span, frame_time))

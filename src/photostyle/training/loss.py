@@ -9,6 +9,8 @@ relative to their target's mean square, so every layer starts near 1 whatever it
 sets (Caffe's 0..255 input and torchvision's standardised one).
 """
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -162,16 +164,17 @@ class PhotorealStyleLoss(nn.Module):
             structure_weight=structure_weight,
             colour_weight=colour_weight,
         )
+        # An infinite weight makes every step's loss inf or NaN: the output goes black, with no error.
         for name, value in weights.items():
-            if not value >= 0:
-                raise PhotostyleError(f"loss.{name}={value} must be >= 0")
-        if not matting_eps > 0:  # at 0, a flat window's matting Laplacian divides by zero
-            raise PhotostyleError(f"loss.matting_eps={matting_eps} must be > 0, e.g. 1e-7")
+            if not 0 <= value < math.inf:
+                raise PhotostyleError(f"loss.{name}={value} must be a finite number >= 0")
+        if not 0 < matting_eps < math.inf:  # at 0, a flat window's matting Laplacian divides by zero
+            raise PhotostyleError(f"loss.matting_eps={matting_eps} must be a finite number > 0, e.g. 1e-7")
         if not style_layers:
             raise PhotostyleError("loss.style_layers is empty; give at least one layer, e.g. {relu1_1: 1.0}")
         for name, value in style_layers.items():
-            if not value >= 0:  # a negative weight would push that layer's Gram matrix away from the style
-                raise PhotostyleError(f"loss.style_layers.{name}={value} must be >= 0")
+            if not 0 <= value < math.inf:  # a negative weight would push that layer's Gram matrix away from the style
+                raise PhotostyleError(f"loss.style_layers.{name}={value} must be a finite number >= 0")
         if not 0 <= content_colours <= 1:
             raise PhotostyleError(f"loss.content_colours={content_colours} must be in [0, 1]")
         if colour_directions < 1:

@@ -1,0 +1,237 @@
+"""`photostyle serve` against clients that stall, idle, hoard connections or send nonsense, on
+real sockets: each gets a clear refusal within a bounded time, and the server stays usable,
+quiet in its log, and stops on one Ctrl-C."""
+
+import contextlib
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from test_serve import jpeg
+
+from photostyle.inference.serve import build_server, create_app, listening_sockets
+
+from conftest import PHOTOSTYLE
+
+STALLED_UPLOAD = (
+    b"POST /api/stylize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n"
+    b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\n"
+)  # ...and nothing more
+
+
+@pytest.fixture(scope="module")
+def models_dir(tiny_model, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    shutil.copy(tiny_model, folder / "warm.onnx")
+    return folder
+
+
+@contextlib.contextmanager
+def guarded_server(app, uploads: int, **deadlines: float) -> Iterator[tuple[str, int]]:
+    """The server `photostyle serve` runs, on a free loopback port in a thread; yields (host, port)."""
+    server = build_server(app, uploads=uploads, **deadlines)
+    sockets = listening_sockets("127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the server did not start"
+    try:
+        yield sockets[0].getsockname()[:2]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def upload(address: tuple[str, int]) -> int:
+    return httpx.post(
+        f"http://{address[0]}:{address[1]}/api/stylize",
+        files={"image": ("p.jpg", jpeg(), "image/jpeg")},
+        data={"model": "warm"},
+        timeout=20,
+    ).status_code
+
+
+def closed_within(connection: socket.socket, seconds: float) -> bytes | None:
+    """What the server sent before closing `connection`, or None if it is still open after `seconds`."""
+    connection.settimeout(seconds)
+    received = b""
+    try:
+        while data := connection.recv(65536):
+            received += data
+    except TimeoutError:
+        return None
+    except ConnectionResetError:
+        pass
+    return received
+
+
+def test_stalled_uploads_get_408_and_free_their_places(models_dir):
+    app = create_app(models_dir, workers=1, queue=1, upload_timeout_s=1.0)
+    with guarded_server(app, uploads=2) as address:
+        stalled = [socket.create_connection(address) for _ in range(2)]  # every place in the upload queue
+        for connection in stalled:
+            connection.sendall(STALLED_UPLOAD)
+        time.sleep(0.3)
+        assert upload(address) == 503
+        for connection in stalled:
+            answer = closed_within(connection, 3)
+            assert answer is not None and answer.startswith(b"HTTP/1.1 408 "), answer
+            assert b"did not arrive within 1 s" in answer
+            connection.close()
+        assert upload(address) == 200
+
+
+def test_connections_that_send_no_complete_headers_are_closed(models_dir):
+    with guarded_server(create_app(models_dir), uploads=66, header_timeout_s=0.5) as address:
+        silent = socket.create_connection(address)
+        half_a_header = socket.create_connection(address)
+        half_a_header.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+        # A kept-alive connection that starts a second request and stops.
+        second_request = socket.create_connection(address)
+        second_request.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert second_request.recv(65536).startswith(b"HTTP/1.1 200 ")
+        second_request.sendall(b"GET /healthz HT")
+        started = time.monotonic()
+        for connection in (silent, half_a_header, second_request):
+            assert closed_within(connection, 3) is not None
+            connection.close()
+        assert time.monotonic() - started < 2
+        # A slow client within the deadline is served.
+        with socket.create_connection(address) as slow:
+            for part in (b"GET /healthz HTTP/1.1\r\n", b"Host: 127.0.0.1\r\n", b"\r\n"):
+                slow.sendall(part)
+                time.sleep(0.1)
+            assert slow.recv(65536).startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_malformed_origin_is_refused_like_a_foreign_one(models_dir):
+    with TestClient(create_app(models_dir, allowed_hosts=["testserver"])) as client:
+        for origin in ["http://[::1", "http://[::1]x", "http://a]b"]:
+            answer = client.post(
+                "/api/stylize",
+                headers={"Origin": origin},
+                files={"image": ("p.jpg", jpeg(), "image/jpeg")},
+                data={"model": "warm"},
+            )
+            assert answer.status_code == 403 and "other sites" in answer.json()["detail"], (origin, answer.text)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_command(*args: str, log: Path, open_files: int | None = None) -> Iterator[subprocess.Popen]:
+    """`photostyle serve` in a subprocess, its output to `log`, until /healthz answers."""
+
+    def limit_open_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+    port = args[args.index("--port") + 1]
+    with open(log, "w") as output:
+        server = subprocess.Popen(
+            [PHOTOSTYLE, "serve", *args],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=limit_open_files if open_files else None,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and server.poll() is None, log.read_text()
+                time.sleep(0.2)
+        yield server
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_one_ctrl_c_stops_serve_at_once_while_an_upload_is_unfinished(models_dir, tmp_path):
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with serve_command(str(models_dir), "--port", str(port), log=log) as server:
+        with socket.create_connection(("127.0.0.1", port)) as stalled:
+            stalled.sendall(STALLED_UPLOAD)
+            time.sleep(0.3)
+            server.send_signal(signal.SIGINT)
+            started = time.monotonic()
+            try:
+                status = server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                status = None
+            assert (status, log.read_text().count("\n")) == (0, 1), log.read_text()  # the "serving" line alone
+            assert time.monotonic() - started < 3
+
+
+def test_connections_beyond_the_open_file_limit_are_refused_without_a_flood_of_tracebacks(models_dir, tmp_path):
+    # The limit of open files allows 512 - 2 uploads - 128 backlog - 64 spare = 318 connections;
+    # 600 would use up the descriptors, and asyncio would log a traceback for each refused accept.
+    port = free_port()
+    log = tmp_path / "serve.log"
+    serve = (str(models_dir), "--port", str(port), "--workers", "1", "--queue", "1")
+    with serve_command(*serve, log=log, open_files=512):
+        idle = []
+        try:
+            for _ in range(600):
+                idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            time.sleep(1)
+            with socket.create_connection(("127.0.0.1", port)) as one_more:
+                one_more.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                answer = closed_within(one_more, 5)
+            assert answer is not None and answer.startswith(b"HTTP/1.1 503 "), answer
+        finally:
+            for connection in idle:
+                connection.close()
+        time.sleep(0.5)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    assert log.read_text().count("\n") == 1 and os.path.getsize(log) < 1000, log.read_text()[:3000]
+
+
+def test_a_port_in_use_or_an_unknown_host_is_one_line_naming_the_flag(models_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        in_use = subprocess.run(
+            [PHOTOSTYLE, "serve", str(models_dir), "--port", str(port)], capture_output=True, text=True, timeout=120
+        )
+    assert (in_use.returncode, in_use.stdout) == (1, ""), in_use
+    assert (
+        in_use.stderr == f"photostyle: error: port {port} is in use, by another server or an earlier "
+        "photostyle serve; stop that one or pass another --port\n"
+    )
+    unknown = subprocess.run(
+        [PHOTOSTYLE, "serve", str(models_dir), "--host", "nonexistent.invalid"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (unknown.returncode, unknown.stdout) == (1, ""), unknown
+    assert unknown.stderr.startswith("photostyle: error: cannot listen on --host nonexistent.invalid (")
+    assert unknown.stderr.count("\n") == 1 and "127.0.0.1" in unknown.stderr
+
+
+def test_a_model_that_is_not_served_is_one_plain_line(tiny_model, tmp_path, capfd):
+    shutil.copy(tiny_model, tmp_path / "good.onnx")
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    create_app(tmp_path)
+    err = capfd.readouterr().err
+    assert err.startswith("photostyle serve: not serving broken.onnx: ") and err.count("\n") == 1, err
