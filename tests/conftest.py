@@ -1,4 +1,3 @@
-import socket
 import subprocess
 import sys
 import threading
@@ -130,22 +129,23 @@ def tiny_look_model(tmp_path_factory) -> Path:
 
 
 @contextmanager
-def live_server(app) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a free loopback port in a thread; yields its base URL."""
-    import uvicorn
+def live_server(app, uploads: int = 66, **deadlines: float) -> Iterator[str]:
+    """The server `photostyle serve` runs (serve.build_server) for an app, on a free loopback port
+    in a thread; yields its base URL. `uploads` is the app's workers + queue (the default's 2 + 64);
+    `deadlines` are build_server's."""
+    from photostyle.inference.serve import build_server, listening_sockets
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    server = build_server(app, uploads=uploads, **deadlines)
+    sockets = listening_sockets("127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "the server did not start"
+    host, port = sockets[0].getsockname()[:2]
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -9,19 +9,19 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from test_serve import jpeg
 
-from photostyle.inference.serve import build_server, create_app, listening_sockets
+from photostyle.inference.serve import create_app
 
-from conftest import PHOTOSTYLE
+from conftest import PHOTOSTYLE, live_server
 
 STALLED_UPLOAD = (
     b"POST /api/stylize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n"
@@ -36,22 +36,9 @@ def models_dir(tiny_model, tmp_path_factory):
     return folder
 
 
-@contextlib.contextmanager
-def guarded_server(app, uploads: int, **deadlines: float) -> Iterator[tuple[str, int]]:
-    """The server `photostyle serve` runs, on a free loopback port in a thread; yields (host, port)."""
-    server = build_server(app, uploads=uploads, **deadlines)
-    sockets = listening_sockets("127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the server did not start"
-    try:
-        yield sockets[0].getsockname()[:2]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def address_of(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname, parts.port
 
 
 def upload(address: tuple[str, int]) -> int:
@@ -79,7 +66,8 @@ def closed_within(connection: socket.socket, seconds: float) -> bytes | None:
 
 def test_stalled_uploads_get_408_and_free_their_places(models_dir):
     app = create_app(models_dir, workers=1, queue=1, upload_timeout_s=1.0)
-    with guarded_server(app, uploads=2) as address:
+    with live_server(app, uploads=2) as url:
+        address = address_of(url)
         stalled = [socket.create_connection(address) for _ in range(2)]  # every place in the upload queue
         for connection in stalled:
             connection.sendall(STALLED_UPLOAD)
@@ -94,7 +82,8 @@ def test_stalled_uploads_get_408_and_free_their_places(models_dir):
 
 
 def test_connections_that_send_no_complete_headers_are_closed(models_dir):
-    with guarded_server(create_app(models_dir), uploads=66, header_timeout_s=0.5) as address:
+    with live_server(create_app(models_dir), header_timeout_s=0.5) as url:
+        address = address_of(url)
         silent = socket.create_connection(address)
         half_a_header = socket.create_connection(address)
         half_a_header.sendall(b"GET /healthz HTTP/1.1\r\nHo")
