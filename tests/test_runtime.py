@@ -94,3 +94,8 @@ def test_a_model_without_a_look_stylizes_each_frame_on_its_own(tiny_model):
 def test_smoothing_out_of_range_is_one_clear_error(tiny_model):
     with pytest.raises(PhotostyleError, match=r"smoothing=1.0 must be in \[0, 1\)"):
         StyleModel(tiny_model).clip(smoothing=1.0)
+
+
+def test_a_folder_given_as_the_model_is_named_as_one(tmp_path):
+    with pytest.raises(PhotostyleError, match="is a folder; give the .onnx file export.py wrote"):
+        StyleModel(tmp_path)

@@ -38,6 +38,8 @@ class StyleModel:
 
     def __init__(self, path: Path, threads: int | None = None, providers: list[str] | None = None):
         path = Path(path)
+        if path.is_dir():
+            raise PhotostyleError(f"model {path} is a folder; give the .onnx file export.py wrote")
         if not path.is_file():
             raise PhotostyleError(
                 f"model {path} does not exist;"

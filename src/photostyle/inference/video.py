@@ -74,12 +74,10 @@ def _video_stream(clip: av.container.InputContainer, source: Path) -> av.video.s
     for stream in clip.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
             return stream
-    raise PhotostyleError(f"{source} has no video stream (only {_stream_kinds(clip)}); give a video clip")
-
-
-def _stream_kinds(clip: av.container.InputContainer) -> str:
     kinds = sorted({stream.type for stream in clip.streams})
-    return ", ".join(kinds) if kinds else "no streams"
+    if not kinds:  # an MP4 cut before its index (moov at the end) opens with no streams at all
+        raise PhotostyleError(f"{source} holds no streams: it is truncated or corrupt; re-export the original")
+    raise PhotostyleError(f"{source} has no video stream (only {', '.join(kinds)}); give a video clip")
 
 
 def _first_frame(source: Path, index: int) -> av.VideoFrame:
