@@ -442,3 +442,23 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(tiny_model, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-500:]
     assert (tmp_path / f"out {name}" / f"{name}.png").is_file() and "caf\\udce9" in result.stdout
+
+
+def test_evaluate_never_writes_over_the_folder_of_outputs_it_reads(tmp_path, style_photo, capsys):
+    save_image(tmp_path / "photos" / "a.png", small_photo(24, 32))
+    save_image(tmp_path / "results" / "ours" / "a.png", small_photo(24, 32).rotate(180))
+    before = digest(tmp_path)
+    method = tmp_path / "results" / "ours"
+    assert _main("evaluate", tmp_path / "photos", "--style", style_photo, "-m", method, "-o", tmp_path / "results") == 1
+    assert "over the ones it reads from" in capsys.readouterr().err and digest(tmp_path) == before
+
+
+def test_an_image_too_big_for_its_format_is_one_line_naming_a_format_that_holds_it(tmp_path):
+    from photostyle.errors import PhotostyleError
+    from photostyle.images import write_photo
+
+    for name, side, limit in (("tall.jpg", 65_600, 65_500), ("wide.webp", 16_400, 16_383)):
+        shape = (side, 1, 3) if name.startswith("tall") else (1, side, 3)
+        with pytest.raises(PhotostyleError, match=f"holds at most {limit} pixels a side .*; write it as .png"):
+            write_photo(tmp_path / name, np.zeros(shape, np.uint8))
+    assert list(tmp_path.iterdir()) == []

@@ -435,3 +435,23 @@ def test_optimize_refuses_each_mistake(case, style_photo, tmp_path, tiny_model, 
     )
     assert clean_failure(result, named), result.stderr[-2000:]
     assert digest(tmp_path) == before and no_leftovers(tmp_path)
+
+
+def test_a_ctrl_c_the_shell_ignores_stays_ignored():
+    # A job started with & from a script ignores SIGINT: the script's Ctrl-C is not the job's.
+    import signal
+
+    from photostyle.errors import exit_on_user_error, exit_quietly_on_ctrl_c
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        exit_quietly_on_ctrl_c("train.py")
+        with exit_on_user_error("train.py"):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        exit_quietly_on_ctrl_c("train.py")
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler  # set while loading
+        with exit_on_user_error("train.py"):
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handed back
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,3 +1,4 @@
+import errno
 import os
 import struct
 from pathlib import Path
@@ -199,10 +200,10 @@ def test_write_is_atomic_and_leaves_nothing_on_failure(tmp_path, monkeypatch):
 
     def broken_save(self, stream, *args, **kwargs):
         stream.write(b"partial")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(Image.Image, "save", broken_save)
-    with pytest.raises(PhotostyleError, match=r"cannot write .*out\.png \(disk full\); check the folder"):
+    with pytest.raises(PhotostyleError, match=r"cannot write .*out\.png \(No space left on device\); check the folder"):
         write_photo(target, np.zeros((4, 5, 3), np.float32))
     assert target.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["out.png"]

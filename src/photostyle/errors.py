@@ -34,8 +34,10 @@ class _StopWhileLoading:
 def exit_quietly_on_ctrl_c(program: str) -> None:
     """For a script to call before its heavy imports: torch and Lightning take seconds to import,
     and a Ctrl-C meanwhile would print a traceback from inside them. Until exit_on_user_error's
-    block begins, Ctrl-C ends the program the way it does inside it."""
-    signal.signal(signal.SIGINT, _StopWhileLoading(program))
+    block begins, Ctrl-C ends the program the way it does inside it. A SIGINT the shell set to be
+    ignored (a job started with & from a script) stays ignored."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _StopWhileLoading(program))
 
 
 @contextmanager
@@ -46,7 +48,8 @@ def exit_on_user_error(program: str) -> Iterator[None]:
     written atomically, so it leaves no half-written file.
     """
     if isinstance(signal.getsignal(signal.SIGINT), _StopWhileLoading):
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C raises KeyboardInterrupt again
+        # The handler it replaced, by construction: Ctrl-C raises KeyboardInterrupt again.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     except KeyboardInterrupt:

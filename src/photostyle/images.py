@@ -28,6 +28,8 @@ WRITABLE_FORMATS = {
     ".tiff": "TIFF",
 }
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
+# The largest side each format's encoder takes (libjpeg's and libwebp's own limits).
+FORMAT_MAX_SIDE = {"JPEG": 65_500, "WEBP": 16_383}
 # Pillow's own decompression-bomb threshold (about 89.5 megapixels).
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 # decode_photo checks each photo's size against its max_pixels from the header, before decoding.
@@ -197,11 +199,19 @@ def write_photo(
     """
     path = Path(path)
     file_format = photo_format(path)
+    height, width = rgb.shape[:2]
+    if max(height, width) > FORMAT_MAX_SIDE.get(file_format, max(height, width)):
+        raise PhotostyleError(
+            f"cannot write {path}: {file_format} holds at most {FORMAT_MAX_SIDE[file_format]} pixels a side and"
+            f" this image is {width}x{height}; write it as .png or .tiff"
+        )
     try:
         with atomic_write(path) as stream:
             save_photo(stream, file_format, rgb, alpha, exif, quality)
-    except OSError as error:  # a full disk, a missing folder, no permission
-        raise PhotostyleError(
+    except OSError as error:
+        if error.errno is None:  # Pillow's encoder refusing the image, not the file system
+            raise PhotostyleError(f"cannot write {path} as {file_format} ({error}); write it as .png") from None
+        raise PhotostyleError(  # a full disk, a missing folder, no permission
             f"cannot write {path} ({error.strerror or error}); check the folder permissions and free space"
         ) from None
 

@@ -37,6 +37,7 @@ class Method:
     name: str
     run: Runner
     timed: bool = True  # False for outputs read from files: their time is not ours to measure
+    reads: Path | None = None  # the folder of outputs a method reads them from, which its own outputs must not replace
 
 
 def resized(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -58,7 +59,7 @@ def file_method(name: str, outputs: Path) -> Method:
             )
         return load(matches[0])
 
-    return Method(name, run, timed=False)
+    return Method(name, run, timed=False, reads=outputs)
 
 
 def onnx_method(name: str, model_path: Path) -> Method:
@@ -197,6 +198,12 @@ def _check_outputs(contents: list[Path], style_path: Path, methods: list[Method]
     inputs = {path.resolve(): path for path in [*contents, style_path]}
     if clash := next((inputs[o.resolve()] for o in outputs if o.resolve() in inputs), None):
         raise PhotostyleError(f"-o {out_dir} would overwrite the input {clash}; choose another -o folder")
+    for method in methods:
+        if method.reads is not None and (out_dir / method.name).resolve() == method.reads.resolve():
+            raise PhotostyleError(
+                f"-o {out_dir} would write {method.name}'s outputs over the ones it reads from {method.reads};"
+                " choose another -o folder"
+            )
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

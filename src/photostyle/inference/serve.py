@@ -10,6 +10,7 @@ longer queue, and the disk and memory they use are bounded (docs/serve.md has th
 """
 
 import base64
+import contextlib
 import errno
 import functools
 import importlib.resources
@@ -43,6 +44,7 @@ from photostyle.settings import (
     SERVE_MAX_PIXELS,
     SERVE_MAX_SIDE,
     SERVE_MAX_UPLOAD_MB,
+    SERVE_MIN_CONNECTIONS,
     SERVE_QUEUE,
     SERVE_RESCAN_S,
     SERVE_SHUTDOWN_S,
@@ -259,24 +261,34 @@ def create_app(
 
 def listening_sockets(host: str, port: int) -> list[socket.socket]:
     """Sockets bound to each address of `host` on `port`, bound here rather than by uvicorn so
-    that a mistake is one line naming the flag to change, before the server claims to serve."""
+    that a mistake is one line naming the flag to change, before the server claims to serve.
+    As asyncio does, "" means every interface, and an address family this machine lacks (IPv6
+    switched off) is left out if another address binds."""
     try:
-        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:
         raise PhotostyleError(
             f"cannot listen on --host {host} ({error.strerror}); pass an address of this machine: "
             "127.0.0.1 for this machine only, 0.0.0.0 for every network"
         ) from None
-    sockets = []
+    sockets, unavailable = [], None
     for family, kind, proto, _, address in dict.fromkeys(addresses):  # "localhost" may be 127.0.0.1 and ::1
-        listener = socket.socket(family, kind, proto)
-        sockets.append(listener)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:  # as asyncio does: the IPv4 address gets its own socket
-            listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         try:
+            listener = socket.socket(family, kind, proto)
+        except OSError as error:
+            unavailable = error
+            continue
+        sockets.append(listener)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # as asyncio does: the IPv4 address gets its own socket
+                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             listener.bind(address)
         except OSError as error:
+            if error.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
+                sockets.pop().close()
+                unavailable = error
+                continue
             for opened in sockets:
                 opened.close()
             if error.errno == errno.EADDRINUSE:
@@ -287,22 +299,27 @@ def listening_sockets(host: str, port: int) -> list[socket.socket]:
             raise PhotostyleError(
                 f"cannot listen on {host} port {port} ({error.strerror}); pass another --host or --port"
             ) from None
+    if not sockets:
+        raise PhotostyleError(
+            f"cannot listen on --host {host} ({unavailable.strerror if unavailable else 'no address'});"
+            " pass an address of this machine: 127.0.0.1 for this machine only, 0.0.0.0 for every network"
+        )
     return sockets
 
 
 def connection_bound(uploads: int) -> int:
     """The most connections the server may hold open without running out of file descriptors:
-    the process's limit less the uploads' spooled files, a backlog accepted at one go, and spares."""
+    the process's limit (raised to its hard limit first, as servers do) less the uploads' spooled
+    files, a backlog accepted at one go, and spares; on a limit too low for those, a few."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 2**16)
+        with contextlib.suppress(ValueError, OSError):  # a hard limit the kernel caps lower (fs.nr_open)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if limit == resource.RLIM_INFINITY:
         limit = 2**20  # Linux's own ceiling on a process's descriptors (fs.nr_open)
-    needed = uploads + SERVE_BACKLOG + SERVE_SPARE_FILES
-    if limit - needed < 1:
-        raise PhotostyleError(
-            f"the limit of open files ({limit}) leaves no room for connections; "
-            f"raise it (ulimit -n {needed + 1024}) or lower --queue"
-        )
-    return limit - needed
+    return max(limit - uploads - SERVE_BACKLOG - SERVE_SPARE_FILES, SERVE_MIN_CONNECTIONS)
 
 
 def build_server(
