@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from photostyle.errors import PhotostyleError
+
 
 @contextmanager
 def atomic_write(path: Path) -> Iterator[BinaryIO]:
@@ -31,3 +33,10 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def write_failure(path: Path, error: OSError) -> PhotostyleError:
+    """The one line for an output that the file system refused (a full disk, a missing folder, no permission)."""
+    return PhotostyleError(
+        f"cannot write {path} ({error.strerror or error}); check the folder permissions and free space"
+    )

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from photostyle.errors import PhotostyleError
-from photostyle.files import atomic_write
+from photostyle.files import atomic_write, write_failure
 
 # What a folder of photos is searched for (files named explicitly may be any format Pillow reads).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -200,9 +200,10 @@ def write_photo(
     path = Path(path)
     file_format = photo_format(path)
     height, width = rgb.shape[:2]
-    if max(height, width) > FORMAT_MAX_SIDE.get(file_format, max(height, width)):
+    largest = FORMAT_MAX_SIDE.get(file_format)
+    if largest is not None and max(height, width) > largest:
         raise PhotostyleError(
-            f"cannot write {path}: {file_format} holds at most {FORMAT_MAX_SIDE[file_format]} pixels a side and"
+            f"cannot write {path}: {file_format} holds at most {largest} pixels a side and"
             f" this image is {width}x{height}; write it as .png or .tiff"
         )
     try:
@@ -211,9 +212,7 @@ def write_photo(
     except OSError as error:
         if error.errno is None:  # Pillow's encoder refusing the image, not the file system
             raise PhotostyleError(f"cannot write {path} as {file_format} ({error}); write it as .png") from None
-        raise PhotostyleError(  # a full disk, a missing folder, no permission
-            f"cannot write {path} ({error.strerror or error}); check the folder permissions and free space"
-        ) from None
+        raise write_failure(path, error) from None
 
 
 def photo_format(path: Path) -> str:

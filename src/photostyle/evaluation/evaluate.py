@@ -16,7 +16,7 @@ from photostyle.errors import PhotostyleError
 from photostyle.evaluation.baselines import BASELINES
 from photostyle.evaluation.metrics import StyleDistance, affine_residual, colour_distance, grey_ssim
 from photostyle.evaluation.post import post_process
-from photostyle.files import atomic_write
+from photostyle.files import atomic_write, write_failure
 from photostyle.images import write_photo
 from photostyle.settings import OptimizeSettings
 from photostyle.training.tensors import load, to_array, to_tensor
@@ -182,10 +182,8 @@ def write_text(path: Path, text: str) -> None:
     try:
         with atomic_write(path) as stream:
             stream.write(text.encode())
-    except OSError as error:  # a full disk, no permission
-        raise PhotostyleError(
-            f"cannot write {path} ({error.strerror or error}); check the folder permissions and free space"
-        ) from None
+    except OSError as error:
+        raise write_failure(path, error) from None
 
 
 def _check_outputs(contents: list[Path], style_path: Path, methods: list[Method], out_dir: Path, post: bool) -> None:

@@ -307,15 +307,20 @@ def listening_sockets(host: str, port: int) -> list[socket.socket]:
     return sockets
 
 
-def connection_bound(uploads: int) -> int:
-    """The most connections the server may hold open without running out of file descriptors:
-    the process's limit (raised to its hard limit first, as servers do) less the uploads' spooled
-    files, a backlog accepted at one go, and spares; on a limit too low for those, a few."""
+def raise_open_file_limit() -> None:
+    """Raise the process's soft limit of open files to its hard limit, as servers do: each
+    connection holds a file descriptor."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
         wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 2**16)
         with contextlib.suppress(ValueError, OSError):  # a hard limit the kernel caps lower (fs.nr_open)
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def connection_bound(uploads: int) -> int:
+    """The most connections the server may hold open without running out of file descriptors:
+    the process's limit less the uploads' spooled files, a backlog accepted at one go, and
+    spares; on a limit too low for those, a few."""
     limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if limit == resource.RLIM_INFINITY:
         limit = 2**20  # Linux's own ceiling on a process's descriptors (fs.nr_open)
@@ -329,6 +334,7 @@ def build_server(
     shutdown_s: float = SERVE_SHUTDOWN_S,
 ) -> uvicorn.Server:
     """uvicorn for `app`, run with .run(sockets=listening_sockets(...)); `uploads` = workers + queue."""
+    raise_open_file_limit()
     protocol = functools.partial(
         GuardedH11Protocol,
         header_timeout_s=header_timeout_s,

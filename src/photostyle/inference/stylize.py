@@ -8,6 +8,7 @@ import numpy as np
 from tqdm import tqdm
 
 from photostyle.errors import PhotostyleError
+from photostyle.files import write_failure
 from photostyle.images import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
@@ -147,11 +148,7 @@ def stylize_paths(
         except PhotostyleError as error:
             failures.append(str(error))
             tqdm.write(f"photostyle: skipped: {error}", file=sys.stderr)
-        except OSError as error:
+        except OSError as error:  # a clip's write (a photo's is write_photo's PhotostyleError)
             failures.append(f"{target}: {error.strerror or error}")
-            tqdm.write(
-                f"photostyle: skipped: cannot write {target} ({error.strerror or error});"
-                " check the folder permissions and free space",
-                file=sys.stderr,
-            )
+            tqdm.write(f"photostyle: skipped: {write_failure(target, error)}", file=sys.stderr)
     return failures
