@@ -10,8 +10,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -126,8 +128,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_command(*args: str, log: Path, open_files: int | None = None) -> Iterator[subprocess.Popen]:
-    """`photostyle serve` in a subprocess, its output to `log`, until /healthz answers."""
+def serve_command(
+    *args: str, log: Path, open_files: int | None = None, program: Sequence[str] = (PHOTOSTYLE,)
+) -> Iterator[subprocess.Popen]:
+    """`photostyle serve` (or `program serve`) in a subprocess, its output to `log`, until /healthz answers."""
 
     def limit_open_files() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))  # the hard limit too: serve raises to it
@@ -135,7 +139,7 @@ def serve_command(*args: str, log: Path, open_files: int | None = None) -> Itera
     port = args[args.index("--port") + 1]
     with open(log, "w") as output:
         server = subprocess.Popen(
-            [PHOTOSTYLE, "serve", *args],
+            [*program, "serve", *args],
             stdout=output,
             stderr=subprocess.STDOUT,
             preexec_fn=limit_open_files if open_files else None,
@@ -170,6 +174,47 @@ def test_one_ctrl_c_stops_serve_at_once_while_an_upload_is_unfinished(models_dir
                 status = None
             assert (status, log.read_text().count("\n")) == (0, 1), log.read_text()  # the "serving" line alone
             assert time.monotonic() - started < 3
+
+
+# photostyle's command line with every photo's decoding 2 s slower, so that a photo is still being
+# stylized, and others wait for the worker, when the test stops the server.
+SLOW_PHOTOSTYLE = (
+    sys.executable,
+    "-c",
+    "import sys, time\n"
+    "from photostyle.inference import serve\n"
+    "decode = serve.decode_photo\n"
+    "serve.decode_photo = lambda *args, **kwargs: (time.sleep(2), decode(*args, **kwargs))[1]\n"
+    "from photostyle.cli import main\n"
+    "main(sys.argv[1:])\n",
+)
+
+
+def test_photos_waiting_for_a_worker_get_503_when_serve_stops_and_the_one_at_work_is_finished(models_dir, tmp_path):
+    port = free_port()
+    log = tmp_path / "serve.log"
+
+    def status_of_upload() -> int | None:
+        try:
+            return upload(("127.0.0.1", port))
+        except httpx.HTTPError:  # the connection closed with no answer
+            return None
+
+    serve = (str(models_dir), "--port", str(port), "--workers", "1")
+    with serve_command(*serve, log=log, program=SLOW_PHOTOSTYLE) as server:
+        with ThreadPoolExecutor(3) as pool:
+            at_work = pool.submit(status_of_upload)
+            time.sleep(0.5)
+            waiting = [pool.submit(status_of_upload) for _ in range(2)]
+            time.sleep(0.5)
+            server.send_signal(signal.SIGINT)
+            started = time.monotonic()
+            statuses = [at_work.result(), *(answer.result() for answer in waiting)]
+        status = server.wait(timeout=15)
+        stopped_after = time.monotonic() - started
+    # Before, the waiting photos were started, cut off when the shutdown's time ran out, and logged as an ERROR.
+    assert (statuses, status, log.read_text().count("\n")) == ([200, 503, 503], 0, 1), log.read_text()
+    assert stopped_after < 3  # the photo at work ends 1.5 s after the Ctrl-C; the shutdown's time is 4 s
 
 
 def test_connections_beyond_the_open_file_limit_are_refused_without_a_flood_of_tracebacks(models_dir, tmp_path):

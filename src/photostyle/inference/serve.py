@@ -171,6 +171,7 @@ def create_app(
     limiter = anyio.CapacityLimiter(workers)
 
     app = FastAPI(title="photostyle", description="Photographic style transfer with exported photostyle models.")
+    app.state.stopping = False  # set by build_server's server when it begins to shut down
     # The last added runs first: a foreign host or origin is refused before it can take an upload's place.
     app.add_middleware(
         UploadLimits, max_bytes=int(max_upload_mb * 2**20), uploads=workers + queue, timeout_s=upload_timeout_s
@@ -232,9 +233,12 @@ def create_app(
         if entry.model is None:
             raise HTTPException(404, f"model {model!r} is unavailable: {entry.problem}")
         # The upload stays in its spooled file (on disk past 1 MB) until a worker decodes it.
-        return await anyio.to_thread.run_sync(
-            _stylize, image.file, image.filename or "upload", entry.model, strength, format, clip, limiter=limiter
-        )
+        async with limiter:
+            if app.state.stopping:  # a photo still waiting for a worker is not started once the server stops
+                raise HTTPException(503, "the server is stopping; send the photo again once it is back")
+            return await anyio.to_thread.run_sync(
+                _stylize, image.file, image.filename or "upload", entry.model, strength, format, clip
+            )
 
     def _stylize(
         source: BinaryIO, name: str, model: StyleModel, strength: float, image_format: str, clip: str
@@ -350,4 +354,16 @@ def build_server(
         # whose connections the protocol has closed: a second after it closed them.
         timeout_graceful_shutdown=shutdown_s + 1,  # type: ignore[arg-type]  # a float works as well
     )
-    return uvicorn.Server(config)
+    return _StoppingServer(config)
+
+
+class _StoppingServer(uvicorn.Server):
+    """uvicorn's server, which tells a create_app app when it begins to shut down: photos still
+    waiting for a worker then get 503 at once, so the server stops as soon as the photos being
+    stylized are done, instead of starting the rest and cancelling them when its time is up."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        state = getattr(self.config.app, "state", None)
+        if state is not None:
+            state.stopping = True
+        await super().shutdown(sockets)
