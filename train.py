@@ -11,10 +11,13 @@ import shlex
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import hydra
 import pytorch_lightning as pl
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -26,12 +29,54 @@ from photostyle.training.config_types import check_value_types
 from photostyle.training.resume import check_new_run_dir, check_same_training, resume_checkpoint
 
 OmegaConf.register_new_resolver("project_root", lambda: str(Path(__file__).resolve().parent), replace=True)
+T = TypeVar("T")
 # Lightning warns that a loader resumed mid-epoch starts afresh; ours draws by step number, so it carries on exactly.
 warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
 
 
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _gpu_visible() -> bool:
+    return torch.cuda.is_available() or torch.backends.mps.is_available()
+
+
+def built(group: str, make: Callable[[], T]) -> T:
+    """make() for a config group that torch or Lightning checks (trainer, callbacks, logger,
+    optimizer, scheduler): a value they refuse is one line naming the group, not their traceback."""
+    try:
+        return make()
+    except PhotostyleError:
+        raise
+    except Exception as error:  # MisconfigurationException, ValueError, ..., wrapped by Hydra's instantiate
+        while error.__cause__ is not None:
+            error = error.__cause__
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise PhotostyleError(f"{group}: {reason}; check the {group}.* overrides") from None
+
+
+def check_run_folder(overrides: list[str]) -> None:
+    """Hydra makes the run folder before main() runs, so a folder it cannot make would end in
+    Hydra's traceback: make the part of it that names no ${...} interpolation first."""
+    if any(argument.startswith("-") for argument in overrides):  # --help, --cfg job, -m: Hydra makes no run folder
+        return
+    given = [override.split("=", 1)[1] for override in overrides if override.startswith("hydra.run.dir=")]
+    value = given[-1] if given else "outputs/${now:%Y-%m-%d}"
+    fixed = value[: value.rfind("/", 0, value.find("${")) + 1] if "${" in value else value
+    folder = Path(fixed or ".")
+    nearest = next(path for path in [folder, *folder.parents] if path.exists() or path == Path("."))
+    if nearest.exists() and not nearest.is_dir():
+        raise PhotostyleError(f"hydra.run.dir={value}: {nearest} is a file; choose a folder for the run")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as error:
+        raise PhotostyleError(
+            f"hydra.run.dir={value}: cannot make or write {folder} ({error.strerror or error});"
+            " choose a folder you can write to"
+        ) from None
 
 
 def check_framework_settings(cfg: DictConfig) -> None:
@@ -44,6 +89,20 @@ def check_framework_settings(cfg: DictConfig) -> None:
         )
     if _number(lr) and not lr > 0:
         raise PhotostyleError(f"optimizer.lr={lr} must be > 0, e.g. 3e-3")
+    seed = cfg.get("seed")
+    if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32):
+        raise PhotostyleError(f"seed={seed} must be a whole number from 0 to {2**32 - 1}, e.g. 0")
+    period = cfg.scheduler.get("T_max") if cfg.scheduler else None
+    if _number(period) and not period >= 1:
+        raise PhotostyleError(f"scheduler.T_max={period} must be at least 1 step (it follows trainer.max_steps)")
+    accumulate = cfg.trainer.get("accumulate_grad_batches")
+    if accumulate is not None and not (isinstance(accumulate, int) and accumulate >= 1):
+        raise PhotostyleError(f"trainer.accumulate_grad_batches={accumulate} must be a whole number >= 1, e.g. 1")
+    if cfg.trainer.get("accelerator") in ("gpu", "cuda") and not _gpu_visible():
+        raise PhotostyleError(
+            "hardware=gpu: no GPU is visible to this process; train with hardware=cpu (the default),"
+            " or check the driver and CUDA_VISIBLE_DEVICES"
+        )
     # A number of steps; a fraction of an epoch only with epochs (check_val_every_n_epoch), as the
     # run is one long epoch otherwise. A time ("00:00:30:00") is Lightning's to check.
     interval = cfg.trainer.get("val_check_interval")
@@ -64,20 +123,24 @@ def main(cfg: DictConfig) -> None:
         check_framework_settings(cfg)
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = instantiate(cfg.data)
+        optimizer = built("optimizer", lambda: instantiate(cfg.optimizer))
+        # Built once on a stand-in parameter, so that a value torch refuses is refused now, not at the first step.
+        trial = built("optimizer", lambda: optimizer([torch.nn.Parameter(torch.zeros(1))]))
+        scheduler = built("scheduler", lambda: instantiate(cfg.scheduler)) if cfg.scheduler else None
+        if scheduler:
+            built("scheduler", lambda: scheduler(trial))
         system = instantiate(
             cfg.system,
             net=instantiate(cfg.model),
             objective=instantiate(cfg.loss),
-            optimizer=instantiate(cfg.optimizer),
-            scheduler=instantiate(cfg.scheduler) if cfg.scheduler else None,
+            optimizer=optimizer,
+            scheduler=scheduler,
         )
         # The whole resolved config goes into every checkpoint: export.py rebuilds the network from it.
         system.save_hyperparameters(OmegaConf.to_container(cfg, resolve=True))
-        trainer = instantiate(
-            cfg.trainer,
-            callbacks=[instantiate(c) for c in cfg.callbacks.values()],
-            logger=[instantiate(c) for c in cfg.logger.values()] if cfg.logger else False,
-        )
+        callbacks = built("callbacks", lambda: [instantiate(c) for c in cfg.callbacks.values()])
+        loggers = built("logger", lambda: [instantiate(c) for c in cfg.logger.values()]) if cfg.logger else False
+        trainer = built("trainer", lambda: instantiate(cfg.trainer, callbacks=callbacks, logger=loggers))
         resume = resume_checkpoint(cfg.ckpt_path, Path(cfg.run_dir))
         if resume:
             # An unsafe, foreign or differently configured checkpoint gets one line here, not a traceback later.
@@ -116,4 +179,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    with exit_on_user_error("train.py"):
+        check_run_folder(sys.argv[1:])
     main()

@@ -2,7 +2,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,13 +51,17 @@ def style_photo(tmp_path: Path) -> Path:
     return path
 
 
-def run(*args: str, cwd: Path = PROJECT_ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run a command (our real entry points) and capture its text output."""
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+def run(
+    *args: str, cwd: Path = PROJECT_ROOT, env: dict | None = None, limit: Callable[[], None] | None = None
+) -> subprocess.CompletedProcess:
+    """Run a command (our real entry points) and capture its text output; `limit` runs in the child
+    before the command (a resource limit)."""
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=600, preexec_fn=limit)
 
 
 PYTHON = sys.executable
-# train.py overrides for runs of a few seconds: a tiny network, tiny crops, two shallow VGG layers.
+# train.py overrides for runs of a few seconds: a tiny network, tiny crops, two shallow VGG layers
+# (a dict override merges into the default's layers: the deep ones are deleted).
 TINY = [
     "model=residual",
     "model.base_channels=4",
@@ -67,7 +71,8 @@ TINY = [
     "data.num_workers=0",
     "style.size=64",
     "loss.content_layers=[relu2_1]",
-    "loss.style_layers={relu1_1: 1.0, relu2_1: 1.0}",
+    "~loss.style_layers.relu3_1",
+    "~loss.style_layers.relu4_1",
     "trainer.val_check_interval=2",
     "trainer.log_every_n_steps=1",
 ]

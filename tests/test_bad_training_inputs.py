@@ -5,9 +5,11 @@ problem, no traceback, and leaves no partial output behind.
 
 import importlib.util
 import os
+import resource
 from pathlib import Path
 
 import pytest
+import torch
 from bad_inputs import clean_failure, digest, made, no_leftovers, save_image, small_photo, written
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -56,7 +58,10 @@ TRAIN_MISTAKES = {
     "photos loaded smaller than the crop": (["data.load_size=16"], "data.load_size=16 must be at least data.crop_size"),
     "validation every 0 steps": (["trainer.val_check_interval=0"], "+trainer.limit_val_batches=0"),
     "one photo as the data folder": (["data.root={bad}"], "is a photo or other binary file"),
-    "style photo too small for the VGG": (["style.image={tiny}"], "style photo is 4x3 pixels as loaded, too small"),
+    "style photo too small for the VGG": (
+        ["style.image={tiny}", "+loss.style_layers.relu4_1=1.0"],
+        "style photo is 4x3 pixels as loaded, too small",
+    ),
     "validation every half epoch of a one-epoch run": (["trainer.val_check_interval=0.5"], "a whole number of steps"),
     "style layer weight not a number": (["loss.style_layers.relu1_1=abc"], "loss.style_layers.relu1_1='abc' must be"),
     "style size not a number, named where it is set": (["style.size=abc"], "style.size='abc' must be a whole number"),
@@ -64,6 +69,21 @@ TRAIN_MISTAKES = {
     "crop too small for relu5_1": (
         ["data.crop_size=12", "style.size=64", "+loss.style_layers.relu5_1=1.0"],
         "data.crop_size=12 is too small for the VGG layers up to relu5_1",
+    ),
+    "seed out of numpy's range": (["seed=-1"], "seed=-1 must be a whole number from 0 to 4294967295"),
+    "a schedule of no steps": (["scheduler.T_max=0"], "scheduler.T_max=0 must be at least 1 step"),
+    "gradients accumulated over no batch": (["+trainer.accumulate_grad_batches=0"], "accumulate_grad_batches=0"),
+    "a value the optimiser refuses": (["+optimizer.weight_decay=-1"], "optimizer: Invalid weight_decay value: -1"),
+    "a value Lightning's trainer refuses": (["trainer.devices=0"], "trainer: `Trainer(devices=0)`"),
+    "a duration that is not one": (["+trainer.max_time=abc"], "trainer: `Timer(duration='abc')`"),
+    "a value a callback refuses": (["callbacks.last.every_n_train_steps=-1"], "callbacks: Invalid value"),
+    "an empty data folder name": (["data.root="], "data.root is empty"),
+    "every photo held out for validation": (["data.val_fraction=0.95"], "data.val_fraction=0.95 leaves none"),
+    "a photo as the VGG weights": (["loss.vgg_weights={tiny}"], "tiny.png is not a torch state dict"),
+    **(
+        {}
+        if torch.cuda.is_available() or torch.backends.mps.is_available()
+        else {"hardware=gpu with no GPU": (["hardware=gpu"], "hardware=gpu: no GPU is visible")}
     ),
 }
 
@@ -321,6 +341,60 @@ def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property):
 
 
 @pytest.mark.slow
+def test_export_never_writes_over_the_checkpoint_it_exports(trained_checkpoint, tmp_path):
+    checkpoint = tmp_path / "copy.ckpt"
+    checkpoint.write_bytes(trained_checkpoint.read_bytes())
+    before = digest(tmp_path)
+    result = run(PYTHON, "export.py", f"ckpt={checkpoint}", f"out={checkpoint}", "overwrite=true")
+    assert clean_failure(result, "is the checkpoint being exported"), result.stderr[-2000:]
+    assert digest(tmp_path) == before
+
+
+@pytest.mark.slow
+def test_a_write_the_file_system_refuses_is_one_line_for_training_and_export(
+    trained_checkpoint, photo_folder, style_photo, tmp_path
+):
+    def files_of_at_most(size_kb: int):  # the shell's ulimit -f: a bigger write fails with EFBIG
+        return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (size_kb * 1024, resource.RLIM_INFINITY))
+
+    run_dir = tmp_path / "run"
+    overrides = [f"data.root={photo_folder}", f"style.image={style_photo}", *TINY, "logger=csv"]
+    result = run(
+        PYTHON, "train.py", *overrides, "trainer.max_steps=2", f"hydra.run.dir={run_dir}", limit=files_of_at_most(50)
+    )
+    assert clean_failure(result, "cannot write", "File too large"), result.stderr[-2000:]
+    assert list((run_dir / "checkpoints").iterdir()) == []  # no half-written checkpoint either
+    out = tmp_path / "m.onnx"
+    result = run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}", limit=files_of_at_most(10))
+    assert clean_failure(result, f"cannot write {out} (File too large)"), result.stderr[-2000:]
+    assert not out.exists() and no_leftovers(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_run_folder_hydra_cannot_make_is_one_line(photo_folder, style_photo, tmp_path):
+    (tmp_path / "a_file").write_text("keep me")
+    overrides = [f"data.root={photo_folder}", f"style.image={style_photo}", *TINY, "logger=csv"]
+    for folder in (tmp_path / "a_file", tmp_path / "a_file" / "run"):
+        result = run(PYTHON, "train.py", *overrides, f"hydra.run.dir={folder}")
+        assert clean_failure(result, f"{tmp_path / 'a_file'} is a file"), result.stderr[-2000:]
+    assert (tmp_path / "a_file").read_text() == "keep me"
+
+
+@pytest.mark.slow
+def test_resuming_from_best_goes_on_writing_last_ckpt(photo_folder, style_photo, tmp_path):
+    # best.ckpt holds no last checkpoint's path, so Lightning once wrote last-v1.ckpt beside the
+    # old last.ckpt, which ckpt_path=last would then resume.
+    run_dir = tmp_path / "run"
+    common = [f"data.root={photo_folder}", f"style.image={style_photo}", *TINY, "logger=csv", "scheduler=null"]
+    first = run(PYTHON, "train.py", *common, "trainer.max_steps=2", f"hydra.run.dir={run_dir}")
+    assert first.returncode == 0, first.stderr[-2000:]
+    resumed = run(PYTHON, "train.py", *common, "trainer.max_steps=4", f"hydra.run.dir={run_dir}", "ckpt_path=best")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 4
+
+
+@pytest.mark.slow
 def test_a_run_names_the_checkpoints_it_wrote_and_a_new_run_refuses_its_folder(photo_folder, style_photo, tmp_path):
     run_dir = tmp_path / "run"
     common = [f"data.root={photo_folder}", f"style.image={style_photo}", *TINY, "logger=csv"]
@@ -435,6 +509,18 @@ def test_optimize_refuses_each_mistake(case, style_photo, tmp_path, tiny_model, 
     )
     assert clean_failure(result, named), result.stderr[-2000:]
     assert digest(tmp_path) == before and no_leftovers(tmp_path)
+
+
+def test_a_ctrl_c_that_a_framework_turned_into_another_error_is_still_an_interruption(capsys):
+    # A Ctrl-C inside one of torch's lazy imports came back as a TorchExportError raised while handling it.
+    from photostyle.errors import exit_on_user_error
+
+    with pytest.raises(SystemExit) as stopped, exit_on_user_error("export.py"):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("the exporter failed") from None  # from None: the interrupt is only its context
+    assert (stopped.value.code, capsys.readouterr().err) == (130, "export.py: interrupted\n")
 
 
 def test_a_ctrl_c_the_shell_ignores_stays_ignored():

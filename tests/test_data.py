@@ -30,6 +30,21 @@ def test_a_link_back_up_the_folder_tree_is_followed_once(photo_folder):
     assert names == ["a.jpg", "b.png", "f.JPG", "c.webp", "d.bmp", "e.tiff"]
 
 
+def test_a_link_to_itself_costs_only_itself(photo_folder):
+    (photo_folder / "zz.jpg").symlink_to(photo_folder / "zz.jpg")  # its type cannot be told: ELOOP
+    with pytest.warns(UserWarning, match="skipping .*zz.jpg: Too many levels of symbolic links"):
+        names = [p.name for p in list_photos(photo_folder)]
+    assert names == ["a.jpg", "b.png", "f.JPG", "c.webp", "d.bmp", "e.tiff"]  # once, the rest of the folder went too
+
+
+def test_a_list_cache_that_cannot_be_written_is_one_line(photo_folder, tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    cache = tmp_path / "a_file" / "photos.txt"
+    data = PhotoDataModule(str(photo_folder), crop_size=16, num_workers=0, list_cache=str(cache))
+    with pytest.raises(PhotostyleError, match=r"data.list_cache: cannot write .*photos.txt: .*a_file is a file, where"):
+        data.prepare_data()
+
+
 def test_validation_split_is_fixed_and_stable_when_photos_are_added(tmp_path):
     root = tmp_path / "photos"
     for i in range(20):

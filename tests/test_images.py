@@ -93,7 +93,7 @@ def test_a_photo_over_pillows_own_guard_is_read_under_a_higher_max_pixels(tmp_pa
     """182 megapixels, over twice Pillow's decompression-bomb threshold: --max-pixels decides, not Pillow."""
     path = save(Image.new("1", (13500, 13500)), tmp_path / "scan.png", optimize=True)
     assert read_photo(path, max_side=64, max_pixels=200_000_000).pixels.shape == (64, 64, 3)
-    with pytest.raises(PhotostyleError, match="over the limit of 100,000,000; raise the limit"):
+    with pytest.raises(PhotostyleError, match="over the limit of 100,000,000; shrink it"):
         read_photo(path, max_side=64, max_pixels=100_000_000)
 
 

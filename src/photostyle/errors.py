@@ -20,6 +20,16 @@ def _user_error(error: BaseException | None) -> PhotostyleError | None:
     return None
 
 
+def _interrupted(error: BaseException | None) -> bool:
+    """Whether a Ctrl-C is behind `error`: one that lands in a lazy import inside torch comes back
+    as another error raised while handling it."""
+    while error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 class _StopWhileLoading:
     """The SIGINT handler of exit_quietly_on_ctrl_c: one line and status 130."""
 
@@ -56,6 +66,9 @@ def exit_on_user_error(program: str) -> Iterator[None]:
         print(f"{program}: interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as error:
+        if _interrupted(error):
+            print(f"{program}: interrupted", file=sys.stderr)
+            sys.exit(130)
         user_error = _user_error(error)
         if user_error is None:
             raise

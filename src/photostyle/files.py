@@ -37,6 +37,8 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
 
 def write_failure(path: Path, error: OSError) -> PhotostyleError:
     """The one line for an output that the file system refused (a full disk, a missing folder, no permission)."""
+    if isinstance(error, FileExistsError | NotADirectoryError) and error.filename and Path(error.filename).is_file():
+        return PhotostyleError(f"cannot write {path}: {error.filename} is a file, where a folder should be")
     return PhotostyleError(
         f"cannot write {path} ({error.strerror or error}); check the folder permissions and free space"
     )

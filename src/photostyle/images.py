@@ -141,7 +141,7 @@ def decode_photo(
             if width * height > max_pixels:
                 raise ImageTooLarge(
                     f"{name} is {width}x{height} = {width * height:,} pixels, over the limit of "
-                    f"{max_pixels:,}; raise the limit (--max-pixels) if the file is genuine"
+                    f"{max_pixels:,}; shrink it (stylize and serve take --max-pixels to raise the limit)"
                 )
             frames = getattr(image, "n_frames", 1)
             if max_side and max(width, height) > max_side:

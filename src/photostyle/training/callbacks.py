@@ -10,7 +10,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from photostyle.files import atomic_write
+from photostyle.files import atomic_write, write_failure
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -18,9 +18,16 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     leaves a corrupt last.ckpt behind."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(Path(path)) as stream:
-            torch.save(checkpoint, stream)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(Path(path)) as stream:
+                torch.save(checkpoint, stream)
+        except OSError as error:
+            raise write_failure(Path(path), error) from None
+        except RuntimeError as error:  # torch.save's own words for a write the file system refused
+            if not isinstance(error.__context__, OSError):
+                raise
+            raise write_failure(Path(path), error.__context__) from None
 
 
 class LastCheckpoint(ModelCheckpoint):
@@ -34,7 +41,15 @@ class LastCheckpoint(ModelCheckpoint):
     """
 
     def __init__(self, dirpath: str, every_n_train_steps: int = 25):
-        super().__init__(dirpath=dirpath, save_top_k=0, save_last=True, every_n_train_steps=every_n_train_steps)
+        # Always last.ckpt: a run resumed from best.ckpt restores no last path, and Lightning would
+        # otherwise write last-v1.ckpt beside the old last.ckpt, which ckpt_path=last would resume.
+        super().__init__(
+            dirpath=dirpath,
+            save_top_k=0,
+            save_last=True,
+            every_n_train_steps=every_n_train_steps,
+            enable_version_counter=False,
+        )
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._last_global_step_saved != trainer.global_step:

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.transforms import v2
 
 from photostyle.errors import PhotostyleError
-from photostyle.files import atomic_write
+from photostyle.files import atomic_write, write_failure
 from photostyle.images import IMAGE_EXTENSIONS, read_photo
 from photostyle.training.tensors import to_tensor
 
@@ -44,24 +44,33 @@ def list_photos(root: Path) -> list[Path]:
             seen.add((info.st_dev, info.st_ino))
             with os.scandir(folder) as entries:
                 for entry in entries:
-                    if entry.name.startswith("."):
-                        continue
-                    if entry.is_dir():
-                        folders.append(Path(entry.path))
-                    elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
-                        found.append(Path(entry.path))
+                    if not entry.name.startswith("."):
+                        _sort_entry(entry, folders, found)
         except OSError as error:  # an unreadable folder costs its photos, not the run
             warnings.warn(f"skipping folder {folder}: {error.strerror or error}", stacklevel=1)
     return sorted(found)
 
 
-def _readable(photo: Path) -> bool:
-    """Whether photo decodes, as the loader's workers will read it (a JPEG decodes at a small size, cheaply)."""
+def _sort_entry(entry: os.DirEntry, folders: list[Path], found: list[Path]) -> None:
+    """A folder entry onto `folders` or, as a photo, onto `found`; one that cannot be told (a link
+    to itself) is skipped alone."""
+    try:
+        if entry.is_dir():
+            folders.append(Path(entry.path))
+        elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
+            found.append(Path(entry.path))
+    except OSError as error:
+        warnings.warn(f"skipping {entry.path}: {error.strerror or error}", stacklevel=1)
+
+
+def _problem(photo: Path) -> str:
+    """Why photo does not decode as the loader's workers will read it ("" when it does); a JPEG
+    decodes at a small size, cheaply."""
     try:
         read_photo(photo, max_side=PROBE_SIDE)
-    except PhotostyleError:
-        return False
-    return True
+    except PhotostyleError as error:
+        return str(error)
+    return ""
 
 
 def _ignore_ctrl_c(worker_id: int) -> None:
@@ -234,6 +243,8 @@ class PhotoDataModule(pl.LightningDataModule):
     ):
         super().__init__()
         self.source, self.list_cache = str(root), Path(list_cache) if list_cache else None
+        if not str(root).strip():  # what data.root=$PHOTOS gives with the variable unset: not the current folder
+            raise PhotostyleError("data.root is empty; point it at the folder that holds your photos")
         if not (Path(root).exists() or _is_glob(str(root))):
             raise PhotostyleError(
                 f"data.root={root} is not a folder; point it at a folder of photos (or a glob pattern or list file)"
@@ -280,9 +291,12 @@ class PhotoDataModule(pl.LightningDataModule):
     def prepare_data(self) -> None:
         if self.list_cache and self._cached_list() is None:
             photos = find_training_photos(self.source)
-            self.list_cache.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_write(self.list_cache) as stream:
-                stream.write("".join(f"{line}\n" for line in [self._list_header(), *photos]).encode())
+            try:
+                self.list_cache.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_write(self.list_cache) as stream:
+                    stream.write("".join(f"{line}\n" for line in [self._list_header(), *photos]).encode())
+            except OSError as error:
+                raise PhotostyleError(f"data.list_cache: {write_failure(self.list_cache, error)}") from None
 
     def setup(self, stage: str | None = None) -> None:
         photos = self._cached_list()
@@ -294,11 +308,21 @@ class PhotoDataModule(pl.LightningDataModule):
                 " add some or point data.root elsewhere"
             )
         train, val = split_photos(photos, source_folder(self.source), self.val_fraction)
-        # Here, not in a loader worker, whose error would come wrapped in the worker's traceback.
-        if not any(_readable(photo) for photo in train):
+        if not train:
             raise PhotostyleError(
-                f"no training photo of data.root={self.source} can be read ({len(train)} tried);"
-                " check that they are photos (JPEG, PNG, ...)"
+                f"data.val_fraction={self.val_fraction} leaves none of the {len(photos)} photos of"
+                f" data.root={self.source} to train on; lower it, or add photos"
+            )
+        # Here, not in a loader worker, whose error would come wrapped in the worker's traceback.
+        problems = []
+        for photo in train:  # up to the first readable one
+            if not (problem := _problem(photo)):
+                break
+            problems.append(problem)
+        else:
+            raise PhotostyleError(
+                f"no training photo of data.root={self.source} can be read ({len(train)} tried;"
+                f" the first: {problems[0]})"
             )
         augment = v2.Compose(
             [

@@ -56,9 +56,11 @@ def _torchvision_state(path: Path) -> dict[str, torch.Tensor]:
         )
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
+    except OSError as error:
+        raise PhotostyleError(f"{path} cannot be read ({error.strerror or error}); check its permissions") from None
+    except Exception:  # torch's words for a file that is not its own are a paragraph about weights_only
         raise PhotostyleError(
-            f"{path} is not a readable torch state dict ({error}); save torchvision's vgg19().state_dict() there"
+            f"{path} is not a torch state dict; save torchvision's vgg19().state_dict() there"
         ) from None
     state = {}
     for index, name in enumerate(LAYER_NAMES):
