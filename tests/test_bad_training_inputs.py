@@ -374,9 +374,8 @@ def test_a_write_the_file_system_refuses_is_one_line_for_training_and_export(
 def test_a_run_folder_hydra_cannot_make_is_one_line(photo_folder, style_photo, tmp_path):
     (tmp_path / "a_file").write_text("keep me")
     overrides = [f"data.root={photo_folder}", f"style.image={style_photo}", *TINY, "logger=csv"]
-    for folder in (tmp_path / "a_file", tmp_path / "a_file" / "run"):
-        result = run(PYTHON, "train.py", *overrides, f"hydra.run.dir={folder}")
-        assert clean_failure(result, f"{tmp_path / 'a_file'} is a file"), result.stderr[-2000:]
+    result = run(PYTHON, "train.py", *overrides, f"hydra.run.dir={tmp_path / 'a_file' / 'run'}")
+    assert clean_failure(result, f"{tmp_path / 'a_file'} is a file"), result.stderr[-2000:]
     assert (tmp_path / "a_file").read_text() == "keep me"
 
 

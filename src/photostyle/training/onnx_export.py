@@ -1,5 +1,6 @@
 """Exporting a style network to ONNX and checking onnxruntime against PyTorch."""
 
+import warnings
 from math import inf
 from pathlib import Path
 
@@ -104,7 +105,10 @@ def onnx_model(net: nn.Module, metadata: dict[str, str], opset: int = 18, pixels
         inputs[ROWS] = torch.arange(5, 50)
         dims |= {ROWS: {0: torch.export.Dim("band", max=32768)}, PREVIOUS_LOOK: {0: batch}, KEEP: None}
     outputs = [STYLIZED, LOOK] if ROWS in inputs else [STYLIZED]
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # The image and the previous look share the batch dimension on purpose: the exporter's note
+        # that it names the axis once is no news to a user.
+        warnings.filterwarnings("ignore", message="The axis name: batch will not be used")
         program = torch.onnx.export(
             module,
             tuple(inputs.values()),
