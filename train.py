@@ -11,13 +11,10 @@ import shlex
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import hydra
 import pytorch_lightning as pl
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -26,92 +23,12 @@ from photostyle.errors import PhotostyleError, exit_on_user_error
 from photostyle.training.callbacks import StopOnInterrupt
 from photostyle.training.checkpoints import load_checkpoint
 from photostyle.training.config_types import check_value_types
+from photostyle.training.framework_checks import built, check_framework_settings, optimizer_and_scheduler
 from photostyle.training.resume import check_new_run_dir, check_same_training, resume_checkpoint
 
 OmegaConf.register_new_resolver("project_root", lambda: str(Path(__file__).resolve().parent), replace=True)
-T = TypeVar("T")
 # Lightning warns that a loader resumed mid-epoch starts afresh; ours draws by step number, so it carries on exactly.
 warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _gpu_visible() -> bool:
-    return torch.cuda.is_available() or torch.backends.mps.is_available()
-
-
-def built(group: str, make: Callable[[], T]) -> T:
-    """make() for a config group that torch or Lightning checks (trainer, callbacks, logger,
-    optimizer, scheduler): a value they refuse is one line naming the group, not their traceback."""
-    try:
-        return make()
-    except PhotostyleError:
-        raise
-    except Exception as error:  # MisconfigurationException, ValueError, ..., wrapped by Hydra's instantiate
-        while error.__cause__ is not None:
-            error = error.__cause__
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise PhotostyleError(f"{group}: {reason}; check the {group}.* overrides") from None
-
-
-def check_run_folder(overrides: list[str]) -> None:
-    """Hydra makes the run folder before main() runs, so a folder it cannot make would end in
-    Hydra's traceback: make the part of it that names no ${...} interpolation first."""
-    if any(argument.startswith("-") for argument in overrides):  # --help, --cfg job, -m: Hydra makes no run folder
-        return
-    given = [override.split("=", 1)[1] for override in overrides if override.startswith("hydra.run.dir=")]
-    value = given[-1] if given else "outputs/${now:%Y-%m-%d}"
-    fixed = value[: value.rfind("/", 0, value.find("${")) + 1] if "${" in value else value
-    folder = Path(fixed or ".")
-    nearest = next(path for path in [folder, *folder.parents] if path.exists() or path == Path("."))
-    if nearest.exists() and not nearest.is_dir():
-        raise PhotostyleError(f"hydra.run.dir={value}: {nearest} is a file; choose a folder for the run")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise PermissionError(13, "not writable")
-    except OSError as error:
-        raise PhotostyleError(
-            f"hydra.run.dir={value}: cannot make or write {folder} ({error.strerror or error});"
-            " choose a folder you can write to"
-        ) from None
-
-
-def check_framework_settings(cfg: DictConfig) -> None:
-    """The values torch and Lightning would take and fail on later, with a traceback."""
-    steps, lr = cfg.trainer.get("max_steps"), cfg.optimizer.get("lr")
-    if cfg.scheduler and not (_number(steps) and steps >= 1):  # -1, Lightning's "no limit", has no schedule's end
-        raise PhotostyleError(
-            f"trainer.max_steps={steps}: the learning rate's schedule needs a number of steps,"
-            " e.g. 200 (or scheduler=null for a constant rate)"
-        )
-    if _number(lr) and not lr > 0:
-        raise PhotostyleError(f"optimizer.lr={lr} must be > 0, e.g. 3e-3")
-    seed = cfg.get("seed")
-    if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32):
-        raise PhotostyleError(f"seed={seed} must be a whole number from 0 to {2**32 - 1}, e.g. 0")
-    period = cfg.scheduler.get("T_max") if cfg.scheduler else None
-    if _number(period) and not period >= 1:
-        raise PhotostyleError(f"scheduler.T_max={period} must be at least 1 step (it follows trainer.max_steps)")
-    accumulate = cfg.trainer.get("accumulate_grad_batches")
-    if accumulate is not None and not (isinstance(accumulate, int) and accumulate >= 1):
-        raise PhotostyleError(f"trainer.accumulate_grad_batches={accumulate} must be a whole number >= 1, e.g. 1")
-    if cfg.trainer.get("accelerator") in ("gpu", "cuda") and not _gpu_visible():
-        raise PhotostyleError(
-            "hardware=gpu: no GPU is visible to this process; train with hardware=cpu (the default),"
-            " or check the driver and CUDA_VISIBLE_DEVICES"
-        )
-    # A number of steps; a fraction of an epoch only with epochs (check_val_every_n_epoch), as the
-    # run is one long epoch otherwise. A time ("00:00:30:00") is Lightning's to check.
-    interval = cfg.trainer.get("val_check_interval")
-    by_epoch = cfg.trainer.get("check_val_every_n_epoch") is not None
-    if _number(interval) and not (interval > 0 and (isinstance(interval, int) or by_epoch)):
-        raise PhotostyleError(
-            f"trainer.val_check_interval={interval} must be a whole number of steps, e.g. 100;"
-            " +trainer.limit_val_batches=0 runs no validation"
-        )
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -123,12 +40,7 @@ def main(cfg: DictConfig) -> None:
         check_framework_settings(cfg)
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = instantiate(cfg.data)
-        optimizer = built("optimizer", lambda: instantiate(cfg.optimizer))
-        # Built once on a stand-in parameter, so that a value torch refuses is refused now, not at the first step.
-        trial = built("optimizer", lambda: optimizer([torch.nn.Parameter(torch.zeros(1))]))
-        scheduler = built("scheduler", lambda: instantiate(cfg.scheduler)) if cfg.scheduler else None
-        if scheduler:
-            built("scheduler", lambda: scheduler(trial))
+        optimizer, scheduler = optimizer_and_scheduler(cfg)
         system = instantiate(
             cfg.system,
             net=instantiate(cfg.model),
@@ -145,8 +57,8 @@ def main(cfg: DictConfig) -> None:
         if resume:
             # An unsafe, foreign or differently configured checkpoint gets one line here, not a traceback later.
             check_same_training(load_checkpoint(resume), system.hparams, resume)
-        else:
-            check_new_run_dir(Path(cfg.run_dir))
+        if not resume or resume.parent.resolve() != (Path(cfg.run_dir) / "checkpoints").resolve():
+            check_new_run_dir(Path(cfg.run_dir))  # a checkpoint from elsewhere is not this folder's run
         start = time.monotonic()
         try:
             trainer.fit(system, datamodule=datamodule, ckpt_path=resume)
@@ -179,6 +91,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    with exit_on_user_error("train.py"):
-        check_run_folder(sys.argv[1:])
     main()

@@ -15,6 +15,9 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from PIL import Image
 
+from photostyle.errors import PhotostyleError
+from photostyle.training.run_folder import run_folder_problem
+
 from conftest import PHOTOSTYLE, PROJECT_ROOT, PYTHON, TINY, run, save_photo
 
 TRAIN_MISTAKES = {
@@ -377,6 +380,32 @@ def test_a_run_folder_hydra_cannot_make_is_one_line(photo_folder, style_photo, t
     result = run(PYTHON, "train.py", *overrides, f"hydra.run.dir={tmp_path / 'a_file' / 'run'}")
     assert clean_failure(result, f"{tmp_path / 'a_file'} is a file"), result.stderr[-2000:]
     assert (tmp_path / "a_file").read_text() == "keep me"
+    assert run_folder_problem(tmp_path / "new" / "run") == "" and not (tmp_path / "new").exists()  # nothing made
+
+
+def test_only_torch_and_lightning_refusals_become_one_line_and_photostyle_bugs_stay_tracebacks():
+    from photostyle.training.framework_checks import built
+    from photostyle.training.matting import matting_laplacian_energy
+
+    with pytest.raises(PhotostyleError, match=r"^optimizer: Invalid learning rate: -1; check the optimizer"):
+        built("optimizer", lambda: torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=-1))
+    with pytest.raises(AttributeError):  # a typo in our code is not the user's to fix
+        built("callbacks", lambda: object().previous)
+    with pytest.raises(ValueError):  # nor a ValueError raised in photostyle's own code
+        built("callbacks", lambda: matting_laplacian_energy(torch.zeros(1, 3, 4, 4), torch.zeros(2, 3, 4, 4)))
+
+
+@pytest.mark.slow
+def test_a_checkpoint_from_elsewhere_does_not_resume_into_another_runs_folder(trained_checkpoint, tmp_path):
+    trained = trained_checkpoint.parents[1]
+    other_run = tmp_path / "other_run"
+    (other_run / "checkpoints").mkdir(parents=True)
+    (other_run / "checkpoints" / "last.ckpt").write_bytes(b"another run's weights")
+    overrides = [f"data.root={trained.parent / 'photos'}", f"style.image={trained.parent / 'style.png'}", *TINY]
+    resume = ["trainer.max_steps=2", "logger=csv", f"hydra.run.dir={other_run}", f"ckpt_path={trained_checkpoint}"]
+    result = run(PYTHON, "train.py", *overrides, *resume)
+    assert clean_failure(result, "already holds a run's checkpoints"), result.stderr[-2000:]
+    assert (other_run / "checkpoints" / "last.ckpt").read_bytes() == b"another run's weights"
 
 
 @pytest.mark.slow

@@ -39,10 +39,10 @@ def test_a_link_to_itself_costs_only_itself(photo_folder):
 
 def test_a_list_cache_that_cannot_be_written_is_one_line(photo_folder, tmp_path):
     (tmp_path / "a_file").write_text("x")
-    cache = tmp_path / "a_file" / "photos.txt"
-    data = PhotoDataModule(str(photo_folder), crop_size=16, num_workers=0, list_cache=str(cache))
-    with pytest.raises(PhotostyleError, match=r"data.list_cache: cannot write .*photos.txt: .*a_file is a file, where"):
-        data.prepare_data()
+    for cache in (tmp_path / "a_file" / "photos.txt", tmp_path / "a_file" / "sub" / "photos.txt"):
+        data = PhotoDataModule(str(photo_folder), crop_size=16, num_workers=0, list_cache=str(cache))
+        with pytest.raises(PhotostyleError, match=r"list_cache: cannot write .*photos.txt: .*a_file is a file, wh"):
+            data.prepare_data()
 
 
 def test_validation_split_is_fixed_and_stable_when_photos_are_added(tmp_path):

@@ -190,30 +190,35 @@ SLOW_PHOTOSTYLE = (
 )
 
 
-def test_photos_waiting_for_a_worker_get_503_when_serve_stops_and_the_one_at_work_is_finished(models_dir, tmp_path):
+def test_photos_waiting_for_a_worker_get_503_at_once_when_serve_stops_and_the_one_at_work_is_answered(
+    models_dir, tmp_path
+):
     port = free_port()
     log = tmp_path / "serve.log"
 
-    def status_of_upload() -> int | None:
+    def answer_and_time() -> tuple[int | None, float]:
         try:
-            return upload(("127.0.0.1", port))
+            status = upload(("127.0.0.1", port))
         except httpx.HTTPError:  # the connection closed with no answer
-            return None
+            status = None
+        return status, time.monotonic()
 
     serve = (str(models_dir), "--port", str(port), "--workers", "1")
     with serve_command(*serve, log=log, program=SLOW_PHOTOSTYLE) as server:
         with ThreadPoolExecutor(3) as pool:
-            at_work = pool.submit(status_of_upload)
+            at_work = pool.submit(answer_and_time)
             time.sleep(0.5)
-            waiting = [pool.submit(status_of_upload) for _ in range(2)]
+            waiting = [pool.submit(answer_and_time) for _ in range(2)]
             time.sleep(0.5)
             server.send_signal(signal.SIGINT)
             started = time.monotonic()
-            statuses = [at_work.result(), *(answer.result() for answer in waiting)]
+            answers = [at_work.result(), *(answer.result() for answer in waiting)]
         status = server.wait(timeout=15)
         stopped_after = time.monotonic() - started
+    statuses = [answer[0] for answer in answers]
     # Before, the waiting photos were started, cut off when the shutdown's time ran out, and logged as an ERROR.
     assert (statuses, status, log.read_text().count("\n")) == ([200, 503, 503], 0, 1), log.read_text()
+    assert all(answer[1] < answers[0][1] for answer in answers[1:])  # not after the photo at work
     assert stopped_after < 3  # the photo at work ends 1.5 s after the Ctrl-C; the shutdown's time is 4 s
 
 

@@ -23,9 +23,11 @@ def _user_error(error: BaseException | None) -> PhotostyleError | None:
 def _interrupted(error: BaseException | None) -> bool:
     """Whether a Ctrl-C is behind `error`: one that lands in a lazy import inside torch comes back
     as another error raised while handling it."""
-    while error is not None:
+    seen = set()
+    while error is not None and id(error) not in seen:
         if isinstance(error, KeyboardInterrupt):
             return True
+        seen.add(id(error))
         error = error.__cause__ or error.__context__
     return False
 

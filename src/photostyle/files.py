@@ -37,8 +37,11 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
 
 def write_failure(path: Path, error: OSError) -> PhotostyleError:
     """The one line for an output that the file system refused (a full disk, a missing folder, no permission)."""
-    if isinstance(error, FileExistsError | NotADirectoryError) and error.filename and Path(error.filename).is_file():
-        return PhotostyleError(f"cannot write {path}: {error.filename} is a file, where a folder should be")
+    if isinstance(error, FileExistsError | NotADirectoryError):
+        below = Path(error.filename or path)
+        in_the_way = next((p for p in [below, *below.parents] if p.exists() and not p.is_dir()), None)
+        if in_the_way:
+            return PhotostyleError(f"cannot write {path}: {in_the_way} is a file, where a folder should be")
     return PhotostyleError(
         f"cannot write {path} ({error.strerror or error}); check the folder permissions and free space"
     )

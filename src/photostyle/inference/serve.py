@@ -169,9 +169,13 @@ def create_app(
     folder = ModelFolder(models_dir, threads, sample)
     page = importlib.resources.files("photostyle.inference").joinpath("static", "index.html").read_text()
     limiter = anyio.CapacityLimiter(workers)
+    threads = anyio.CapacityLimiter(workers)
 
     app = FastAPI(title="photostyle", description="Photographic style transfer with exported photostyle models.")
-    app.state.stopping = False  # set by build_server's server when it begins to shut down
+    # Set and cancelled by build_server's server when it begins to shut down: a photo still
+    # waiting for a worker then gets 503 at once, so the server stops once the photos at work are done.
+    app.state.stopping = False
+    app.state.waiting = set()  # the cancel scopes of the requests waiting for a worker
     # The last added runs first: a foreign host or origin is refused before it can take an upload's place.
     app.add_middleware(
         UploadLimits, max_bytes=int(max_upload_mb * 2**20), uploads=workers + queue, timeout_s=upload_timeout_s
@@ -233,12 +237,29 @@ def create_app(
         if entry.model is None:
             raise HTTPException(404, f"model {model!r} is unavailable: {entry.problem}")
         # The upload stays in its spooled file (on disk past 1 MB) until a worker decodes it.
-        async with limiter:
-            if app.state.stopping:  # a photo still waiting for a worker is not started once the server stops
-                raise HTTPException(503, "the server is stopping; send the photo again once it is back")
+        with anyio.CancelScope() as waiting:
+            app.state.waiting.add(waiting)
+            try:
+                await limiter.acquire()
+            finally:
+                app.state.waiting.discard(waiting)
+        if waiting.cancelled_caught or app.state.stopping:
+            if not waiting.cancelled_caught:
+                limiter.release()
+            raise HTTPException(503, "the server is stopping; send the photo again once it is back")
+        try:  # in a thread of the workers' own: anyio's shared pool has 40, fewer than --workers may be
             return await anyio.to_thread.run_sync(
-                _stylize, image.file, image.filename or "upload", entry.model, strength, format, clip
+                _stylize,
+                image.file,
+                image.filename or "upload",
+                entry.model,
+                strength,
+                format,
+                clip,
+                limiter=threads,
             )
+        finally:
+            limiter.release()
 
     def _stylize(
         source: BinaryIO, name: str, model: StyleModel, strength: float, image_format: str, clip: str
@@ -363,7 +384,8 @@ class _StoppingServer(uvicorn.Server):
     stylized are done, instead of starting the rest and cancelling them when its time is up."""
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        state = getattr(self.config.app, "state", None)
-        if state is not None:
-            state.stopping = True
+        state = self.config.app.state
+        state.stopping = True
+        for waiting in list(state.waiting):
+            waiting.cancel()
         await super().shutdown(sockets)
