@@ -9,6 +9,7 @@ import sys
 
 from photostyle import arguments, settings
 from photostyle.errors import PhotostyleError, exit_on_user_error
+from photostyle.files import write_failure
 
 
 def _stylize(args: argparse.Namespace) -> None:
@@ -61,7 +62,7 @@ def _compare(args: argparse.Namespace) -> None:
     try:
         args.output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise PhotostyleError(f"cannot write {args.output} ({error.strerror or error}); choose another -o") from None
+        raise write_failure(args.output, error, fix="choose another -o") from None
     contact_sheet(rows, ["before", "after"], args.output, args.height)
     print(f"wrote {args.output}")
 

@@ -35,13 +35,14 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
         raise
 
 
-def write_failure(path: Path, error: OSError) -> PhotostyleError:
-    """The one line for an output that the file system refused (a full disk, a missing folder, no permission)."""
+def write_failure(
+    path: Path, error: OSError, fix: str = "check the folder permissions and free space"
+) -> PhotostyleError:
+    """The one line for an output that the file system refused (a full disk, a missing folder, no
+    permission), ending with `fix`."""
     if isinstance(error, FileExistsError | NotADirectoryError):
         below = Path(error.filename or path)
         in_the_way = next((p for p in [below, *below.parents] if p.exists() and not p.is_dir()), None)
         if in_the_way:
             return PhotostyleError(f"cannot write {path}: {in_the_way} is a file, where a folder should be")
-    return PhotostyleError(
-        f"cannot write {path} ({error.strerror or error}); check the folder permissions and free space"
-    )
+    return PhotostyleError(f"cannot write {path} ({error.strerror or error}); {fix}")

@@ -245,7 +245,7 @@ def evaluate(
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise PhotostyleError(f"cannot write {out_dir} ({error.strerror or error}); choose another -o") from None
+        raise write_failure(out_dir, error, fix="choose another -o") from None
     rows, sheet, skipped = [], [], []
     for content_path in tqdm(contents, desc="evaluate", unit="photo"):
         try:

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from photostyle import settings
 from photostyle.colour_difference import srgb_difference
 from photostyle.errors import PhotostyleError
+from photostyle.files import write_failure
 from photostyle.images import IMAGE_EXTENSIONS, find_photos, read_photo, to_float
 from photostyle.inference.lattice import apply_lattice, identity_lattice, write_cube
 from photostyle.inference.lattice_fit import fit_deviation
@@ -177,7 +178,7 @@ def make_lut(
         output.parent.mkdir(parents=True, exist_ok=True)
         write_cube(output, lattice, f"photostyle {Path(model_path).stem}")
     except OSError as error:
-        raise PhotostyleError(f"cannot write {output} ({error.strerror or error}); choose another -o") from None
+        raise write_failure(output, error, fix="choose another -o") from None
     delta_e = srgb_difference(sampled.outputs, apply_lattice(lattice, sampled.inputs))
     return LutReport(
         int(merged.weights.sum()),

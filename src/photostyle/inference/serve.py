@@ -169,7 +169,7 @@ def create_app(
     folder = ModelFolder(models_dir, threads, sample)
     page = importlib.resources.files("photostyle.inference").joinpath("static", "index.html").read_text()
     limiter = anyio.CapacityLimiter(workers)
-    threads = anyio.CapacityLimiter(workers)
+    worker_threads = anyio.CapacityLimiter(workers)  # anyio's shared pool has 40 threads, fewer than --workers may be
 
     app = FastAPI(title="photostyle", description="Photographic style transfer with exported photostyle models.")
     # Set and cancelled by build_server's server when it begins to shut down: a photo still
@@ -247,7 +247,7 @@ def create_app(
             if not waiting.cancelled_caught:
                 limiter.release()
             raise HTTPException(503, "the server is stopping; send the photo again once it is back")
-        try:  # in a thread of the workers' own: anyio's shared pool has 40, fewer than --workers may be
+        try:
             return await anyio.to_thread.run_sync(
                 _stylize,
                 image.file,
@@ -256,7 +256,7 @@ def create_app(
                 strength,
                 format,
                 clip,
-                limiter=threads,
+                limiter=worker_threads,
             )
         finally:
             limiter.release()

@@ -62,8 +62,8 @@ def check_framework_settings(cfg: DictConfig) -> None:
         )
     if _number(lr) and not lr > 0:
         raise PhotostyleError(f"optimizer.lr={lr} must be > 0, e.g. 3e-3")
-    seed = cfg.get("seed")
-    if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32):
+    seed = cfg.get("seed")  # a whole number: check_value_types has seen to that
+    if _number(seed) and not 0 <= seed < 2**32:
         raise PhotostyleError(f"seed={seed} must be a whole number from 0 to {2**32 - 1}, e.g. 0")
     period = cfg.scheduler.get("T_max") if cfg.scheduler else None
     if _number(period) and not period >= 1:
