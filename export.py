@@ -15,7 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 import photostyle
-from photostyle.errors import PhotostyleError, exit_on_user_error
+from photostyle.errors import PhotostyleError, exit_on_user_error, first_line
 from photostyle.files import atomic_write, write_failure
 from photostyle.interface import VERSION_KEY
 from photostyle.training.checkpoints import load_checkpoint, network_config, network_state, saved_network
@@ -55,7 +55,7 @@ def main(cfg: DictConfig) -> None:
         try:
             net.load_state_dict(network_state(checkpoint))
         except RuntimeError as error:  # the weights belong to another network than the saved config names
-            reason = str(error).strip().splitlines()[0][:160]
+            reason = first_line(error)
             raise PhotostyleError(
                 f"{cfg.ckpt}: its weights do not fit the network its config names ({reason}); "
                 f"export a checkpoint that train.py wrote unchanged"

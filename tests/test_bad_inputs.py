@@ -462,3 +462,30 @@ def test_an_image_too_big_for_its_format_is_one_line_naming_a_format_that_holds_
         with pytest.raises(PhotostyleError, match=f"holds at most {limit} pixels a side .*; write it as .png"):
             write_photo(tmp_path / name, np.zeros(shape, np.uint8))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("message", ["", "  \n  "])
+def test_a_library_error_that_says_nothing_is_reported_by_its_type(message, tiny_model, tmp_path, monkeypatch):
+    """onnxruntime and torch.load raise errors whose message may be empty: the one line names the
+    error's type instead (it once took the first line of nothing: an IndexError traceback)."""
+    import onnxruntime
+    import torch
+
+    from photostyle.errors import PhotostyleError
+    from photostyle.inference.runtime import StyleModel
+    from photostyle.training.checkpoints import load_checkpoint
+
+    class SaysNothing(Exception):
+        pass
+
+    def refuse(*args, **kwargs):
+        raise SaysNothing(message)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    with pytest.raises(PhotostyleError, match=r"is not a loadable ONNX model \(SaysNothing\)"):
+        StyleModel(tiny_model)
+    checkpoint = tmp_path / "run.ckpt"
+    checkpoint.write_bytes(b"weights")
+    monkeypatch.setattr(torch, "load", refuse)
+    with pytest.raises(PhotostyleError, match=r"not a safe, readable training checkpoint \(SaysNothing\)"):
+        load_checkpoint(checkpoint)

@@ -10,6 +10,14 @@ class PhotostyleError(Exception):
     """An expected mistake (bad file, bad value); the message names it and the fix."""
 
 
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """What an error says, for a one-line report: the first line of its message (an OS error's
+    reason without its file name, which the report names itself), or its type's name if it says
+    nothing."""
+    lines = (getattr(error, "strerror", None) or str(error)).strip().splitlines()
+    return lines[0][:limit] if lines else type(error).__name__
+
+
 def _user_error(error: BaseException | None) -> PhotostyleError | None:
     # Frameworks re-raise what our constructors raise (Hydra's instantiate wraps it in an
     # InstantiationException), so look down the chain of causes.

@@ -189,7 +189,8 @@ def _descend(
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        # The gradient stops at the colour range's edges.
+        # The loss judges the output clipped to [0, 1] (all but the photorealism term under --grid,
+        # whose loss has photoreal_clipped=False), so those terms' gradients stop at the range's edges.
         terms = loss(render(), content, content_features, content_masks)
         terms["loss"].backward()
         return terms["loss"]

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from photostyle.errors import PhotostyleError
+from photostyle.errors import PhotostyleError, first_line
 from photostyle.images import to_float, to_uint8
 from photostyle.interface import IMAGE, KEEP, LOOK, PIXEL_TYPES, PREVIOUS_LOOK, ROWS, STYLIZED, VERSION_KEY
 from photostyle.settings import VIDEO_SMOOTHING
@@ -55,7 +55,7 @@ class StyleModel:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=providers or default_providers())
         except Exception as error:  # onnxruntime raises its own untyped errors for bad files
-            reason = str(error).strip().splitlines()[0][:200]
+            reason = first_line(error)
             raise PhotostyleError(
                 f"{path} is not a loadable ONNX model ({reason}); export it again with export.py"
             ) from None

@@ -14,7 +14,7 @@ import numpy as np
 from av.video.reformatter import Interpolation
 from tqdm import tqdm
 
-from photostyle.errors import PhotostyleError
+from photostyle.errors import PhotostyleError, first_line
 from photostyle.files import atomic_write
 from photostyle.settings import VIDEO_CRF
 
@@ -60,13 +60,9 @@ def _open_clip(source: Path) -> av.container.InputContainer:
         raise PhotostyleError(f"{source} cannot be read (permission denied); fix its permissions") from None
     except av.FFmpegError as error:
         raise PhotostyleError(
-            f"{source} is not a video ffmpeg can read, or it is truncated or corrupt ({_reason(error)});"
+            f"{source} is not a video ffmpeg can read, or it is truncated or corrupt ({first_line(error)});"
             " re-export the original"
         ) from None
-
-
-def _reason(error: Exception) -> str:
-    return (getattr(error, "strerror", None) or str(error) or type(error).__name__).strip().splitlines()[0][:200]
 
 
 def _video_stream(clip: av.container.InputContainer, source: Path) -> av.video.stream.VideoStream:
@@ -88,7 +84,7 @@ def _first_frame(source: Path, index: int) -> av.VideoFrame:
             for frame in clip.decode(clip.streams[index]):
                 return frame
         except av.FFmpegError as error:
-            reason = _reason(error)
+            reason = first_line(error)
     raise PhotostyleError(f"{source} is truncated or corrupt: no frame decodes ({reason}); re-export the original")
 
 
@@ -217,7 +213,7 @@ def _read(
             elif packet.dts is not None:  # not the empty end-of-stream packet
                 yield packet
     except av.FFmpegError as error:
-        reading.error = _reason(error)
+        reading.error = first_line(error)
 
 
 def _display_time(pts: int | None, last: int | None, step: int) -> int:

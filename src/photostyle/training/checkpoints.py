@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from photostyle.errors import PhotostyleError
+from photostyle.errors import PhotostyleError, first_line
 from photostyle.networks.bilateral import BilateralNet
 from photostyle.networks.residual import ResidualNet
 
@@ -20,7 +20,7 @@ def load_checkpoint(path: Path) -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        reason = str(error).strip().splitlines()[0][:200]
+        reason = first_line(error)
         raise PhotostyleError(
             f"{path} is not a safe, readable training checkpoint ({reason}); pass a .ckpt written by train.py"
         ) from None

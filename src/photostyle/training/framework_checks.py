@@ -12,7 +12,7 @@ from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
 
 import photostyle
-from photostyle.errors import PhotostyleError
+from photostyle.errors import PhotostyleError, first_line
 
 T = TypeVar("T")
 PACKAGE_ROOT = Path(photostyle.__file__).resolve().parent
@@ -35,7 +35,7 @@ def built(group: str, make: Callable[[], T]) -> T:
         refusal = _framework_refusal(error)
         if refusal is None:
             raise
-        reason = (str(refusal).strip().splitlines() or [type(refusal).__name__])[0][:200]
+        reason = first_line(refusal)
         raise PhotostyleError(f"{group}: {reason}; check the {group}.* overrides") from None
 
 

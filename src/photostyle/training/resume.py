@@ -9,8 +9,9 @@ RESUMABLE_CHANGES = ("ckpt_path", "run_dir", "trainer", "callbacks", "logger", "
 
 
 def check_new_run_dir(run_dir: Path) -> None:
-    """A new run may not write into a folder that holds another run's checkpoints: Lightning would
-    name its own last-v1.ckpt, and ckpt_path=last would then resume the old run."""
+    """A new run may not write into a folder that holds another run's checkpoints: its last.ckpt
+    would replace the old run's, and its best checkpoint would land beside the old best.ckpt as
+    best-v1.ckpt, which ckpt_path=best does not read."""
     found = sorted((Path(run_dir) / "checkpoints").glob("*.ckpt"))
     if found:
         raise PhotostyleError(
