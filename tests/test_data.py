@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from photostyle.errors import PhotostyleError
+from photostyle.images import list_photos
 from photostyle.training.data import (
     PhotoDataModule,
     RunSampler,
     find_training_photos,
-    list_photos,
     source_folder,
     split_photos,
 )

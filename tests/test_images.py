@@ -10,7 +10,7 @@ from PIL import Image
 from photostyle.errors import PhotostyleError
 from photostyle.images import JPEG_MAX_EXIF, find_photos, read_photo, write_photo
 
-from conftest import smooth_photo
+from conftest import save_photo, smooth_photo
 
 
 def save(image: Image.Image, path: Path, **options) -> Path:
@@ -240,3 +240,19 @@ def test_find_photos_recurses_and_keeps_folder_structure(photo_folder, tmp_path)
     ]
     with pytest.raises(PhotostyleError, match="no such file"):
         find_photos([tmp_path / "nope"])
+
+
+def test_find_photos_searches_a_folder_as_training_does(photo_folder):
+    """Hidden folders left out, a link back up followed once (the two searches once differed:
+    stylize took a camera's .thumbnails/ for photos)."""
+    save_photo(photo_folder / ".thumbnails" / "a.jpg", 8, 8)
+    (photo_folder / "sub" / "up").symlink_to(photo_folder, target_is_directory=True)
+    relative = [str(r) for _, r in find_photos([photo_folder])]
+    assert relative == [
+        "photos/a.jpg",
+        "photos/b.png",
+        "photos/f.JPG",
+        "photos/sub/c.webp",
+        "photos/sub/d.bmp",
+        "photos/sub/deeper/e.tiff",
+    ]

@@ -56,6 +56,16 @@ def test_files_and_folders_keep_size_and_change_colour(tiny_model, photo_folder,
     assert digest(photo_folder) == inputs_before  # inputs untouched
 
 
+def test_a_photo_that_cannot_be_told_is_skipped_with_one_warning_line(tiny_model, photo_folder, tmp_path):
+    (photo_folder / "zz.jpg").symlink_to(photo_folder / "zz.jpg")  # a link to itself: ELOOP
+    result = stylize(tiny_model, photo_folder, "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "zz.jpg" in line]
+    assert warnings == [f"photostyle: warning: skipping {photo_folder / 'zz.jpg'}: Too many levels of symbolic links"]
+    assert "UserWarning" not in result.stderr
+    assert len([p for p in (tmp_path / "out").rglob("*") if p.is_file()]) == 6
+
+
 def test_matches_the_model_run_directly(tiny_model, tmp_path):
     source = save_photo(tmp_path / "x.png", 23, 29)
     assert stylize(tiny_model, source, "-o", tmp_path / "out").returncode == 0

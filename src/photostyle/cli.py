@@ -6,6 +6,7 @@ and `--help` or a mistyped argument answers at once.
 
 import argparse
 import sys
+import warnings
 
 from photostyle import arguments, settings
 from photostyle.errors import PhotostyleError, exit_on_user_error
@@ -198,6 +199,8 @@ def main(argv: list[str] | None = None) -> None:
     # A file name that is not valid UTF-8 is printed escaped, not a UnicodeEncodeError after the work is done.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
+    # A warning for the user (a folder or file skipped) is one line, not Python's two with a source line.
+    warnings.formatwarning = lambda message, *_: f"photostyle: warning: {message}\n"
     args = arguments.build_parser().parse_args(argv)
     with exit_on_user_error("photostyle"):
         COMMANDS[args.command](args)

@@ -17,7 +17,7 @@ from torchvision.transforms import v2
 
 from photostyle.errors import PhotostyleError
 from photostyle.files import atomic_write, write_failure
-from photostyle.images import IMAGE_EXTENSIONS, read_photo
+from photostyle.images import IMAGE_EXTENSIONS, list_photos, read_photo
 from photostyle.training.tensors import to_tensor
 
 GLOB_CHARACTERS = "*?["
@@ -25,42 +25,6 @@ GLOB_CHARACTERS = "*?["
 PROBE_SIDE = 8
 # Independent random streams drawn from the run's seed.
 PHOTO_ORDER_STREAM, CROP_STREAM = 0, 1
-
-
-def list_photos(root: Path) -> list[Path]:
-    """Every photo below root (recursive; hidden files and folders skipped), in a stable order.
-
-    Names only: nothing is opened or decoded here, that happens in the loader's workers.
-    os.scandir gives each entry's type with its name, so 100k files cost one pass over the
-    folders and a stat call per folder, not per file.
-    """
-    found, folders, seen = [], [Path(root)], set()
-    while folders:
-        folder = folders.pop()
-        try:
-            info = folder.stat()
-            if (info.st_dev, info.st_ino) in seen:  # a link back to a folder above it, or one reached twice
-                continue
-            seen.add((info.st_dev, info.st_ino))
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    if not entry.name.startswith("."):
-                        _sort_entry(entry, folders, found)
-        except OSError as error:  # an unreadable folder costs its photos, not the run
-            warnings.warn(f"skipping folder {folder}: {error.strerror or error}", stacklevel=1)
-    return sorted(found)
-
-
-def _sort_entry(entry: os.DirEntry, folders: list[Path], found: list[Path]) -> None:
-    """A folder entry onto `folders` or, as a photo, onto `found`; one that cannot be told (a link
-    to itself) is skipped alone."""
-    try:
-        if entry.is_dir():
-            folders.append(Path(entry.path))
-        elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
-            found.append(Path(entry.path))
-    except OSError as error:
-        warnings.warn(f"skipping {entry.path}: {error.strerror or error}", stacklevel=1)
 
 
 def _problem(photo: Path) -> str:
