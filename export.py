@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 import photostyle
 from photostyle.errors import PhotostyleError, exit_on_user_error, first_line
-from photostyle.files import atomic_write, write_failure
+from photostyle.files import atomic_write, check_output_file, write_failure
 from photostyle.interface import VERSION_KEY
 from photostyle.training.checkpoints import load_checkpoint, network_config, network_state, saved_network
 from photostyle.training.onnx_export import max_abs_difference, onnx_model
@@ -76,14 +76,7 @@ def main(cfg: DictConfig) -> None:
         out = Path(cfg.out)
         if out.exists() and os.path.samefile(out, cfg.ckpt):
             raise PhotostyleError(f"out={out} is the checkpoint being exported; choose another out=")
-        if out.exists() and not out.is_dir() and not cfg.overwrite:
-            raise PhotostyleError(f"{out} already exists; pass overwrite=true to replace it or choose another out=")
-        if out.is_dir():
-            raise PhotostyleError(f"out={out} is a folder; give a file name such as {out / 'model.onnx'}")
-        if not out.parent.is_dir():
-            raise PhotostyleError(f"folder {out.parent} does not exist; create it or choose another out=")
-        if not os.access(out.parent, os.W_OK | os.X_OK):
-            raise PhotostyleError(f"folder {out.parent} is not writable; choose another out=")
+        check_output_file(out, cfg.overwrite, option="out", overwrite_option="overwrite=true")
         # Checked in memory before anything is written: a failed check leaves an older model in place.
         model = onnx_model(net, metadata, cfg.opset, cfg.pixels)
         difference = max_abs_difference(net, model, [tuple(size) for size in cfg.check_sizes])
@@ -95,6 +88,7 @@ def main(cfg: DictConfig) -> None:
                 f" the export is wrong, {out} was not written"
             )
         try:
+            out.parent.mkdir(parents=True, exist_ok=True)
             with atomic_write(out) as stream:
                 stream.write(model)
         except OSError as error:

@@ -10,7 +10,7 @@ import warnings
 
 from photostyle import arguments, settings
 from photostyle.errors import PhotostyleError, exit_on_user_error
-from photostyle.files import write_failure
+from photostyle.files import check_output_file, write_failure
 
 
 def _stylize(args: argparse.Namespace) -> None:
@@ -78,10 +78,9 @@ def _optimize(args: argparse.Namespace) -> None:
 
     if (args.content_mask is None) != (args.style_mask is None):
         raise PhotostyleError("give both --content-mask and --style-mask, or neither")
-    if args.output.exists() and not args.overwrite:
-        raise PhotostyleError(f"{args.output} already exists; pass --overwrite to replace it or choose another -o")
     if args.output.resolve() in (args.content.resolve(), args.style.resolve()):
         raise PhotostyleError(f"-o {args.output} would overwrite an input; choose another output file")
+    check_output_file(args.output, args.overwrite)
     photo_format(args.output)  # a suffix photostyle cannot write, known before minutes of work, not after
     optimize_settings = arguments.optimize_settings(args)
     optimize_settings.check()

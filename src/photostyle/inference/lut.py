@@ -2,7 +2,6 @@
 photos; the pairs (photo colour, model output) it gives are fitted by a lattice (lattice_fit)."""
 
 import math
-import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -15,7 +14,7 @@ from tqdm import tqdm
 from photostyle import settings
 from photostyle.colour_difference import srgb_difference
 from photostyle.errors import PhotostyleError
-from photostyle.files import write_failure
+from photostyle.files import check_output_file, write_failure
 from photostyle.images import IMAGE_EXTENSIONS, find_photos, read_photo, to_float
 from photostyle.inference.lattice import apply_lattice, identity_lattice, write_cube
 from photostyle.inference.lattice_fit import fit_deviation
@@ -121,13 +120,7 @@ def check_output(output: Path, overwrite: bool) -> None:
     """Refuse, before any work, an output that is not a .cube file that may be written."""
     if output.suffix.lower() != ".cube":
         raise PhotostyleError(f"-o {output}: a LUT file is named .cube (for example -o look.cube)")
-    if output.is_dir():
-        raise PhotostyleError(f"-o {output} is a folder; name the .cube file to write")
-    if output.exists() and not overwrite:
-        raise PhotostyleError(f"{output} already exists; pass --overwrite to replace it or choose another -o")
-    existing = next(folder for folder in output.absolute().parents if folder.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise PhotostyleError(f"cannot write {output}: {existing} is not a writable folder; choose another -o")
+    check_output_file(output, overwrite)
 
 
 def read_photos(paths: list[Path], max_side: int, skipped: list[Path] | None = None) -> Iterator[np.ndarray]:
