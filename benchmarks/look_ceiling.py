@@ -34,7 +34,7 @@ from benchmarks.common import BENCH_PAIRS, ROOT, SHARED_BENCH, compose_config, p
 from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, write_text
 from photostyle.evaluation.optimize import FittedLook, model_look, optimize_look
 from photostyle.images import list_photos
-from photostyle.networks.bilateral import THUMBNAIL_PER_CELL, BilateralNet
+from photostyle.networks.bilateral import GRID_STRIDE, BilateralNet
 from photostyle.settings import OptimizeSettings
 from photostyle.training.tensors import load
 
@@ -84,7 +84,7 @@ def main() -> None:
         net = instantiate(config.model)
         style = load(style_path, args.size)
         content = load(content_path, args.size)
-        settings = OptimizeSettings(grid=net.thumbnail_size // THUMBNAIL_PER_CELL, steps=args.steps, lr=args.lr)
+        settings = OptimizeSettings(grid=net.thumbnail_size // GRID_STRIDE, steps=args.steps, lr=args.lr)
         folder = name.replace("/", "_")
         start = model_look(args.start / folder / "seed0" / "model.onnx", content) if args.start else None
         fitted, losses = optimize_look(content, style, loss, settings, progress=False, net=net, start=start)

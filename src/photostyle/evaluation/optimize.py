@@ -14,7 +14,7 @@ from tqdm import tqdm
 from photostyle.errors import PhotostyleError
 from photostyle.evaluation.baselines import reinhard
 from photostyle.images import to_uint8
-from photostyle.networks.bilateral import THUMBNAIL_PER_CELL, BilateralNet
+from photostyle.networks.bilateral import GRID_STRIDE, BilateralNet
 from photostyle.networks.slicing import compose_affine, identity_affine
 from photostyle.settings import OptimizeSettings
 from photostyle.training.loss import PhotorealStyleLoss
@@ -39,7 +39,7 @@ class FittedLook(nn.Module):
         self.net = net
         first = None  # a model's look (start) already holds its global map
         if start is None:
-            knots, depth = net.thumbnail_size // THUMBNAIL_PER_CELL, net.grid.grid_depth
+            knots, depth = net.thumbnail_size // GRID_STRIDE, net.grid.grid_depth
             start = identity_affine(depth).expand(1, knots, knots, depth, 4, 3)
             if net.style_colours is not None:
                 first = net.style_colours(net.thumbnail(content.permute(0, 2, 3, 1))).detach()
@@ -77,7 +77,7 @@ def look_network(settings: OptimizeSettings, loss: PhotorealStyleLoss) -> Bilate
     """A bilateral network whose look has settings.grid knots a side, starting (init "reinhard") from
     the global map at the strength the content loss anchors to."""
     strength = loss.content_colours if settings.init == "reinhard" else 0.0
-    return BilateralNet(thumbnail_size=THUMBNAIL_PER_CELL * settings.grid, style_colours=strength)
+    return BilateralNet(thumbnail_size=GRID_STRIDE * settings.grid, style_colours=strength)
 
 
 def optimize_look(

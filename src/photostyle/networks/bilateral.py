@@ -26,8 +26,9 @@ from photostyle.networks.slicing import (
 )
 from photostyle.structure import LUMA
 
-# The grid has one spatial knot per 16x16 thumbnail pixels (four stride-2 convolutions).
-THUMBNAIL_PER_CELL = 16
+# The grid network's total stride (four stride-2 convolutions): one spatial knot of the grid per
+# 16x16 thumbnail pixels, so thumbnail_size // GRID_STRIDE knots a side.
+GRID_STRIDE = 16
 
 
 def conv_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -133,9 +134,9 @@ class BilateralNet(nn.Module):
         style_colours: float = 0.0,
     ):
         super().__init__()
-        if thumbnail_size < THUMBNAIL_PER_CELL or thumbnail_size % THUMBNAIL_PER_CELL:
+        if thumbnail_size < GRID_STRIDE or thumbnail_size % GRID_STRIDE:
             raise PhotostyleError(
-                f"model.thumbnail_size={thumbnail_size} must be a positive multiple of {THUMBNAIL_PER_CELL}, e.g. 144"
+                f"model.thumbnail_size={thumbnail_size} must be a positive multiple of {GRID_STRIDE}, e.g. 144"
             )
         for name, value in [
             ("channels", channels),
@@ -171,7 +172,7 @@ class BilateralNet(nn.Module):
         """
         batch, height, width = pixels.shape[:3]
         samples, s = self.thumbnail_size * self.thumbnail_samples, self.thumbnail_samples
-        padded = padded_width(width, self.thumbnail_size // THUMBNAIL_PER_CELL)
+        padded = padded_width(width, self.thumbnail_size // GRID_STRIDE)
         centres = torch.arange(samples, dtype=torch.float32, device=pixels.device) + 0.5
         ys = (centres * (height / samples)).long()
         xs = (centres * (padded / samples)).long().clamp(max=width - 1)
