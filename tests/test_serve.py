@@ -254,7 +254,7 @@ def test_webcam_frames_carry_the_look_through_the_client(tiny_look_model, tmp_pa
     from test_runtime import moving_square
 
     from photostyle.inference.runtime import StyleModel
-    from photostyle.inference.serve import encode
+    from photostyle.inference.serve import encode_photo
 
     shutil.copy(tiny_look_model, tmp_path / "look.onnx")
     app = create_app(tmp_path, allowed_hosts=["testserver"])
@@ -270,7 +270,7 @@ def test_webcam_frames_carry_the_look_through_the_client(tiny_look_model, tmp_pa
                 data={"model": "look", "clip": state},
             )
             assert answer.status_code == 200, answer.text
-            assert answer.content == encode(local(frame), "jpeg")
+            assert answer.content == encode_photo(local(frame), "jpeg")
             state = answer.headers["X-Photostyle-Clip"]
         assert len(base64.b64decode(state)) > 0
         for bad in ["not base64!", base64.b64encode(b"1234").decode(), base64.b64encode(b"\xff" * 4000).decode()]:

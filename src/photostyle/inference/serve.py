@@ -73,7 +73,7 @@ def decode_clip_state(text: str) -> bytes:
         ) from None
 
 
-def encode(rgb: np.ndarray, image_format: str) -> bytes:
+def encode_photo(rgb: np.ndarray, image_format: str) -> bytes:
     buffer = io.BytesIO()
     save_photo(buffer, image_format.upper(), rgb, quality=92, subsampling="4:2:0")  # answers are for screens, and fast
     return buffer.getvalue()
@@ -143,7 +143,7 @@ class ModelFolder:
     def _load(self, path: Path, signature: tuple[int, int, int]) -> Entry:
         try:
             model = StyleModel(path, threads=self.threads)
-            return Entry(signature, model, encode(model.stylize(self.sample)[0], "jpeg"), None)
+            return Entry(signature, model, encode_photo(model.stylize(self.sample)[0], "jpeg"), None)
         except Exception as error:  # onnxruntime raises untyped errors for a model that loads but cannot run
             # Named by file alone: clients see the reason, and the server's folder is none of their business.
             reason = str(error).replace(str(path), path.name)
@@ -168,7 +168,7 @@ def create_app(
     ).pixels
     folder = ModelFolder(models_dir, threads, sample)
     page = importlib.resources.files("photostyle.inference").joinpath("static", "index.html").read_text()
-    limiter = anyio.CapacityLimiter(workers)
+    worker_slots = anyio.CapacityLimiter(workers)  # photos being stylized at once; the rest wait for a slot
     worker_threads = anyio.CapacityLimiter(workers)  # anyio's shared pool has 40 threads, fewer than --workers may be
 
     app = FastAPI(title="photostyle", description="Photographic style transfer with exported photostyle models.")
@@ -240,12 +240,12 @@ def create_app(
         with anyio.CancelScope() as waiting:
             app.state.waiting.add(waiting)
             try:
-                await limiter.acquire()
+                await worker_slots.acquire()
             finally:
                 app.state.waiting.discard(waiting)
         if waiting.cancelled_caught or app.state.stopping:
             if not waiting.cancelled_caught:
-                limiter.release()
+                worker_slots.release()
             raise HTTPException(503, "the server is stopping; send the photo again once it is back")
         try:
             return await anyio.to_thread.run_sync(
@@ -259,27 +259,26 @@ def create_app(
                 limiter=worker_threads,
             )
         finally:
-            limiter.release()
+            worker_slots.release()
 
     def _stylize(
         source: BinaryIO, name: str, model: StyleModel, strength: float, image_format: str, clip: str
     ) -> Response:
         try:  # decode_photo refuses an oversized photo from its header, before any pixel is decoded
             photo = decode_photo(source, name, max_side=max_side, max_pixels=max_pixels)
-            frames = model.clip(VIDEO_SMOOTHING, strength, decode_clip_state(clip)) if clip else None
+            frame_stylizer = model.clip(VIDEO_SMOOTHING, strength, decode_clip_state(clip)) if clip else None
         except ImageTooLarge as error:
             raise HTTPException(413, str(error)) from None
         except PhotostyleError as error:
             raise HTTPException(422, str(error)) from None
-        if frames is None:
-            return Response(
-                encode(model.stylize(photo.pixels, strength)[0], image_format), media_type=MEDIA_TYPES[image_format]
-            )
+        if frame_stylizer is None:
+            stylized = model.stylize(photo.pixels, strength)[0]
+            return Response(encode_photo(stylized, image_format), media_type=MEDIA_TYPES[image_format])
         # A frame of a video (the webcam): the look carried over from the frame before, whose
         # state the client keeps, so the server keeps nothing between requests.
-        stylized = frames(photo.pixels)
-        headers = {CLIP_HEADER: base64.b64encode(frames.state()).decode()}
-        return Response(encode(stylized, image_format), media_type=MEDIA_TYPES[image_format], headers=headers)
+        stylized = frame_stylizer(photo.pixels)
+        headers = {CLIP_HEADER: base64.b64encode(frame_stylizer.state()).decode()}
+        return Response(encode_photo(stylized, image_format), media_type=MEDIA_TYPES[image_format], headers=headers)
 
     return app
 
