@@ -108,8 +108,7 @@ class StyleModel:
         """One session run: the rows' stylized bytes and the look used (None for a model without one)."""
         feeds = self.feeds(image, rows, look, keep)
         if not self.has_look:
-            (stylized,) = self.session.run([STYLIZED], feeds)
-            stylized, used = stylized[:, rows.start : rows.stop], None
+            (stylized,), used = self.session.run([STYLIZED], feeds), None  # never in bands: rows are all of them
         else:
             stylized, used = self.session.run([STYLIZED, LOOK], feeds)
         return (stylized[0] if self.pixels == "uint8" else to_uint8(stylized[0])), used

@@ -13,11 +13,9 @@ from torch import nn
 
 from photostyle.errors import PhotostyleError
 from photostyle.files import atomic_write
-from photostyle.interface import IMAGE, KEEP, LOOK, PREVIOUS_LOOK, ROWS, STYLIZED
+from photostyle.interface import IMAGE, KEEP, LOOK, PIXEL_TYPES, PREVIOUS_LOOK, ROWS, STYLIZED
 from photostyle.networks.bilateral import BilateralNet
 from photostyle.networks.rounding import to_bytes
-
-PIXEL_DTYPES = {"uint8": torch.uint8, "float32": torch.float32}
 
 
 def _quantize_linear(values):
@@ -93,8 +91,8 @@ def export_onnx(net: nn.Module, path: Path, metadata: dict[str, str], opset: int
 
 def onnx_model(net: nn.Module, metadata: dict[str, str], opset: int = 18, pixels: str = "uint8") -> bytes:
     """`net` as a checked ONNX model with dynamic batch, height and width, plus metadata."""
-    if pixels not in PIXEL_DTYPES:
-        raise PhotostyleError(f"pixels={pixels} is not one of {', '.join(PIXEL_DTYPES)}")
+    if pixels not in PIXEL_TYPES:
+        raise PhotostyleError(f"pixels={pixels} is not one of {', '.join(PIXEL_TYPES)}")
     module = deployed(net)
     # Batch 2, unequal sides and fewer rows than the height: torch.export would fix a size-1
     # or repeated example dim.
@@ -137,7 +135,7 @@ def max_abs_difference(net: nn.Module, model: Path | bytes, sizes: list[tuple[in
     `model`: an .onnx file, or the model's bytes (checked before anything is written)."""
     source = model if isinstance(model, bytes) else str(model)
     session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
-    pixels = "uint8" if session.get_inputs()[0].type == "tensor(uint8)" else "float32"
+    pixels = "uint8" if session.get_inputs()[0].type == PIXEL_TYPES["uint8"] else "float32"
     generator = torch.Generator().manual_seed(seed)
     module = deployed(net)
     worst = 0.0
