@@ -85,6 +85,10 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
+# The seconds a client told 503 (too many uploads or connections) is asked to wait before it tries again.
+RETRY_AFTER_S = 1
+
+
 class _BodyRefused(Exception):
     """Raised into the app from `receive` to stop it reading a body that is too large or too slow."""
 
@@ -98,12 +102,11 @@ class UploadLimits:
     temporary space of the uploads is at most uploads x max_bytes at any moment.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, uploads: int, timeout_s: float, retry_after_s: int = 1):
+    def __init__(self, app: ASGIApp, max_bytes: int, uploads: int, timeout_s: float):
         self.app = app
         self.max_bytes = max_bytes
         self.uploads = uploads
         self.timeout_s = timeout_s
-        self.retry_after_s = retry_after_s
         self.in_flight = 0
 
     def _too_large(self) -> str:
@@ -125,7 +128,7 @@ class UploadLimits:
                 send,
                 503,
                 "the server is busy; try again in a moment",
-                {"Retry-After": str(self.retry_after_s)},
+                {"Retry-After": str(RETRY_AFTER_S)},
             )
             return
         deadline = anyio.current_time() + self.timeout_s
@@ -178,7 +181,10 @@ class UploadLimits:
 
 
 # Written straight to a connection over the bound, before any of its request is read.
-_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"
+_BUSY = (
+    "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+    f"Retry-After: {RETRY_AFTER_S}\r\nContent-Length: 0\r\n\r\n"
+).encode()
 
 
 class GuardedH11Protocol(H11Protocol):
