@@ -135,10 +135,10 @@ def tiny_look_model(tmp_path_factory) -> Path:
 
 @contextmanager
 def live_server(app, uploads: int = 66, **deadlines: float) -> Iterator[str]:
-    """The server `photostyle serve` runs (serve.build_server) for an app, on a free loopback port
+    """The server `photostyle serve` runs (server.build_server) for an app, on a free loopback port
     in a thread; yields its base URL. `uploads` is the app's workers + queue (the default's 2 + 64);
     `deadlines` are build_server's."""
-    from photostyle.inference.serve import build_server, listening_sockets
+    from photostyle.inference.server import build_server, listening_sockets
 
     server = build_server(app, uploads=uploads, **deadlines)
     sockets = listening_sockets("127.0.0.1", 0)

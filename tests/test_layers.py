@@ -72,7 +72,7 @@ def test_inference_imports_no_torch():
     # torch made unimportable: any import of it, however indirect, fails this process.
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "import photostyle.cli, photostyle.inference.runtime, photostyle.inference.serve\n"
+        "import photostyle.cli, photostyle.inference.runtime, photostyle.inference.serve, photostyle.inference.server\n"
         "import photostyle.inference.stylize, photostyle.inference.lut\n"
         "assert not any(name == 'torch' or name.startswith('torch.') for name in sys.modules if sys.modules[name])\n"
     )

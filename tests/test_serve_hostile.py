@@ -22,7 +22,8 @@ import pytest
 from fastapi.testclient import TestClient
 from test_serve import jpeg
 
-from photostyle.inference.serve import create_app, listening_sockets
+from photostyle.inference.serve import create_app
+from photostyle.inference.server import listening_sockets
 
 from conftest import PHOTOSTYLE, live_server
 

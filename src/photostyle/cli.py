@@ -154,7 +154,8 @@ def _lut(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    from photostyle.inference.serve import build_server, create_app, listening_sockets
+    from photostyle.inference.serve import create_app
+    from photostyle.inference.server import build_server, listening_sockets
 
     app = create_app(
         args.models,

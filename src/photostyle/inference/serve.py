@@ -6,18 +6,13 @@ Inference runs in worker threads (at most `workers` at a time), so the event loo
 moves bytes: a slow upload or a stalled client holds no worker. At most `workers + queue`
 uploads are in flight (guards.UploadLimits), so a flood gets 503 answers instead of an ever
 longer queue, and the disk and memory they use are bounded (docs/serve.md has the figures).
-`build_server` puts the app on uvicorn with deadlines for slow clients and a bounded shutdown.
+server.py puts the app on uvicorn, with deadlines for slow clients and a bounded shutdown.
 """
 
 import base64
-import contextlib
-import errno
-import functools
 import importlib.resources
 import io
 import os
-import resource
-import socket
 import stat
 import sys
 import threading
@@ -29,26 +24,20 @@ from urllib.parse import quote
 
 import anyio
 import numpy as np
-import uvicorn
 from fastapi import FastAPI, File, Form, HTTPException, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from photostyle.errors import PhotostyleError
 from photostyle.images import ImageTooLarge, decode_photo, save_photo
-from photostyle.inference.guards import GuardedH11Protocol, HostCheck, UploadLimits
+from photostyle.inference.guards import HostCheck, UploadLimits
 from photostyle.inference.runtime import StyleModel
 from photostyle.settings import (
     SERVE_ALLOWED_HOSTS,
-    SERVE_BACKLOG,
-    SERVE_HEADER_TIMEOUT_S,
     SERVE_MAX_PIXELS,
     SERVE_MAX_SIDE,
     SERVE_MAX_UPLOAD_MB,
-    SERVE_MIN_CONNECTIONS,
     SERVE_QUEUE,
     SERVE_RESCAN_S,
-    SERVE_SHUTDOWN_S,
-    SERVE_SPARE_FILES,
     SERVE_UPLOAD_TIMEOUT_S,
     SERVE_WORKERS,
     VIDEO_SMOOTHING,
@@ -172,7 +161,7 @@ def create_app(
     worker_threads = anyio.CapacityLimiter(workers)  # anyio's shared pool has 40 threads, fewer than --workers may be
 
     app = FastAPI(title="photostyle", description="Photographic style transfer with exported photostyle models.")
-    # Set and cancelled by build_server's server when it begins to shut down: a photo still
+    # Set and cancelled by server.build_server's server when it begins to shut down: a photo still
     # waiting for a worker then gets 503 at once, so the server stops once the photos at work are done.
     app.state.stopping = False
     app.state.waiting = set()  # the cancel scopes of the requests waiting for a worker
@@ -281,110 +270,3 @@ def create_app(
         return Response(encode_photo(stylized, image_format), media_type=MEDIA_TYPES[image_format], headers=headers)
 
     return app
-
-
-def listening_sockets(host: str, port: int) -> list[socket.socket]:
-    """Sockets bound to each address of `host` on `port`, bound here rather than by uvicorn so
-    that a mistake is one line naming the flag to change, before the server claims to serve.
-    As asyncio does, "" means every interface, and an address family this machine lacks (IPv6
-    switched off) is left out if another address binds."""
-    try:
-        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as error:
-        raise PhotostyleError(
-            f"cannot listen on --host {host} ({error.strerror}); pass an address of this machine: "
-            "127.0.0.1 for this machine only, 0.0.0.0 for every network"
-        ) from None
-    sockets, unavailable = [], None
-    for family, kind, proto, _, address in dict.fromkeys(addresses):  # "localhost" may be 127.0.0.1 and ::1
-        try:
-            listener = socket.socket(family, kind, proto)
-        except OSError as error:
-            unavailable = error
-            continue
-        sockets.append(listener)
-        try:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:  # as asyncio does: the IPv4 address gets its own socket
-                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            listener.bind(address)
-        except OSError as error:
-            if error.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
-                sockets.pop().close()
-                unavailable = error
-                continue
-            for opened in sockets:
-                opened.close()
-            if error.errno == errno.EADDRINUSE:
-                raise PhotostyleError(
-                    f"port {port} is in use, by another server or an earlier photostyle serve; "
-                    "stop that one or pass another --port"
-                ) from None
-            raise PhotostyleError(
-                f"cannot listen on {host} port {port} ({error.strerror}); pass another --host or --port"
-            ) from None
-    if not sockets:
-        raise PhotostyleError(
-            f"cannot listen on --host {host} ({unavailable.strerror if unavailable else 'no address'});"
-            " pass an address of this machine: 127.0.0.1 for this machine only, 0.0.0.0 for every network"
-        )
-    return sockets
-
-
-def raise_open_file_limit() -> None:
-    """Raise the process's soft limit of open files to its hard limit, as servers do: each
-    connection holds a file descriptor."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
-        wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 2**16)
-        with contextlib.suppress(ValueError, OSError):  # a hard limit the kernel caps lower (fs.nr_open)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-
-
-def connection_bound(uploads: int) -> int:
-    """The most connections the server may hold open without running out of file descriptors:
-    the process's limit less the uploads' spooled files, a backlog accepted at one go, and
-    spares; on a limit too low for those, a few."""
-    limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if limit == resource.RLIM_INFINITY:
-        limit = 2**20  # Linux's own ceiling on a process's descriptors (fs.nr_open)
-    return max(limit - uploads - SERVE_BACKLOG - SERVE_SPARE_FILES, SERVE_MIN_CONNECTIONS)
-
-
-def build_server(
-    app: FastAPI,
-    uploads: int,
-    header_timeout_s: float = SERVE_HEADER_TIMEOUT_S,
-    shutdown_s: float = SERVE_SHUTDOWN_S,
-) -> uvicorn.Server:
-    """uvicorn for `app`, run with .run(sockets=listening_sockets(...)); `uploads` = workers + queue."""
-    raise_open_file_limit()
-    protocol = functools.partial(
-        GuardedH11Protocol,
-        header_timeout_s=header_timeout_s,
-        max_connections=connection_bound(uploads),
-        shutdown_s=shutdown_s,
-    )
-    config = uvicorn.Config(
-        app,
-        http=protocol,  # type: ignore[arg-type]  # uvicorn calls it as it would a protocol class
-        log_level="warning",
-        backlog=SERVE_BACKLOG,
-        # Then uvicorn cancels the requests still at work (waiting for a worker, or stylizing),
-        # whose connections the protocol has closed: a second after it closed them.
-        timeout_graceful_shutdown=shutdown_s + 1,  # type: ignore[arg-type]  # a float works as well
-    )
-    return _StoppingServer(config)
-
-
-class _StoppingServer(uvicorn.Server):
-    """uvicorn's server, which tells a create_app app when it begins to shut down: photos still
-    waiting for a worker then get 503 at once, so the server stops as soon as the photos being
-    stylized are done, instead of starting the rest and cancelling them when its time is up."""
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        state = self.config.app.state
-        state.stopping = True
-        for waiting in list(state.waiting):
-            waiting.cancel()
-        await super().shutdown(sockets)
