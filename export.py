@@ -15,10 +15,10 @@ import hydra
 from omegaconf import DictConfig
 
 import photostyle
-from photostyle.errors import PhotostyleError, exit_on_user_error, first_line
+from photostyle.errors import PhotostyleError, exit_on_user_error
 from photostyle.files import atomic_write, check_output_file, write_failure
 from photostyle.interface import VERSION_KEY
-from photostyle.training.checkpoints import load_checkpoint, network_config, network_state, saved_network
+from photostyle.training.checkpoints import load_checkpoint, network_config, trained_network
 from photostyle.training.onnx_export import max_abs_difference, onnx_model
 
 
@@ -51,20 +51,7 @@ def main(cfg: DictConfig) -> None:
         _check_settings(cfg)
         checkpoint = load_checkpoint(Path(cfg.ckpt))
         run = checkpoint["hyper_parameters"]
-        net = saved_network(checkpoint)
-        try:
-            net.load_state_dict(network_state(checkpoint))
-        except RuntimeError as error:  # the weights belong to another network than the saved config names
-            reason = first_line(error)
-            raise PhotostyleError(
-                f"{cfg.ckpt}: its weights do not fit the network its config names ({reason}); "
-                f"export a checkpoint that train.py wrote unchanged"
-            ) from None
-        if not all(value.isfinite().all() for value in net.state_dict().values() if value.is_floating_point()):
-            raise PhotostyleError(
-                f"{cfg.ckpt} holds NaN or infinite weights: its training diverged; train again with a lower"
-                " optimizer.lr, or export an earlier checkpoint"
-            )
+        net = trained_network(checkpoint, Path(cfg.ckpt))
         metadata = {
             VERSION_KEY: photostyle.__version__,
             "style_image": _style_fingerprint(run["style"]["image"]),

@@ -49,7 +49,7 @@ from photostyle.evaluation.evaluate import (
     write_text,
 )
 from photostyle.files import atomic_write
-from photostyle.training.checkpoints import load_checkpoint, saved_network
+from photostyle.training.checkpoints import load_checkpoint, untrained_network
 from photostyle.training.tensors import load
 
 SIDE = 512
@@ -72,7 +72,7 @@ WIN_SHARE = 7 / 8
 def untrained_method(checkpoint: Path) -> Method:
     """The trained model's network as it was before training: with the default recipe, its
     global map to the style's colour statistics alone."""
-    net = saved_network(load_checkpoint(checkpoint)).eval()
+    net = untrained_network(load_checkpoint(checkpoint)).eval()
 
     def run(path: Path, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         if hasattr(net, "set_style"):

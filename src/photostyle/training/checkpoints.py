@@ -61,8 +61,8 @@ def network_config(checkpoint: dict) -> dict:
     return {k: v for k, v in config.items() if k not in RETIRED_NETWORK_KEYS}
 
 
-def saved_network(checkpoint: dict) -> nn.Module:
-    """The network a checkpoint's config names, built from its arguments (untrained: see network_state)."""
+def untrained_network(checkpoint: dict) -> nn.Module:
+    """The network a checkpoint's config names, built from its arguments, with its initial weights."""
     config = network_config(checkpoint)
     arguments = {k: v for k, v in config.items() if k != "_target_"}
     try:
@@ -76,3 +76,22 @@ def saved_network(checkpoint: dict) -> nn.Module:
 def network_state(checkpoint: dict) -> dict[str, torch.Tensor]:
     """The style network's own weights from a checkpoint's state dict."""
     return {k[len(NET_PREFIX) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(NET_PREFIX)}
+
+
+def trained_network(checkpoint: dict, path: Path) -> nn.Module:
+    """The network a checkpoint's config names, with the checkpoint's weights, which must fit it
+    and be finite."""
+    net = untrained_network(checkpoint)
+    try:
+        net.load_state_dict(network_state(checkpoint))
+    except RuntimeError as error:  # the weights belong to another network than the saved config names
+        raise PhotostyleError(
+            f"{path}: its weights do not fit the network its config names ({first_line(error)}); "
+            "export a checkpoint that train.py wrote unchanged"
+        ) from None
+    if not all(value.isfinite().all() for value in net.state_dict().values() if value.is_floating_point()):
+        raise PhotostyleError(
+            f"{path} holds NaN or infinite weights: its training diverged; train again with a lower"
+            " optimizer.lr, or export an earlier checkpoint"
+        )
+    return net
