@@ -88,7 +88,7 @@ class GuideNet(nn.Module):
         return (pixels.to(weight.dtype) @ weight[:, None] + self.bias).clamp(0, 1)  # (B, H, W, 1)
 
 
-class StyleColours(nn.Module):
+class GlobalColourMap(nn.Module):
     """The style photo's RGB mean and covariance, kept as buffers (so they travel in the
     checkpoint and the ONNX model), and the per-photo affine map that gives them to a photo.
 
@@ -154,8 +154,8 @@ class BilateralNet(nn.Module):
         self.grid = GridNet(channels, grid_depth)
         # With one bin the guide has nothing to choose between.
         self.guide = GuideNet() if grid_depth > 1 else None
-        # style_colours > 0: first a global map to the style's colour statistics, at that strength (see StyleColours).
-        self.style_colours = StyleColours(style_colours) if style_colours > 0 else None
+        # style_colours > 0: first a global map to the style's colour statistics at that strength (GlobalColourMap).
+        self.style_colours = GlobalColourMap(style_colours) if style_colours > 0 else None
 
     def set_style(self, style: torch.Tensor) -> None:
         """Remember the style photo (1, 3, H, W)'s colour statistics, where the network uses them."""
