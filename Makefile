@@ -33,7 +33,7 @@ demo: install
 	@echo "before: data/samples/   after: $(DEMO_DIR)/stylized/samples/   side by side: $(DEMO_DIR)/before_after.jpg"
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15  # the slowest tests named, to keep CI under 15 minutes
 
 check: install
 	$(BIN)/python -m pytest -q -m "not slow"
