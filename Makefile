@@ -32,8 +32,9 @@ demo: install
 	$(BIN)/photostyle compare data/samples $(DEMO_DIR)/stylized/samples -o $(DEMO_DIR)/before_after.jpg
 	@echo "before: data/samples/   after: $(DEMO_DIR)/stylized/samples/   side by side: $(DEMO_DIR)/before_after.jpg"
 
+# --durations: the slowest tests are named, so that CI's log says where its time goes.
 test: install
-	$(BIN)/python -m pytest -q --durations=15  # the slowest tests named, to keep CI under 15 minutes
+	$(BIN)/python -m pytest -q --durations=15
 
 check: install
 	$(BIN)/python -m pytest -q -m "not slow"
