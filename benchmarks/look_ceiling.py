@@ -33,8 +33,8 @@ from hydra.utils import instantiate
 from benchmarks.common import BENCH_PAIRS, ROOT, SHARED_BENCH, compose_config, per_pair_markdown, read_pairs
 from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, write_text
 from photostyle.evaluation.optimize import FittedLook, model_look, optimize_look
-from photostyle.images import list_photos
 from photostyle.networks.bilateral import GRID_STRIDE, BilateralNet
+from photostyle.photo_folders import list_photos
 from photostyle.settings import OptimizeSettings
 from photostyle.training.tensors import load
 

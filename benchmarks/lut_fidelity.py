@@ -23,10 +23,11 @@ import numpy as np
 from benchmarks.common import SHARED_BENCH, read_pairs
 from photostyle import settings
 from photostyle.colour_difference import srgb_difference
-from photostyle.images import find_photos, read_photo, to_float
+from photostyle.images import read_photo, to_float
 from photostyle.inference.lattice import apply_lattice
 from photostyle.inference.lut import bundled_photos, collect_pairs, fit_lattice, read_photos
 from photostyle.inference.runtime import StyleModel
+from photostyle.photo_folders import find_photos
 
 Images = list[tuple[np.ndarray, np.ndarray]]  # (photo, the model's output), (H, W, 3) each
 

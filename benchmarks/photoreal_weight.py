@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks.common import ROOT, baseline_method, photostyle, stylize, train_and_export
 from photostyle.evaluation.evaluate import evaluate_photo, file_method, mean_table, write_csv
 from photostyle.evaluation.metrics import StyleDistance
-from photostyle.images import find_photos
+from photostyle.photo_folders import find_photos
 from photostyle.training.matting import matting_laplacian_energy
 from photostyle.training.tensors import load
 

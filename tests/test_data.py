@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from photostyle.errors import PhotostyleError
-from photostyle.images import list_photos
+from photostyle.photo_folders import list_photos
 from photostyle.training.data import (
     PhotoDataModule,
     RunSampler,

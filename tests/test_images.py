@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from photostyle.errors import PhotostyleError
-from photostyle.images import JPEG_MAX_EXIF, find_photos, read_photo, write_photo
+from photostyle.images import JPEG_MAX_EXIF, read_photo, write_photo
+from photostyle.photo_folders import find_photos
 
 from conftest import save_photo, smooth_photo
 
@@ -256,3 +257,23 @@ def test_find_photos_searches_a_folder_as_training_does(photo_folder):
         "photos/sub/d.bmp",
         "photos/sub/deeper/e.tiff",
     ]
+
+
+def test_a_linked_folder_is_searched_under_its_real_path_whatever_the_listing_order(tmp_path):
+    """Real folders are searched before links, so the link loses whichever comes first in the
+    folder's listing (once the search order alone decided it)."""
+    for name in "abcdefgh":
+        save_photo(tmp_path / "p" / f"{name}-real" / "x.jpg", 8, 8)
+        (tmp_path / "p" / f"{name}-link").symlink_to(tmp_path / "p" / f"{name}-real", target_is_directory=True)
+    relative = [str(r) for _, r in find_photos([tmp_path / "p"])]
+    assert relative == [f"p/{name}-real/x.jpg" for name in "abcdefgh"]
+
+
+def test_the_skipped_folder_is_left_out_when_reached_through_a_link(tmp_path):
+    """stylize skips its output folder inside an input folder, also through links to it or into it."""
+    photos = tmp_path / "photos"
+    save_photo(photos / "a.jpg", 8, 8)
+    save_photo(photos / "out" / "photos" / "a.jpg", 8, 8)  # an earlier result
+    (photos / "results").symlink_to(photos / "out" / "photos", target_is_directory=True)
+    (photos / "b.jpg").symlink_to(photos / "out" / "photos" / "a.jpg")
+    assert [str(r) for _, r in find_photos([photos], skip=photos / "out")] == ["photos/a.jpg"]

@@ -8,7 +8,17 @@ from pathlib import Path
 from conftest import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "src" / "photostyle"
-SHARED = {"errors", "files", "images", "colour", "colour_difference", "structure", "interface", "settings"}
+SHARED = {
+    "errors",
+    "files",
+    "images",
+    "photo_folders",
+    "colour",
+    "colour_difference",
+    "structure",
+    "interface",
+    "settings",
+}
 # The command is the one entry point that wires the layers together, so it may import any of them.
 COMMAND = {"photostyle.cli", "photostyle.arguments", "photostyle.__main__"}
 # What each layer may import from photostyle, besides itself.

@@ -66,6 +66,24 @@ def test_a_photo_that_cannot_be_told_is_skipped_with_one_warning_line(tiny_model
     assert len([p for p in (tmp_path / "out").rglob("*") if p.is_file()]) == 6
 
 
+def test_only_photostyles_own_warnings_are_one_line_and_only_while_the_command_runs(tiny_model, tmp_path, capsys):
+    import warnings
+
+    from photostyle.cli import _one_line_for_the_user
+    from photostyle.errors import PhotostyleWarning
+
+    before = warnings.showwarning
+    with pytest.raises(SystemExit):
+        main(["stylize", str(tiny_model), str(tmp_path / "none"), "-o", str(tmp_path / "out")])
+    assert warnings.showwarning is before  # restored: main() runs in-process in tests and benchmarks
+    passed_on = []
+    show = _one_line_for_the_user(lambda *args: passed_on.append(args[:2]))
+    show(DeprecationWarning("a library's"), DeprecationWarning, "lib.py", 1)
+    show(PhotostyleWarning("skipping x.jpg"), PhotostyleWarning, "photo_folders.py", 2)
+    assert passed_on == [(passed_on[0][0], DeprecationWarning)]
+    assert capsys.readouterr().err.splitlines()[-1] == "photostyle: warning: skipping x.jpg"
+
+
 def test_matches_the_model_run_directly(tiny_model, tmp_path):
     source = save_photo(tmp_path / "x.png", 23, 29)
     assert stylize(tiny_model, source, "-o", tmp_path / "out").returncode == 0

@@ -7,9 +7,10 @@ and `--help` or a mistyped argument answers at once.
 import argparse
 import sys
 import warnings
+from collections.abc import Callable
 
 from photostyle import arguments, settings
-from photostyle.errors import PhotostyleError, exit_on_user_error
+from photostyle.errors import PhotostyleError, PhotostyleWarning, exit_on_user_error
 from photostyle.files import check_output_file, write_failure
 
 
@@ -42,7 +43,8 @@ def _stylize(args: argparse.Namespace) -> None:
 
 def _compare(args: argparse.Namespace) -> None:
     from photostyle.evaluation.contact_sheet import contact_sheet
-    from photostyle.images import find_photos, output_suffix, photo_format
+    from photostyle.images import output_suffix, photo_format
+    from photostyle.photo_folders import find_photos
 
     before, after = args.before, args.after
     if not before.is_dir():
@@ -108,7 +110,7 @@ def _optimize(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from photostyle.evaluation.evaluate import evaluate, parse_method
-    from photostyle.images import find_photos
+    from photostyle.photo_folders import find_photos
 
     contents = [photo for photo, _ in find_photos(args.contents)]
     if not contents:
@@ -199,8 +201,20 @@ def main(argv: list[str] | None = None) -> None:
     # A file name that is not valid UTF-8 is printed escaped, not a UnicodeEncodeError after the work is done.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
-    # A warning for the user (a folder or file skipped) is one line, not Python's two with a source line.
-    warnings.formatwarning = lambda message, *_: f"photostyle: warning: {message}\n"
     args = arguments.build_parser().parse_args(argv)
-    with exit_on_user_error("photostyle"):
+    with warnings.catch_warnings(), exit_on_user_error("photostyle"):
+        warnings.showwarning = _one_line_for_the_user(warnings.showwarning)
         COMMANDS[args.command](args)
+
+
+def _one_line_for_the_user(show: Callable) -> Callable:
+    """warnings.showwarning that prints photostyle's own warnings (a folder or photo skipped) as
+    one line, not Python's two with a source line, and passes other libraries' to `show`."""
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, PhotostyleWarning):
+            print(f"photostyle: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return show_warning

@@ -10,6 +10,11 @@ class PhotostyleError(Exception):
     """An expected mistake (bad file, bad value); the message names it and the fix."""
 
 
+class PhotostyleWarning(UserWarning):
+    """Something skipped that the user may want to fix (a folder or photo that cannot be read);
+    the commands print it as one line."""
+
+
 def first_line(error: BaseException, limit: int = 200) -> str:
     """What an error says, for a one-line report: the first line of its message (an OS error's
     reason without its file name, which the report names itself), or its type's name if it says

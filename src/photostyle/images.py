@@ -5,8 +5,6 @@ the style model takes; `Photo.rgb` gives float32 in [0, 1] where arithmetic need
 """
 
 import io
-import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -252,63 +250,3 @@ def save_photo(
     if file_format == "JPEG":
         options["subsampling"] = subsampling or ("4:4:4" if quality >= 90 else "4:2:0")
     image.save(stream, format=file_format, **options)
-
-
-def list_photos(root: Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS, skip: Path | None = None) -> list[Path]:
-    """Every file with `extensions` below root (recursive; hidden files and folders, and the
-    folder `skip`, left out), in a stable order.
-
-    Names only: nothing is opened or decoded here. os.scandir gives each entry's type with its
-    name, so 100k files cost one pass over the folders and a stat call per folder, not per file.
-    """
-    skipped = skip.resolve() if skip is not None else None
-    found, folders, seen = [], [Path(root)], set()
-    while folders:
-        folder = folders.pop()
-        try:
-            info = folder.stat()
-            if (info.st_dev, info.st_ino) in seen:  # a link back to a folder above it, or one reached twice
-                continue
-            seen.add((info.st_dev, info.st_ino))
-            if skipped is not None and folder.resolve() == skipped:
-                continue
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    if not entry.name.startswith("."):
-                        _file_entry(entry, extensions, folders, found)
-        except OSError as error:  # an unreadable folder costs its photos, not the whole search
-            warnings.warn(f"skipping folder {folder}: {error.strerror or error}", stacklevel=1)
-    return sorted(found)
-
-
-def _file_entry(entry: os.DirEntry, extensions: tuple[str, ...], folders: list[Path], found: list[Path]) -> None:
-    """A folder entry onto `folders` or, as a photo, onto `found`; one that cannot be told (a link
-    to itself) is skipped alone."""
-    try:
-        if entry.is_dir():
-            folders.append(Path(entry.path))
-        elif os.path.splitext(entry.name)[1].lower() in extensions and entry.is_file():
-            found.append(Path(entry.path))
-    except OSError as error:
-        warnings.warn(f"skipping {entry.path}: {error.strerror or error}", stacklevel=1)
-
-
-def find_photos(
-    inputs: list[Path], extensions: tuple[str, ...] = IMAGE_EXTENSIONS, skip: Path | None = None
-) -> list[tuple[Path, Path]]:
-    """Expand files and folders (searched as list_photos does) into (photo, relative output path) pairs.
-
-    A file keeps its name; a folder's photos keep their path below the folder's own name,
-    so two folders with same-named files never collide. A folder's search leaves out the folder
-    `skip`: stylize's output folder, inside an input folder, holds earlier results.
-    """
-    found = []
-    for given in map(Path, inputs):
-        if given.is_dir():
-            folder_name = Path(given.resolve().name)
-            found += [(p, folder_name / p.relative_to(given)) for p in list_photos(given, extensions, skip)]
-        elif given.exists():
-            found.append((given, Path(given.name)))
-        else:
-            raise PhotostyleError(f"{given}: no such file or folder; check the path")
-    return found

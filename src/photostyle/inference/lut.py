@@ -15,10 +15,11 @@ from photostyle import settings
 from photostyle.colour_difference import srgb_difference
 from photostyle.errors import PhotostyleError
 from photostyle.files import check_output_file, write_failure
-from photostyle.images import IMAGE_EXTENSIONS, find_photos, read_photo, to_float
+from photostyle.images import IMAGE_EXTENSIONS, read_photo, to_float
 from photostyle.inference.lattice import apply_lattice, identity_lattice, write_cube
 from photostyle.inference.lattice_fit import fit_deviation
 from photostyle.inference.runtime import StyleModel
+from photostyle.photo_folders import find_photos
 
 SAMPLE_PER_PHOTO = 20_000  # pixels of each photo kept to measure the fit with
 # The photos the project ships (data/README.md), the default set to fit on.

@@ -12,7 +12,6 @@ from photostyle.files import write_failure
 from photostyle.images import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
-    find_photos,
     output_suffix,
     read_photo,
     to_float,
@@ -21,6 +20,7 @@ from photostyle.images import (
 )
 from photostyle.inference.runtime import StyleModel
 from photostyle.inference.video import VIDEO_EXTENSIONS, FrameFunction, is_video, stylize_video, video_output_suffix
+from photostyle.photo_folders import find_photos
 from photostyle.settings import VIDEO_CRF, VIDEO_SMOOTHING
 
 # (photo, stylized) -> cleaned-up stylized, each (H, W, 3) float RGB

@@ -17,7 +17,8 @@ from torchvision.transforms import v2
 
 from photostyle.errors import PhotostyleError
 from photostyle.files import atomic_write, write_failure
-from photostyle.images import IMAGE_EXTENSIONS, list_photos, read_photo
+from photostyle.images import IMAGE_EXTENSIONS, read_photo
+from photostyle.photo_folders import list_photos
 from photostyle.training.tensors import to_tensor
 
 GLOB_CHARACTERS = "*?["
