@@ -90,25 +90,6 @@ def masked_style_loss(
     )
 
 
-def nearest_feature_loss(
-    output: dict[str, torch.Tensor], style_features: dict[str, torch.Tensor], layers: list[str]
-) -> torch.Tensor:
-    """Sum over layers of the relative MSE between each output feature vector and the style
-    photo's feature vector nearest to it in angle (CNNMRF-like nearest-neighbour matching):
-    each part of the output is pulled towards the style part it already resembles.
-
-    output[name] (B, C, H, W); style_features[name] (M, C).
-    """
-    total = 0
-    for name in layers:
-        flat = output[name].flatten(2).transpose(1, 2)  # (B, N, C)
-        style = style_features[name]
-        with torch.no_grad():
-            nearest = (F.normalize(flat, dim=-1) @ F.normalize(style, dim=-1).T).argmax(dim=-1)  # (B, N)
-        total = total + relative_mse(flat, style[nearest])
-    return total
-
-
 def sliced_colour_loss(colours: torch.Tensor, style_sorted: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
     """Squared sliced Wasserstein distance between each photo's colour distribution and the
     style's, relative to the style's variance along the directions.
@@ -172,9 +153,6 @@ class PhotorealStyleLoss(nn.Module):
         colour_weight: float = 0.0,
         colour_directions: int = 32,
         photoreal_clipped: bool = False,
-        match_weight: float = 0.0,
-        match_layers: list[str] = ("relu3_1", "relu4_1"),
-        match_samples: int = 4096,
     ):
         super().__init__()
         weights = dict(
@@ -185,7 +163,6 @@ class PhotorealStyleLoss(nn.Module):
             range_weight=range_weight,
             structure_weight=structure_weight,
             colour_weight=colour_weight,
-            match_weight=match_weight,
         )
         # An infinite weight makes every step's loss inf or NaN: the output goes black, with no error.
         for name, value in weights.items():
@@ -214,13 +191,10 @@ class PhotorealStyleLoss(nn.Module):
         self.content_colours = content_colours
         self.colour_weight = colour_weight
         self.photoreal_clipped = photoreal_clipped
-        self.match_weight = match_weight
-        self.match_layers = list(match_layers) if match_weight > 0 else []
-        self.match_samples = match_samples
         # Fixed directions in CIELAB for the colour term (see sliced_colour_loss).
         directions = torch.randn(colour_directions, 3, generator=torch.Generator().manual_seed(1))
         self.register_buffer("colour_directions", directions / directions.norm(dim=1, keepdim=True), persistent=False)
-        self.vgg = VGG19Features(self.content_layers + list(self.style_layers) + self.match_layers, weights=vgg_weights)
+        self.vgg = VGG19Features(self.content_layers + list(self.style_layers), weights=vgg_weights)
         self.style_masked = False
 
     def set_style(self, style: torch.Tensor, masks: torch.Tensor | None = None) -> None:
@@ -237,10 +211,6 @@ class PhotorealStyleLoss(nn.Module):
         for name in self.style_layers:
             gram = gram_matrix(features[name]) if masks is None else masked_gram_matrices(features[name], masks)
             self.register_buffer(f"gram_{name}", gram, persistent=False)  # (1 or K, C, C)
-        for name in self.match_layers:
-            flat = features[name][0].flatten(1).T  # (M, C)
-            keep = torch.randperm(flat.shape[0], generator=torch.Generator().manual_seed(2))[: self.match_samples]
-            self.register_buffer(f"match_{name}", flat[keep.to(flat.device)].contiguous(), persistent=False)
         mean, covariance = colour_statistics(style.flatten(2))
         self.register_buffer("style_mean", mean, persistent=False)
         self.register_buffer("style_covariance", covariance, persistent=False)
@@ -298,10 +268,6 @@ class PhotorealStyleLoss(nn.Module):
             "content": self.content_weight * content_loss(output_features, content_features, self.content_layers),
             "style": self.style_weight * style,
         }
-        if self.match_weight > 0:
-            terms["match"] = self.match_weight * nearest_feature_loss(
-                output_features, {name: getattr(self, f"match_{name}") for name in self.match_layers}, self.match_layers
-            )
         if self.photoreal_weight > 0:
             terms["photoreal"] = (
                 self.photoreal_weight
