@@ -32,6 +32,10 @@ def save_photo(path: Path, height: int, width: int, seed: int = 0) -> Path:
     return path
 
 
+# photo_folder's photos, below the folder, in the order a search of the folder lists them.
+PHOTO_FOLDER_PHOTOS = ["a.jpg", "b.png", "f.JPG", "sub/c.webp", "sub/d.bmp", "sub/deeper/e.tiff"]
+
+
 @pytest.fixture
 def photo_folder(tmp_path: Path) -> Path:
     """Six small photos in nested folders, of mixed formats and odd sizes."""

@@ -11,7 +11,7 @@ from photostyle.errors import PhotostyleError
 from photostyle.images import JPEG_MAX_EXIF, read_photo, write_photo
 from photostyle.photo_folders import find_photos
 
-from conftest import save_photo, smooth_photo
+from conftest import PHOTO_FOLDER_PHOTOS, save_photo, smooth_photo
 
 
 def save(image: Image.Image, path: Path, **options) -> Path:
@@ -230,15 +230,7 @@ def test_find_photos_recurses_and_keeps_folder_structure(photo_folder, tmp_path)
     Image.fromarray(smooth_photo(5, 5)).save(single)
     found = find_photos([photo_folder, single])
     relative = [str(r) for _, r in found]
-    assert relative == [
-        "photos/a.jpg",
-        "photos/b.png",
-        "photos/f.JPG",
-        "photos/sub/c.webp",
-        "photos/sub/d.bmp",
-        "photos/sub/deeper/e.tiff",
-        "single.png",
-    ]
+    assert relative == [*(f"photos/{name}" for name in PHOTO_FOLDER_PHOTOS), "single.png"]
     with pytest.raises(PhotostyleError, match="no such file"):
         find_photos([tmp_path / "nope"])
 
@@ -249,14 +241,7 @@ def test_find_photos_searches_a_folder_as_training_does(photo_folder):
     save_photo(photo_folder / ".thumbnails" / "a.jpg", 8, 8)
     (photo_folder / "sub" / "up").symlink_to(photo_folder, target_is_directory=True)
     relative = [str(r) for _, r in find_photos([photo_folder])]
-    assert relative == [
-        "photos/a.jpg",
-        "photos/b.png",
-        "photos/f.JPG",
-        "photos/sub/c.webp",
-        "photos/sub/d.bmp",
-        "photos/sub/deeper/e.tiff",
-    ]
+    assert relative == [f"photos/{name}" for name in PHOTO_FOLDER_PHOTOS]
 
 
 def test_a_linked_folder_is_searched_under_its_real_path_whatever_the_listing_order(tmp_path):

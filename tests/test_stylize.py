@@ -14,7 +14,7 @@ from photostyle.cli import main
 from photostyle.inference.runtime import StyleModel
 from photostyle.inference.stylize import stylize_paths
 
-from conftest import PHOTOSTYLE, PYTHON, run, save_photo, smooth_photo
+from conftest import PHOTO_FOLDER_PHOTOS, PHOTOSTYLE, PYTHON, run, save_photo, smooth_photo
 
 
 def stylize(*args) -> subprocess.CompletedProcess:
@@ -36,15 +36,7 @@ def test_files_and_folders_keep_size_and_change_colour(tiny_model, photo_folder,
     assert result.returncode == 0, result.stderr
     assert "stylize: 100%" in result.stderr  # the progress bar
     outputs = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
-    assert outputs == [
-        "photos/a.jpg",
-        "photos/b.png",
-        "photos/f.JPG",
-        "photos/sub/c.webp",
-        "photos/sub/d.bmp",
-        "photos/sub/deeper/e.tiff",
-        "single.png",
-    ]
+    assert outputs == [*(f"photos/{name}" for name in PHOTO_FOLDER_PHOTOS), "single.png"]
     for source in [single, *sorted(photo_folder.rglob("*.*"))]:
         relative = source.name if source == single else Path("photos") / source.relative_to(photo_folder)
         before, after = Image.open(source), Image.open(tmp_path / "out" / relative)
