@@ -43,7 +43,7 @@ def test_train_resume_export_stylize(tmp_path, photo_folder, style_photo):
     resumed = torch.load(resumed_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert resumed["global_step"] == 6
 
-    model = tmp_path / "model.onnx"
+    model = tmp_path / "models" / "model.onnx"  # export makes the folder
     result = run(PYTHON, "export.py", f"ckpt={resumed_dir / 'checkpoints' / 'last.ckpt'}", f"out={model}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "max |onnxruntime - PyTorch|" in result.stdout
@@ -52,7 +52,7 @@ def test_train_resume_export_stylize(tmp_path, photo_folder, style_photo):
     metadata = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
     assert metadata["training_steps"] == "6" and metadata["style_image"].startswith("style.jpg sha256:")
     assert '"base_channels": 4' in metadata["network"]
-    assert sorted(os.listdir(tmp_path)) == ["model.onnx", "photos", "resumed", "run", "style.jpg"]  # no stray files
+    assert sorted(os.listdir(tmp_path)) == ["models", "photos", "resumed", "run", "style.jpg"]  # no stray files
 
     result = run(PHOTOSTYLE, "stylize", str(model), str(photo_folder), "-o", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr[-3000:]
