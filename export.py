@@ -63,7 +63,7 @@ def main(cfg: DictConfig) -> None:
         out = Path(cfg.out)
         if out.exists() and os.path.samefile(out, cfg.ckpt):
             raise PhotostyleError(f"out={out} is the checkpoint being exported; choose another out=")
-        check_output_file(out, cfg.overwrite, option="out", overwrite_option="overwrite=true")
+        check_output_file(out, cfg.overwrite, option="out=", overwrite_option="overwrite=true")
         # Checked in memory before anything is written: a failed check leaves an older model in place.
         model = onnx_model(net, metadata, cfg.opset, cfg.pixels)
         difference = max_abs_difference(net, model, [tuple(size) for size in cfg.check_sizes])

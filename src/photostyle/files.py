@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from photostyle.errors import PhotostyleError
+from photostyle.errors import PhotostyleError, first_line
 
 
 @contextmanager
@@ -45,18 +45,17 @@ def write_failure(
         in_the_way = next((p for p in [below, *below.parents] if p.exists() and not p.is_dir()), None)
         if in_the_way:
             return PhotostyleError(f"cannot write {path}: {in_the_way} is a file, where a folder should be")
-    return PhotostyleError(f"cannot write {path} ({error.strerror or error}); {fix}")
+    return PhotostyleError(f"cannot write {path} ({first_line(error)}); {fix}")
 
 
-def check_output_file(path: Path, overwrite: bool, option: str = "-o", overwrite_option: str = "--overwrite") -> None:
+def check_output_file(path: Path, overwrite: bool, option: str = "-o ", overwrite_option: str = "--overwrite") -> None:
     """Refuse, before any work, an output file that must not or cannot be written: a folder, a file
     already there without `overwrite`, or a place whose nearest existing folder is not writable.
-    Folders missing on the way are made when it is written. `option` names the output the way the
-    command takes it (-o, or out for out=)."""
-    given = f"{option} {path}" if option.startswith("-") else f"{option}={path}"
-    choose = f"choose another {option if option.startswith('-') else option + '='}"
+    Folders missing on the way are made when it is written. `option` is how the command is given
+    the output ("-o " or "out=")."""
+    choose = f"choose another {option.strip()}"
     if path.is_dir():
-        raise PhotostyleError(f"{given} is a folder; name the file to write in it")
+        raise PhotostyleError(f"{option}{path} is a folder; name the file to write in it")
     if path.exists() and not overwrite:
         raise PhotostyleError(f"{path} already exists; pass {overwrite_option} to replace it or {choose}")
     existing = next(folder for folder in path.absolute().parents if folder.exists())
