@@ -56,11 +56,15 @@ def style_photo(tmp_path: Path) -> Path:
 
 
 def run(
-    *args: str, cwd: Path = PROJECT_ROOT, env: dict | None = None, limit: Callable[[], None] | None = None
+    *args: str,
+    cwd: Path = PROJECT_ROOT,
+    env: dict | None = None,
+    limit: Callable[[], None] | None = None,
+    timeout: float = 600,
 ) -> subprocess.CompletedProcess:
     """Run a command (our real entry points) and capture its text output; `limit` runs in the child
     before the command (a resource limit)."""
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=600, preexec_fn=limit)
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout, preexec_fn=limit)
 
 
 PYTHON = sys.executable

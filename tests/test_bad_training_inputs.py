@@ -8,6 +8,7 @@ import os
 import resource
 from pathlib import Path
 
+import onnx
 import pytest
 import torch
 from bad_inputs import clean_failure, digest, made, no_leftovers, save_image, small_photo, written
@@ -23,10 +24,10 @@ from conftest import PHOTOSTYLE, PROJECT_ROOT, PYTHON, TINY, run, save_photo
 TRAIN_MISTAKES = {
     "negative steps": (["trainer.max_steps=-5"], "max_steps"),
     "unknown model": (["model=nonexistent"], "nonexistent"),
-    "missing style image": (["style.image=/nowhere/style.jpg"], "style.jpg"),
+    "missing style image": (["style.image=/nowhere/style.jpg"], "/nowhere/style.jpg: no such file"),
     "corrupt style image": (["style.image={bad}"], "bad.jpg"),
     "empty data folder": (["data.root={empty}"], "no photos"),
-    "data folder missing": (["data.root=/nowhere/photos"], "/nowhere/photos"),
+    "data folder missing": (["data.root=/nowhere/photos"], "data.root=/nowhere/photos is not a folder"),
     "zero batch": (["data.batch_size=0"], "batch_size"),
     "negative photoreal weight": (["loss.photoreal_weight=-1"], "photoreal_weight"),
     "unknown VGG layer": (["loss.content_layers=[relu9_9]"], "relu9_9"),
@@ -257,7 +258,10 @@ def _crafted_pickle(checkpoint: Path, path: Path) -> None:
 
 EXPORT_MISTAKES = {
     "missing checkpoint": (lambda ckpt, folder: folder / "none.ckpt", "none.ckpt"),
-    "not a checkpoint": (lambda ckpt, folder: written(folder / "x.ckpt", b"not a checkpoint"), "x.ckpt"),
+    "not a checkpoint": (
+        lambda ckpt, folder: written(folder / "x.ckpt", b"not a checkpoint"),
+        "x.ckpt is not a safe, readable training checkpoint",
+    ),
     "truncated checkpoint": (lambda ckpt, folder: written(folder / "cut.ckpt", ckpt.read_bytes()[:2000]), "cut.ckpt"),
     "crafted pickle": (
         lambda ckpt, folder: made(folder / "evil.ckpt", lambda p: _crafted_pickle(ckpt, p)),
@@ -340,6 +344,7 @@ def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property):
     failed = run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}", "overwrite=true", "tolerance=-1")
     assert clean_failure(failed, "was not written") and out.read_bytes() == b"keep me" and no_leftovers(tmp_path)
     assert run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}", "overwrite=true").returncode == 0
+    assert onnx.load(str(out)).graph.node and no_leftovers(tmp_path)  # the model replaced the old file
     record_property("cases", 4)  # a missing folder of out=, which export makes: test_end_to_end
 
 

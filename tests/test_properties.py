@@ -1,17 +1,19 @@
 """Property-based tests (hypothesis): any size from 1x1 to 2000x2000 and any mode survives
-reading, stylizing and writing with its size kept and finite values in [0, 1]."""
+reading, stylizing and writing with its size kept and its values right."""
 
 import io
 
 import numpy as np
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from test_bilateral import perturbed_network
 
 from photostyle.images import read_photo, write_photo
 from photostyle.inference.runtime import StyleModel
-from photostyle.networks.bilateral import BilateralNet
+
+from conftest import tiny_network
 
 sizes = st.tuples(st.integers(1, 2000), st.integers(1, 2000))
 # Each mode with the formats that can hold it.
@@ -67,19 +69,36 @@ def test_any_size_and_mode_reads_to_rgb_in_range_and_writes_back(tmp_path, size,
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(size=sizes, seed=st.integers(0, 9))
-def test_the_exported_model_keeps_any_size_and_range(tiny_model, size, seed):
+def test_the_exported_model_agrees_with_pytorch_at_any_size(tiny_model, size, seed):
+    """The ONNX graph's dynamic sizes (odd, 1 pixel wide, 2000 a side) give the network's own
+    result, to the 8-bit rounding of the photo and the output.
+
+    But for one pixel: a flat photo leaves the residual network's instance norms nothing but
+    rounding error to divide by sqrt(eps), so there the two runtimes differ by up to 0.2."""
+    assume(size != (1, 1))
     rgb = np.random.default_rng(seed).random((*size, 3), dtype=np.float32)
     stylized = StyleModel(tiny_model, threads=2)(rgb)
-    assert stylized.shape == rgb.shape and np.isfinite(stylized).all() and 0 <= stylized.min() and stylized.max() <= 1
+    photo = torch.from_numpy(np.round(rgb * 255) / 255).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        expected = tiny_network()(photo).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    assert stylized.shape == rgb.shape
+    # Rounding to bytes leaves half a level; float error between the runtimes tips a few pixels
+    # in a million past one level (up to 1.6 measured). A border cropped or padded wrong moves a
+    # whole row or column, at least 5 in 10,000 pixels at 2000 a side.
+    levels = np.abs(stylized - expected) * 255
+    assert levels.max() <= 4 and (levels > 1).mean() < 1e-4
 
 
-_bilateral = BilateralNet().eval()
+_bilateral = perturbed_network(grid_depth=2, style_colours=0.8)
 
 
 @settings(max_examples=12, deadline=None)
 @given(size=sizes, seed=st.integers(0, 9))
 def test_the_bilateral_network_keeps_any_size_and_stays_finite(size, seed):
+    """A network moved away from its identity start, so its thumbnail sampling and slicing at
+    every size (1 pixel wide, odd, 2000 a side) are what is tested."""
     image = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         output = _bilateral(image)
     assert output.shape == image.shape and torch.isfinite(output).all()
+    assert (output - image).abs().mean() > 0.01  # the look changed the photo

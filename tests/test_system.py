@@ -98,6 +98,9 @@ def test_same_seed_gives_identical_weights(style_photo, photo_folder, tmp_path):
     first, second = systems
     for (name, a), b in zip(first.net.state_dict().items(), second.net.state_dict().values()):
         assert torch.equal(a, b), name
+    pl.seed_everything(0, workers=True)
+    untrained = make_system(style_photo).net.state_dict()
+    assert any(not torch.equal(untrained[name], a) for name, a in first.net.state_dict().items())  # it trained
 
 
 @pytest.mark.slow
