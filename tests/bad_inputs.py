@@ -1,13 +1,18 @@
 """What the bad-input tests share: small images and files to make, and what a clean failure is."""
 
 import hashlib
+import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import pytorch_lightning as pl
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
-from conftest import smooth_photo
+from conftest import PROJECT_ROOT, smooth_photo
 
 AS_ROOT = os.geteuid() == 0  # permissions do not stop root, so those cases cannot fail as root
 
@@ -40,6 +45,32 @@ def clean_failure(result, *names: str) -> bool:
         and all(name in result.stderr for name in names)
         and len(result.stderr.strip()) > 0
     )
+
+
+def refusal_line(call: Callable[[], None], capsys) -> str:
+    """The one error line an entry point's main, called in this process, stops with; the
+    refusal tests run most of their cases so, as each process costs seconds of imports."""
+    with pytest.raises(SystemExit) as stopped:
+        call()
+    stderr = capsys.readouterr().err
+    errors = [line for line in stderr.splitlines() if ": error: " in line]
+    assert stopped.value.code != 0 and len(errors) == 1 and "Traceback" not in stderr, stderr[-2000:]
+    return errors[0]
+
+
+def script_main(script: str) -> Callable[[DictConfig], None]:
+    """SCRIPT.py's main() as written, without Hydra's command-line wrapper (see composed)."""
+    spec = importlib.util.spec_from_file_location(f"{script}_entry_point", PROJECT_ROOT / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main.__wrapped__
+
+
+def composed(config_name: str, overrides: list[str]) -> DictConfig:
+    """The config conf/CONFIG_NAME.yaml gives with these command-line overrides."""
+    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        return compose(config_name, overrides=overrides)
 
 
 def written(path: Path, data: bytes) -> Path:

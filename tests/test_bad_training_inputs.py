@@ -3,7 +3,6 @@ through train.py, export.py and `photostyle optimize`: each gets one line naming
 problem, no traceback, and leaves no partial output behind.
 """
 
-import importlib.util
 import os
 import resource
 from pathlib import Path
@@ -11,15 +10,24 @@ from pathlib import Path
 import onnx
 import pytest
 import torch
-from bad_inputs import clean_failure, digest, made, no_leftovers, save_image, small_photo, written
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from bad_inputs import (
+    clean_failure,
+    composed,
+    digest,
+    made,
+    no_leftovers,
+    refusal_line,
+    save_image,
+    script_main,
+    small_photo,
+    written,
+)
 from PIL import Image
 
 from photostyle.errors import PhotostyleError
 from photostyle.training.run_folder import run_folder_problem
 
-from conftest import PHOTOSTYLE, PROJECT_ROOT, PYTHON, TINY, run, save_photo
+from conftest import PHOTOSTYLE, PYTHON, TINY, run, save_photo
 
 TRAIN_MISTAKES = {
     "negative steps": (["trainer.max_steps=-5"], "max_steps"),
@@ -129,18 +137,17 @@ def _train_overrides(case: str, photo_folder: Path, style_photo: Path, tmp_path:
 
 def _composed(overrides: list[str], tmp_path: Path):
     """The config train.py would get for these overrides, run into tmp_path/run."""
-    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        return compose("config", overrides=[*overrides, "logger=csv", f"run_dir={tmp_path / 'run'}"])
+    return composed("config", [*overrides, "logger=csv", f"run_dir={tmp_path / 'run'}"])
 
 
 @pytest.fixture(scope="module")
 def train_main():
-    """train.py's main() as written, without Hydra's command-line wrapper."""
-    spec = importlib.util.spec_from_file_location("train_entry_point", PROJECT_ROOT / "train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main.__wrapped__
+    return script_main("train")
+
+
+@pytest.fixture(scope="module")
+def export_main():
+    return script_main("export")
 
 
 @pytest.mark.slow
@@ -157,12 +164,8 @@ def test_train_refuses_bad_values_in_one_line(case, photo_folder, style_photo, t
 def test_train_refuses_each_bad_value(case, photo_folder, style_photo, tmp_path, train_main, capsys):
     overrides = _train_overrides(case, photo_folder, style_photo, tmp_path)
     cfg = _composed(overrides, tmp_path)
-    with pytest.raises(SystemExit) as stopped:
-        train_main(cfg)
-    stderr = capsys.readouterr().err
-    errors = [line for line in stderr.splitlines() if line.startswith("train.py: error: ")]
-    assert stopped.value.code == 1 and len(errors) == 1 and "Traceback" not in stderr, stderr[-2000:]
-    assert TRAIN_MISTAKES[case][1] in errors[0]
+    line = refusal_line(lambda: train_main(cfg), capsys)
+    assert line.startswith("train.py: error: ") and TRAIN_MISTAKES[case][1] in line
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
@@ -298,16 +301,32 @@ EXPORT_MISTAKES = {
 }
 
 
+# Run through export.py's own process, to show the entry point's one line; the rest in this process.
+EXPORT_THROUGH_THE_PROCESS = {"not a checkpoint", "crafted pickle"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", EXPORT_MISTAKES)
-def test_export_refuses_each_bad_checkpoint(case, trained_checkpoint, tmp_path):
+def test_export_refuses_each_bad_checkpoint(case, trained_checkpoint, tmp_path, export_main, capsys):
     make, named = EXPORT_MISTAKES[case]
     checkpoint = make(trained_checkpoint, tmp_path)
-    result = run(PYTHON, "export.py", f"ckpt={checkpoint}", f"out={tmp_path / 'm.onnx'}")
-    assert clean_failure(result, named), result.stderr[-2000:]
-    assert "code ran while loading" not in result.stdout + result.stderr
+    overrides = [f"ckpt={checkpoint}", f"out={tmp_path / 'm.onnx'}"]
+    if case in EXPORT_THROUGH_THE_PROCESS:
+        result = run(PYTHON, "export.py", *overrides)
+        assert clean_failure(result, named), result.stderr[-2000:]
+        assert "code ran while loading" not in result.stdout + result.stderr
+    else:
+        line = refusal_line(lambda: export_main(composed("export", overrides)), capsys)
+        assert line.startswith("export.py: error: ") and named in line
     assert not (tmp_path / "made_by_it").exists()
     assert not (tmp_path / "m.onnx").exists() and no_leftovers(tmp_path)
+
+
+def _refused_export(export_main, capsys, *overrides: str) -> str:
+    """export.py's one error line for these overrides, run in this process."""
+    line = refusal_line(lambda: export_main(composed("export", list(overrides))), capsys)
+    assert line.startswith("export.py: error: ")
+    return line
 
 
 @pytest.mark.slow
@@ -322,28 +341,29 @@ def test_export_refuses_each_bad_checkpoint(case, trained_checkpoint, tmp_path):
         ("opset=17", "exports as opset 18"),  # once reported as written with opset 17
     ],
 )
-def test_export_refuses_each_bad_setting(setting, named, trained_checkpoint, tmp_path):
+def test_export_refuses_each_bad_setting(setting, named, trained_checkpoint, tmp_path, export_main, capsys):
     out = written(tmp_path / "m.onnx", b"keep me")
     replace = [] if setting.startswith("overwrite=") else ["overwrite=true"]  # so that the setting is what stops it
-    result = run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}", setting, *replace)
-    assert clean_failure(result, named), result.stderr[-2000:]
+    assert named in _refused_export(export_main, capsys, f"ckpt={trained_checkpoint}", f"out={out}", setting, *replace)
     assert out.read_bytes() == b"keep me" and no_leftovers(tmp_path)
 
 
 @pytest.mark.slow
-def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property):
+def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property, export_main, capsys):
+    def refused(out: Path, *overrides: str) -> str:
+        return _refused_export(export_main, capsys, f"ckpt={trained_checkpoint}", f"out={out}", *overrides)
+
     out = tmp_path / "m.onnx"
-    assert clean_failure(run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={tmp_path}"), "is a folder")
+    assert "is a folder" in refused(tmp_path)
     (tmp_path / "a_file").write_text("keep me")
-    below_a_file = run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={tmp_path / 'a_file' / 'm.onnx'}")
-    assert clean_failure(below_a_file, "a_file is not a writable folder; choose another out=")
+    assert "a_file is not a writable folder; choose another out=" in refused(tmp_path / "a_file" / "m.onnx")
     out.write_bytes(b"keep me")
-    assert clean_failure(run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}"), "overwrite=true")
+    assert "overwrite=true" in refused(out)
     assert out.read_bytes() == b"keep me"
     # A model that fails the onnxruntime check replaces nothing (a tolerance below zero fails every export).
-    failed = run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}", "overwrite=true", "tolerance=-1")
-    assert clean_failure(failed, "was not written") and out.read_bytes() == b"keep me" and no_leftovers(tmp_path)
-    assert run(PYTHON, "export.py", f"ckpt={trained_checkpoint}", f"out={out}", "overwrite=true").returncode == 0
+    assert "was not written" in refused(out, "overwrite=true", "tolerance=-1")
+    assert out.read_bytes() == b"keep me" and no_leftovers(tmp_path)
+    export_main(composed("export", [f"ckpt={trained_checkpoint}", f"out={out}", "overwrite=true"]))
     assert onnx.load(str(out)).graph.node and no_leftovers(tmp_path)  # the model replaced the old file
     record_property("cases", 4)  # a missing folder of out=, which export makes: test_end_to_end
 
@@ -510,9 +530,13 @@ OPTIMIZE_MISTAKES = {
 }
 
 
+# Run through the photostyle command's own process; the rest in this process.
+OPTIMIZE_THROUGH_THE_PROCESS = {"missing style", "corrupt content"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", OPTIMIZE_MISTAKES)
-def test_optimize_refuses_each_mistake(case, style_photo, tmp_path, tiny_model, tiny_look_model):
+def test_optimize_refuses_each_mistake(case, style_photo, tmp_path, tiny_model, tiny_look_model, capsys):
     content = tmp_path / "content.png"
     save_image(content, small_photo(12, 14))
     save_image(tmp_path / "black.png", Image.new("RGB", (14, 12)))
@@ -533,14 +557,14 @@ def test_optimize_refuses_each_mistake(case, style_photo, tmp_path, tiny_model, 
         model=tiny_model,
         look_model=tiny_look_model,  # 2x2 knots: --model alone asks for 9
     )
-    result = run(
-        PHOTOSTYLE,
-        "optimize",
-        *(a.format(**names) for a in args),
-        "--steps" if "--steps" not in args else "--seed",
-        "1",
-    )
-    assert clean_failure(result, named), result.stderr[-2000:]
+    argv = ["optimize", *(a.format(**names) for a in args), "--steps" if "--steps" not in args else "--seed", "1"]
+    if case in OPTIMIZE_THROUGH_THE_PROCESS:
+        result = run(PHOTOSTYLE, *argv)
+        assert clean_failure(result, named), result.stderr[-2000:]
+    else:
+        from photostyle.cli import main
+
+        assert named in refusal_line(lambda: main(argv), capsys)
     assert digest(tmp_path) == before and no_leftovers(tmp_path)
 
 

@@ -316,6 +316,8 @@ def test_bilateral_vs_residual_compares_at_full_and_at_matched_strength(tmp_path
         "stylenas/1",
         "--out",
         str(tmp_path),
+        "--max-side",
+        "96",
         "--network",
         "residual=model=residual,model.base_channels=4",
         "--network",
