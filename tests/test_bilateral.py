@@ -8,6 +8,8 @@ from photostyle.networks.bilateral import BilateralNet
 from photostyle.networks.slicing import row_positions, slice_and_apply, strip_width, tent_weights
 from photostyle.training.onnx_export import export_onnx, max_abs_difference
 
+from conftest import tiny_look_network
+
 
 def grid_sample_reference(grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor) -> torch.Tensor:
     """The textbook slice: one trilinear 5-D grid_sample per pixel (corner-aligned knots), then
@@ -166,16 +168,14 @@ def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, sample
 
 
 @pytest.mark.slow
-def test_exported_look_model_does_bands_and_carries_a_look(tmp_path):
+def test_exported_look_model_does_bands_and_carries_a_look(tiny_look_model):
     """The deployed interface (interface.py): any rows of the photo give those rows of the whole
     result; the look output is PyTorch's; keep blends a given look with the photo's own."""
     import numpy as np
     import onnxruntime as ort
 
-    net = perturbed_network(1, style_colours=0.8)
-    path = tmp_path / "bilateral.onnx"
-    export_onnx(net, path, {"network": "bilateral"})
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    net = tiny_look_network()  # the network tiny_look_model was exported from
+    session = ort.InferenceSession(str(tiny_look_model), providers=["CPUExecutionProvider"])
     image = np.random.default_rng(0).integers(0, 256, (1, 70, 90, 3), dtype=np.uint8)
     zeros = np.zeros((1, *net.look(torch.zeros(1, 8, 8, 3)).shape[1:]), np.float32)
 

@@ -40,14 +40,12 @@ def test_runs_a_batch_of_bytes_and_the_runtime_wrapper(tiny_model):
     assert StyleModel(tiny_model).metadata["network"] == "tiny"
 
 
-def test_a_float32_interface_stays_available(tmp_path):
+def test_a_float32_interface_stays_available(tmp_path, tiny_model):
     path = tmp_path / "float.onnx"
     export_onnx(tiny_network(), path, {"photostyle_version": "test"}, pixels="float32")
     assert max_abs_difference(tiny_network(), path, [(20, 30)]) < 1e-4
     model = StyleModel(path)
     assert model.pixels == "float32"
     photo = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
-    uint8_model = tmp_path / "bytes.onnx"
-    export_onnx(tiny_network(), uint8_model, {"photostyle_version": "test"})
-    difference = model.stylize(photo)[0].astype(int) - StyleModel(uint8_model).stylize(photo)[0]
+    difference = model.stylize(photo)[0].astype(int) - StyleModel(tiny_model).stylize(photo)[0]  # its uint8 twin
     assert np.abs(difference).max() <= 1

@@ -6,7 +6,6 @@ import itertools
 import os
 from contextlib import contextmanager
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import numpy as np
@@ -228,7 +227,8 @@ class _DiskThatFillsUp:
         return getattr(self.stream, name)
 
 
-def test_a_full_disk_is_the_write_error_it_is_not_pyavs(bilateral_model, tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_a_full_disk_is_the_write_error_it_is_not_pyavs(tiny_look_model, tmp_path, monkeypatch):
     source = write_clip(tmp_path / "clip.mp4", width=160, height=120, frames=20)
 
     @contextmanager
@@ -242,7 +242,7 @@ def test_a_full_disk_is_the_write_error_it_is_not_pyavs(bilateral_model, tmp_pat
     assert raised.value.errno == errno.ENOSPC
     assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
     # ... so a batch says which file and why in one line, and goes on.
-    failures = stylize_paths(bilateral_model, [source], tmp_path / "batch")
+    failures = stylize_paths(tiny_look_model, [source], tmp_path / "batch")
     assert failures == [f"{tmp_path / 'batch' / 'clip.mp4'}: {os.strerror(errno.ENOSPC)}"]
 
 
@@ -326,22 +326,14 @@ def test_a_webm_and_an_mkv_of_the_same_name_are_refused(tmp_path):
         plan_outputs([tmp_path / "in"], tmp_path / "out", overwrite=False)
 
 
-@pytest.fixture(scope="module")
-def bilateral_model(tmp_path_factory) -> Path:
-    """The default network, untrained."""
-    from benchmarks.common import export_network
-
-    return export_network("bilateral", tmp_path_factory.mktemp("model"))
-
-
 @pytest.mark.slow
-def test_stylize_paths_does_photos_and_clips_in_one_call(bilateral_model, tmp_path):
+def test_stylize_paths_does_photos_and_clips_in_one_call(tiny_look_model, tmp_path):
     folder = tmp_path / "shoot"
     save_photo(folder / "a.png", 20, 30)
     source = write_clip(folder / "b.mp4", frames=10, audio=("aac",))
-    assert stylize_paths(bilateral_model, [folder], tmp_path / "out", crf=0, smoothing=0.8) == []
+    assert stylize_paths(tiny_look_model, [folder], tmp_path / "out", crf=0, smoothing=0.8) == []
     assert (tmp_path / "out" / "shoot" / "a.png").is_file()
-    stylize_frame = StyleModel(bilateral_model).clip(smoothing=0.8)  # the look carried from frame to frame, in order
+    stylize_frame = StyleModel(tiny_look_model).clip(smoothing=0.8)  # the look carried from frame to frame, in order
     expected = np.stack([stylize_frame(frame) for frame in rgb(decoded(source)).astype(np.uint8)])
     written = rgb(decoded(tmp_path / "out" / "shoot" / "b.mp4"))
     # Luma, which 4:2:0 keeps whole (and which a YUV round trip keeps whatever it does to the chroma).
@@ -350,20 +342,20 @@ def test_stylize_paths_does_photos_and_clips_in_one_call(bilateral_model, tmp_pa
     assert np.abs(luma(expected) - luma(rgb(decoded(source)))).mean() > 5  # so the model did change the frames
     assert audio_packets(tmp_path / "out" / "shoot" / "b.mp4") == audio_packets(source)
     # --post reaches the frames too: here a "clean-up" that ignores the model and inverts the photo.
-    assert stylize_paths(bilateral_model, [source], tmp_path / "post", crf=0, post=lambda photo, _: 1 - photo) == []
+    assert stylize_paths(tiny_look_model, [source], tmp_path / "post", crf=0, post=lambda photo, _: 1 - photo) == []
     assert np.abs(rgb(decoded(tmp_path / "post" / "b.mp4")) - invert(rgb(decoded(source)))).mean() < 1.5
 
 
 @pytest.mark.slow
-def test_cli_stylizes_a_clip_and_a_photo(bilateral_model, tmp_path):
+def test_cli_stylizes_a_clip_and_a_photo(tiny_look_model, tmp_path):
     clip = write_clip(tmp_path / "clip.mp4", frames=10, audio=("aac",))
     photo = save_photo(tmp_path / "photo.jpg", 24, 32)
     options = ["--crf", "20", "--smoothing", "0.5"]
     result = run(
-        PHOTOSTYLE, "stylize", str(bilateral_model), str(clip), str(photo), "-o", str(tmp_path / "out"), *options
+        PHOTOSTYLE, "stylize", str(tiny_look_model), str(clip), str(photo), "-o", str(tmp_path / "out"), *options
     )
     assert result.returncode == 0, result.stderr
     assert "frame" in result.stderr  # the clip's progress bar
     assert len(decoded(tmp_path / "out" / "clip.mp4")) == 10 and (tmp_path / "out" / "photo.jpg").is_file()
-    bad = run(PHOTOSTYLE, "stylize", str(bilateral_model), str(clip), "-o", str(tmp_path / "o2"), "--smoothing", "1")
+    bad = run(PHOTOSTYLE, "stylize", str(tiny_look_model), str(clip), "-o", str(tmp_path / "o2"), "--smoothing", "1")
     assert bad.returncode == 2 and "--smoothing" in bad.stderr and not (tmp_path / "o2").exists()
