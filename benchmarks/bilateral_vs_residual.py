@@ -1,12 +1,12 @@
 """Bilateral-grid vs residual network on ../shared/bench pairs, same training budget, side by side.
 
     python -m benchmarks.bilateral_vs_residual [--pairs photowct2/0 stylenas/1 ...] [--steps 200]
-        [--bench ../shared/bench] [--out outputs/bilateral_vs_residual] [--reuse]
+        [--bench ../shared/bench] [--out outputs/bilateral_vs_residual] [--reuse] [--max-side 512]
         [--network NAME=OVERRIDE,OVERRIDE ...] [-- OVERRIDE ...]
 
 For each pair, one model per network is trained on the bundled content photos (data/content)
 with the pair's style photo and the same steps, batch and crops, exported, and run on the
-pair's content photo (longer side 512), which no model saw in training. Printed per pair and
+pair's content photo (longer side --max-side, 512), which no model saw in training. Printed per pair and
 network: greyscale SSIM of the output against the content (structure kept; 1 = untouched)
 and the relative Gram distance to the style photo (relu1_1..relu4_1; lower = closer to the
 look), with the untouched content's distance for scale, and SSIM's two factors: its luminance
@@ -36,7 +36,6 @@ from photostyle.images import output_suffix
 from photostyle.inference.runtime import blend
 from photostyle.training.tensors import load
 
-SIDE = 512
 STRENGTHS = [step / 20 for step in range(1, 21)]
 DEV_PAIRS = ["photowct2/0", "photowct2/3", "stylenas/1", "stylenas/4", "dpst/2", "dpst/9"]
 # Each network with its own defaults (the residual one trains best at a lower learning rate).
@@ -53,6 +52,7 @@ def main() -> None:
     parser.add_argument("--bench", type=Path, default=SHARED_BENCH)
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bilateral_vs_residual")
     parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--max-side", type=int, default=512, help="the longer side photos are measured at")
     parser.add_argument("--network", action="append", default=[], help="NAME=OVERRIDE,OVERRIDE (repeatable)")
     parser.add_argument("overrides", nargs="*", help="extra train.py overrides (after --)")
     args = parser.parse_args()
@@ -72,21 +72,21 @@ def main() -> None:
                     pair_dir / network,
                     [f"style.image={style.resolve()}", f"trainer.max_steps={args.steps}", *overrides, *args.overrides],
                 )
-                stylize(model, [content], output.parent, "--max-side", str(SIDE))
+                stylize(model, [content], output.parent, "--max-side", str(args.max_side))
             outputs.append(output)
 
-        style_image = load(style, SIDE)
+        style_image = load(style, args.max_side)
         distance = StyleDistance(style_image)
         methods = [
             baseline_method("identity"),
             *(file_method(network, output.parent) for network, output in zip(networks, outputs)),
         ]
-        pair_rows = evaluate_photo(content, style_image, methods, pair_dir, SIDE, distance=distance)
+        pair_rows = evaluate_photo(content, style_image, methods, pair_dir, args.max_side, distance=distance)
         for result in pair_rows:
             result["pair"] = name
         measured += pair_rows
         untouched = pair_rows[0]["style_distance"]  # the identity row: the photo itself
-        original = load(content, SIDE)
+        original = load(content, args.max_side)
         row, curves = [name, untouched], []
         for network, output, result in zip(networks, outputs, pair_rows[1:]):
             stylized = load(output)
@@ -110,7 +110,7 @@ def main() -> None:
 
     print(
         f"{args.steps} training steps per model on data/content {' '.join(args.overrides)}; "
-        f"outputs at longer side {SIDE}; "
+        f"outputs at longer side {args.max_side}; "
         f"written under {args.out} (contact sheet: {args.out / 'sheet.jpg'})"
     )
     print(
