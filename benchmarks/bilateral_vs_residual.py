@@ -89,7 +89,7 @@ def main() -> None:
         original = load(content, args.max_side)
         row, curves = [name, untouched], []
         for network, output, result in zip(networks, outputs, pair_rows[1:]):
-            stylized = load(output)
+            stylized = load(output, args.max_side)  # outputs reused from a run at a larger --max-side too
             _, luminance, structure = grey_ssim_terms(stylized, original)
             row += [result["ssim"], result["style_distance"]]
             terms.append(f"| {name} | {network} | {luminance:.3f} | {structure:.3f} |")

@@ -156,8 +156,8 @@ def live_server(app, uploads: int = 66, **deadlines: float) -> Iterator[str]:
     `deadlines` are build_server's."""
     from photostyle.inference.server import build_server, listening_sockets
 
-    server = build_server(app, uploads=uploads, **deadlines)
     sockets = listening_sockets("127.0.0.1", 0)
+    server = build_server(app, uploads=uploads, listeners=len(sockets), **deadlines)
     thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -1,6 +1,7 @@
 """Bad values, checkpoints and files for training, export and the per-image optimisation,
 through train.py, export.py and `photostyle optimize`: each gets one line naming the
-problem, no traceback, and leaves no partial output behind.
+problem, no traceback, and leaves no partial output behind. A few cases of each table run
+the entry point's own process; the rest call its main in this process (bad_inputs.refusal_line).
 """
 
 import os

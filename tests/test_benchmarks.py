@@ -21,13 +21,14 @@ needs_bench = pytest.mark.skipif(
 
 @pytest.mark.slow
 def test_latency_benchmark_times_networks_side_by_side():
-    """Both networks, one with a setting changed (here: two bins; each network costs an export)."""
+    """Both networks, and one with a setting changed (here: two bins), each in its own row."""
     result = run(
         PYTHON,
         "-m",
         "benchmarks.latency",
         "--networks",
         "residual",
+        "bilateral",
         "bilateral:grid_depth=2",
         "--sizes",
         "40x24",
@@ -42,7 +43,7 @@ def test_latency_benchmark_times_networks_side_by_side():
         for line in result.stdout.splitlines()
         if (cells := [cell.strip() for cell in line.split("|")[1:-1]]) and cells[1:2] == ["40x24"]
     }
-    names = ["residual", "bilateral.grid_depth=2"]
+    names = ["residual", "bilateral", "bilateral.grid_depth=2"]
     expected = ["float32 pass (floor)", "uint8 copy (floor)"] + [
         n + s for n in names for s in ("", " (photo to photo)")
     ]

@@ -82,11 +82,11 @@ def test_the_exported_model_agrees_with_pytorch_at_any_size(tiny_model, size, se
     with torch.no_grad():
         expected = tiny_network()(photo).clamp(0, 1)[0].permute(1, 2, 0).numpy()
     assert stylized.shape == rgb.shape
-    # Rounding to bytes leaves half a level; float error between the runtimes tips a few pixels
-    # in a million past one level (up to 1.6 measured). A border cropped or padded wrong moves a
-    # whole row or column, at least 5 in 10,000 pixels at 2000 a side.
+    # Rounding to bytes leaves half a level; float error between the runtimes tips a few values
+    # in a million past one level (up to 1.6 measured), and one may land in any photo. A border
+    # cropped or padded wrong moves a whole row or column: at least 5 in 10,000 values at 2000 a side.
     levels = np.abs(stylized - expected) * 255
-    assert levels.max() <= 4 and (levels > 1).mean() < 1e-4
+    assert levels.max() <= 4 and (levels > 1).sum() <= 3 + 1e-4 * levels.size
 
 
 _bilateral = perturbed_network(grid_depth=2, style_colours=0.8)

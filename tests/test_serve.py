@@ -58,9 +58,9 @@ def test_health_models_thumbnails_page_and_docs(client):
 def test_stylize_keeps_size_and_strength_blends(client):
     source = jpeg()
     original = np.asarray(Image.open(io.BytesIO(source)), np.float32)
-    full = post(client, source)
-    assert full.status_code == 200 and full.headers["content-type"] == "image/jpeg"
-    stylized = np.asarray(Image.open(io.BytesIO(full.content)), np.float32)
+    answer = post(client, source)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg"
+    stylized = np.asarray(Image.open(io.BytesIO(answer.content)), np.float32)
     assert stylized.shape == original.shape
     assert stylized[..., 0].mean() - original[..., 0].mean() > 4  # the tiny model's warm shift
     # Pixel by pixel, in PNG so that only the rounding to 8 bits separates the two.

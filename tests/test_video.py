@@ -227,8 +227,7 @@ class _DiskThatFillsUp:
         return getattr(self.stream, name)
 
 
-@pytest.mark.slow
-def test_a_full_disk_is_the_write_error_it_is_not_pyavs(tiny_look_model, tmp_path, monkeypatch):
+def test_a_full_disk_is_the_write_error_it_is_not_pyavs(tiny_model, tmp_path, monkeypatch):
     source = write_clip(tmp_path / "clip.mp4", width=160, height=120, frames=20)
 
     @contextmanager
@@ -242,7 +241,7 @@ def test_a_full_disk_is_the_write_error_it_is_not_pyavs(tiny_look_model, tmp_pat
     assert raised.value.errno == errno.ENOSPC
     assert not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
     # ... so a batch says which file and why in one line, and goes on.
-    failures = stylize_paths(tiny_look_model, [source], tmp_path / "batch")
+    failures = stylize_paths(tiny_model, [source], tmp_path / "batch")
     assert failures == [f"{tmp_path / 'batch' / 'clip.mp4'}: {os.strerror(errno.ENOSPC)}"]
 
 

@@ -169,8 +169,8 @@ def _serve(args: argparse.Namespace) -> None:
         allowed_hosts=args.allowed_hosts,
         upload_timeout_s=args.upload_timeout,
     )
-    server = build_server(app, uploads=args.workers + args.queue)
     sockets = listening_sockets(args.host, args.port)
+    server = build_server(app, uploads=args.workers + args.queue, listeners=len(sockets))
     print(
         f"photostyle: serving {args.models} on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops it",
         flush=True,

@@ -28,7 +28,7 @@ SERVE_BACKLOG = 128  # connections waiting to be accepted; also the most accepte
 # files, pipes and threads (about 30 at rest with one model).
 SERVE_SPARE_FILES = 64
 # Connections served at least, however low the open-file limit (256 on macOS by default, as low
-# as the uploads, backlog and spares above need): a small server, as before the bound.
+# as the uploads, backlogs and spares above need): a small server, as before the bound.
 SERVE_MIN_CONNECTIONS = 32
 VIDEO_CRF = 18  # x264's quality scale (0 lossless .. 51); 18 is about visually lossless
 # How much of the previous frame's look each frame of a clip keeps (0: every frame on its own):

@@ -80,35 +80,39 @@ def raise_open_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
-def connection_bound(uploads: int) -> int:
+def connection_bound(uploads: int, listeners: int) -> int:
     """The most connections the server may hold open without running out of file descriptors:
-    the process's limit less the uploads' spooled files, three backlogs and spares; on a limit
-    too low for those, a few.
+    the process's limit less the uploads' spooled files, three backlogs for each listening
+    socket, and spares; on a limit too low for those, a few.
 
-    Three backlogs, because a connection counts only once its protocol is made: asyncio accepts
-    up to a backlog of connections at one go, makes their protocols one turn of its loop later,
-    and frees a refused one's descriptor a turn after that, so while one batch closes, two more
-    can be open uncounted (a 512-descriptor server under 600 connections, reserving one backlog,
-    peaked at 510).
+    Three backlogs, because a connection counts only once its protocol is made: each turn of
+    asyncio's loop, each listening socket accepts up to a backlog of connections at one go;
+    their protocols are made two turns later, and a refused one's descriptor is freed a turn
+    after that. So beside the counted connections, one refused batch may be closing and two
+    more not counted yet (a 512-descriptor server under 600 connections, reserving one
+    backlog, peaked at 436 to 510 descriptors and once hit the limit).
     """
     limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if limit == resource.RLIM_INFINITY:
         limit = 2**20  # Linux's own ceiling on a process's descriptors (fs.nr_open)
-    return max(limit - uploads - 3 * SERVE_BACKLOG - SERVE_SPARE_FILES, SERVE_MIN_CONNECTIONS)
+    reserved = uploads + 3 * SERVE_BACKLOG * listeners + SERVE_SPARE_FILES
+    return max(limit - reserved, SERVE_MIN_CONNECTIONS)
 
 
 def build_server(
     app: FastAPI,
     uploads: int,
+    listeners: int,
     header_timeout_s: float = SERVE_HEADER_TIMEOUT_S,
     shutdown_s: float = SERVE_SHUTDOWN_S,
 ) -> uvicorn.Server:
-    """uvicorn for `app`, run with .run(sockets=listening_sockets(...)); `uploads` = workers + queue."""
+    """uvicorn for `app`, run with .run(sockets=listening_sockets(...)); `uploads` = workers +
+    queue, `listeners` = how many sockets it listens on."""
     raise_open_file_limit()
     protocol = functools.partial(
         GuardedH11Protocol,
         header_timeout_s=header_timeout_s,
-        max_connections=connection_bound(uploads),
+        max_connections=connection_bound(uploads, listeners),
         shutdown_s=shutdown_s,
     )
     config = uvicorn.Config(
