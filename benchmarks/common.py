@@ -44,11 +44,12 @@ CONFIRMATION_PAIRS = [
 ]
 
 
-def compose_config(*overrides: str) -> DictConfig:
-    """conf/config.yaml with train.py's overrides (e.g. "model=residual", "model.base_channels=8")."""
+def compose_config(*overrides: str, config_name: str = "config") -> DictConfig:
+    """conf/CONFIG_NAME.yaml with its script's overrides: train.py's (e.g. "model=residual",
+    "model.base_channels=8"), or export.py's with config_name="export"."""
     OmegaConf.register_new_resolver("project_root", lambda: str(ROOT), replace=True)  # as train.py registers it
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+        return compose(config_name=config_name, overrides=list(overrides))
 
 
 def build_network(spec: str) -> nn.Module:

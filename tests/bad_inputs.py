@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from PIL import Image
 
 from conftest import PROJECT_ROOT, smooth_photo
@@ -60,18 +59,11 @@ def refusal_line(call: Callable[[], None], capsys) -> str:
 
 
 def script_main(script: str) -> Callable[[DictConfig], None]:
-    """SCRIPT.py's main() as written, without Hydra's command-line wrapper (see composed)."""
+    """SCRIPT.py's main() as written, without Hydra's command-line wrapper (see benchmarks.common.compose_config)."""
     spec = importlib.util.spec_from_file_location(f"{script}_entry_point", PROJECT_ROOT / f"{script}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main.__wrapped__
-
-
-def composed(config_name: str, overrides: list[str]) -> DictConfig:
-    """The config conf/CONFIG_NAME.yaml gives with these command-line overrides."""
-    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        return compose(config_name, overrides=overrides)
 
 
 def written(path: Path, data: bytes) -> Path:

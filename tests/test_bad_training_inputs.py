@@ -13,7 +13,6 @@ import pytest
 import torch
 from bad_inputs import (
     clean_failure,
-    composed,
     digest,
     made,
     no_leftovers,
@@ -25,6 +24,7 @@ from bad_inputs import (
 )
 from PIL import Image
 
+from benchmarks.common import compose_config
 from photostyle.errors import PhotostyleError
 from photostyle.training.run_folder import run_folder_problem
 
@@ -138,7 +138,7 @@ def _train_overrides(case: str, photo_folder: Path, style_photo: Path, tmp_path:
 
 def _composed(overrides: list[str], tmp_path: Path):
     """The config train.py would get for these overrides, run into tmp_path/run."""
-    return composed("config", [*overrides, "logger=csv", f"run_dir={tmp_path / 'run'}"])
+    return compose_config(*overrides, "logger=csv", f"run_dir={tmp_path / 'run'}")
 
 
 @pytest.fixture(scope="module")
@@ -317,7 +317,7 @@ def test_export_refuses_each_bad_checkpoint(case, trained_checkpoint, tmp_path, 
         assert clean_failure(result, named), result.stderr[-2000:]
         assert "code ran while loading" not in result.stdout + result.stderr
     else:
-        line = refusal_line(lambda: export_main(composed("export", overrides)), capsys)
+        line = refusal_line(lambda: export_main(compose_config(*overrides, config_name="export")), capsys)
         assert line.startswith("export.py: error: ") and named in line
     assert not (tmp_path / "made_by_it").exists()
     assert not (tmp_path / "m.onnx").exists() and no_leftovers(tmp_path)
@@ -325,7 +325,7 @@ def test_export_refuses_each_bad_checkpoint(case, trained_checkpoint, tmp_path, 
 
 def _refused_export(export_main, capsys, *overrides: str) -> str:
     """export.py's one error line for these overrides, run in this process."""
-    line = refusal_line(lambda: export_main(composed("export", list(overrides))), capsys)
+    line = refusal_line(lambda: export_main(compose_config(*overrides, config_name="export")), capsys)
     assert line.startswith("export.py: error: ")
     return line
 
@@ -364,7 +364,7 @@ def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property, e
     # A model that fails the onnxruntime check replaces nothing (a tolerance below zero fails every export).
     assert "was not written" in refused(out, "overwrite=true", "tolerance=-1")
     assert out.read_bytes() == b"keep me" and no_leftovers(tmp_path)
-    export_main(composed("export", [f"ckpt={trained_checkpoint}", f"out={out}", "overwrite=true"]))
+    export_main(compose_config(f"ckpt={trained_checkpoint}", f"out={out}", "overwrite=true", config_name="export"))
     assert onnx.load(str(out)).graph.node and no_leftovers(tmp_path)  # the model replaced the old file
     record_property("cases", 4)  # a missing folder of out=, which export makes: test_end_to_end
 
