@@ -3,12 +3,13 @@ config as train.py composes it; training, exporting and stylizing through the re
 
 import argparse
 import csv
+import re
 import shutil
-import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -164,13 +165,6 @@ def optimize_method(pair: dict[str, str], bench: Path, settings: OptimizeSetting
     return optimize
 
 
-def free_port() -> int:
-    """A TCP port on the loopback address that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def rss_mib(pid: int, peak: bool = False) -> float:
     """A process's resident memory now, or its peak so far (Linux), in MiB."""
     key = "VmHWM:" if peak else "VmRSS:"
@@ -191,21 +185,43 @@ def model_to_serve(model: Path | None, network: str, folder: Path) -> str:
 @contextmanager
 def serving(folder: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen]]:
     """`photostyle serve FOLDER` in a process of its own on a free loopback port, once it answers: (URL, process)."""
-    port = free_port()
-    command = [sys.executable, "-m", "photostyle", "serve", str(folder), "--port", str(port), "--workers", str(workers)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as logs:
+        command = [sys.executable, "-m", "photostyle", "serve", str(folder), "--workers", str(workers)]
+        with serve_process(command, Path(logs) / "serve.log") as started:
+            yield started
+
+
+# The first line `photostyle serve` prints, which names the address it listens on.
+SERVING_LINE = re.compile(r"^photostyle: serving .* on (http://[^/\s]+)/ \(API docs", re.MULTILINE)
+
+
+@contextmanager
+def serve_process(
+    command: Sequence[str], log: Path, preexec_fn: Callable[[], None] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`command`, a `photostyle serve` command line, on a port the server takes itself (`--port 0`,
+    so that no other process can take it between a probe and the bind), its output to `log`, once it
+    answers HTTP: (URL, process). The process is stopped at the end if it still runs."""
+    with open(log, "w") as output:
+        server = subprocess.Popen(
+            [*command, "--port", "0"], stdout=output, stderr=subprocess.STDOUT, preexec_fn=preexec_fn
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
+                url = SERVING_LINE.search(log.read_text())[1]
+                httpx.get(f"{url}/healthz")  # any answer: a Host the server refuses gets 400
+                break
+            except (TypeError, httpx.HTTPError):  # no serving line yet, or not listening yet
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not start") from None
+                    raise RuntimeError(f"the server did not start: {log.read_text()}") from None
                 time.sleep(0.2)
         yield url, server
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from benchmarks.common import serve_process
 from photostyle.errors import PhotostyleError
 from photostyle.inference.serve import create_app
 from photostyle.settings import SERVE_RESCAN_S
@@ -203,51 +204,18 @@ def test_models_added_replaced_and_removed_are_noticed_without_a_restart(tiny_mo
         assert set(listed()) == {"warm"} and post(client, jpeg(), model="cold").status_code == 404
 
 
-def test_the_command_passes_allowed_hosts_and_max_side_on(models_dir):
-    import subprocess
-
+def test_the_command_passes_allowed_hosts_and_max_side_on(models_dir, tmp_path):
     import httpx
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            PHOTOSTYLE,
-            "serve",
-            str(models_dir),
-            "--port",
-            str(port),
-            "--allowed-hosts",
-            "studio.lan",
-            "--max-side",
-            "32",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                answer = httpx.get(f"{url}/healthz", headers={"Host": "studio.lan"})
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
-                time.sleep(0.2)
-        assert answer.status_code == 200 and httpx.get(f"{url}/healthz").status_code == 400  # Host: 127.0.0.1:PORT
+    command = [PHOTOSTYLE, "serve", str(models_dir), "--allowed-hosts", "studio.lan", "--max-side", "32"]
+    with serve_process(command, tmp_path / "serve.log") as (url, _):
+        studio = {"Host": "studio.lan"}
+        assert httpx.get(f"{url}/healthz", headers=studio).status_code == 200
+        assert httpx.get(f"{url}/healthz").status_code == 400  # Host: 127.0.0.1:PORT
         stylized = httpx.post(
-            f"{url}/api/stylize",
-            headers={"Host": "studio.lan"},
-            files={"image": ("p.jpg", jpeg(30, 44))},
-            data={"model": "warm"},
+            f"{url}/api/stylize", headers=studio, files={"image": ("p.jpg", jpeg(30, 44))}, data={"model": "warm"}
         )
         assert stylized.status_code == 200 and Image.open(io.BytesIO(stylized.content)).size == (32, 22)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.mark.slow  # tiny_look_model is an export

@@ -23,6 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_serve import jpeg
 
+from benchmarks.common import serve_process
 from photostyle.inference.serve import create_app
 from photostyle.inference.server import listening_sockets
 
@@ -123,48 +124,23 @@ def test_a_malformed_origin_is_refused_like_a_foreign_one(models_dir):
             assert answer.status_code == 403 and "other sites" in answer.json()["detail"], (origin, answer.text)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve_command(
     *args: str, log: Path, open_files: int | None = None, program: Sequence[str] = (PHOTOSTYLE,)
-) -> Iterator[subprocess.Popen]:
-    """`photostyle serve` (or `program serve`) in a subprocess, its output to `log`, until /healthz answers."""
+) -> Iterator[tuple[int, subprocess.Popen]]:
+    """`photostyle serve` (or `program serve`) on a free port, its output to `log`, once it answers:
+    (port, process)."""
 
     def limit_open_files() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))  # the hard limit too: serve raises to it
 
-    port = args[args.index("--port") + 1]
-    with open(log, "w") as output:
-        server = subprocess.Popen(
-            [*program, "serve", *args],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            preexec_fn=limit_open_files if open_files else None,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz")
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline and server.poll() is None, log.read_text()
-                time.sleep(0.2)
-        yield server
-    finally:
-        server.kill()
-        server.wait()
+    with serve_process([*program, "serve", *args], log, limit_open_files if open_files else None) as (url, server):
+        yield urlsplit(url).port, server
 
 
 def test_one_ctrl_c_stops_serve_at_once_while_an_upload_is_unfinished(models_dir, tmp_path):
-    port = free_port()
     log = tmp_path / "serve.log"
-    with serve_command(str(models_dir), "--port", str(port), log=log) as server:
+    with serve_command(str(models_dir), log=log) as (port, server):
         with socket.create_connection(("127.0.0.1", port)) as stalled:
             stalled.sendall(STALLED_UPLOAD)
             time.sleep(0.3)
@@ -195,22 +171,20 @@ SLOW_PHOTOSTYLE = (
 def test_photos_waiting_for_a_worker_get_503_at_once_when_serve_stops_and_the_one_at_work_is_answered(
     models_dir, tmp_path
 ):
-    port = free_port()
     log = tmp_path / "serve.log"
 
-    def answer_and_time() -> tuple[int | None, float]:
+    def answer_and_time(port: int) -> tuple[int | None, float]:
         try:
             status = upload(("127.0.0.1", port))
         except httpx.HTTPError:  # the connection closed with no answer
             status = None
         return status, time.monotonic()
 
-    serve = (str(models_dir), "--port", str(port), "--workers", "1")
-    with serve_command(*serve, log=log, program=SLOW_PHOTOSTYLE) as server:
+    with serve_command(str(models_dir), "--workers", "1", log=log, program=SLOW_PHOTOSTYLE) as (port, server):
         with ThreadPoolExecutor(3) as pool:
-            at_work = pool.submit(answer_and_time)
+            at_work = pool.submit(answer_and_time, port)
             time.sleep(0.5)
-            waiting = [pool.submit(answer_and_time) for _ in range(2)]
+            waiting = [pool.submit(answer_and_time, port) for _ in range(2)]
             time.sleep(0.5)
             server.send_signal(signal.SIGINT)
             started = time.monotonic()
@@ -247,10 +221,9 @@ def peak_open_files(pid: int) -> Iterator[list[int]]:
 def test_connections_beyond_the_open_file_limit_are_refused_without_a_flood_of_tracebacks(models_dir, tmp_path):
     # The limit of open files allows 512 - 2 uploads - 3 x 128 backlog - 64 spare = 62 connections;
     # 600 would use up the descriptors, and asyncio would log a traceback for each refused accept.
-    port = free_port()
     log = tmp_path / "serve.log"
-    serve = (str(models_dir), "--port", str(port), "--workers", "1", "--queue", "1")
-    with serve_command(*serve, log=log, open_files=512) as server:
+    serve = (str(models_dir), "--workers", "1", "--queue", "1")
+    with serve_command(*serve, log=log, open_files=512) as (port, server):
         idle = []
         try:
             with peak_open_files(server.pid) as peak:
@@ -307,14 +280,14 @@ def test_a_model_that_is_not_served_is_one_plain_line(tiny_model, tmp_path, capf
 
 def test_serve_starts_under_a_low_open_file_limit(models_dir, tmp_path):
     # 256 (macOS's default) is less than the default's uploads, backlog and spares need: a few connections then.
-    port = free_port()
-    with serve_command(str(models_dir), "--port", str(port), log=tmp_path / "serve.log", open_files=256):
+    with serve_command(str(models_dir), log=tmp_path / "serve.log", open_files=256) as (port, _):
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
 
 
 def test_listening_takes_every_interface_for_an_empty_host_and_skips_a_family_the_machine_lacks(monkeypatch):
     sockets = listening_sockets("", 0)
     assert sockets and all(s.getsockname()[0] in ("0.0.0.0", "::") for s in sockets)
+    assert len({s.getsockname()[1] for s in sockets} - {0}) == 1  # port 0: one free port, on every address
     for opened in sockets:
         opened.close()
     # IPv6 switched off in the kernel: "localhost" still names ::1, whose socket cannot be made.

@@ -204,7 +204,7 @@ def test_posts_from_other_origins_are_refused(models_dir, origin, status):
         ("--max-upload-mb", "inf", "not a positive, finite number"),
         ("--max-upload-mb", "-1", "not a positive, finite number"),
         ("--port", "70000", "not a port number"),
-        ("--port", "0", "not a port number"),
+        ("--port", "-1", "not a port number"),
     ],
 )
 def test_serve_refuses_a_bad_limit_or_port_before_it_starts(tmp_path, capsys, option, value, expected):

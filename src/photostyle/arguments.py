@@ -40,8 +40,8 @@ def _positive_number(text: str) -> float:
 
 def _port(text: str) -> int:
     value = int(text)
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port number (1 to 65535)")
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (1 to 65535, or 0 for a free one)")
     return value
 
 
@@ -264,7 +264,9 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)"
     )
-    serve.add_argument("--port", type=_port, default=8000, help="(default: %(default)s)")
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="(default: %(default)s; 0 takes a free one, named in the first line)"
+    )
     serve.add_argument(
         "--workers",
         type=_positive_int,

@@ -171,9 +171,10 @@ def _serve(args: argparse.Namespace) -> None:
     )
     sockets = listening_sockets(args.host, args.port)
     server = build_server(app, uploads=args.workers + args.queue, listeners=len(sockets))
+    host = f"[{args.host}]" if ":" in args.host else args.host or "0.0.0.0"
+    port = sockets[0].getsockname()[1]  # --port 0 takes a free one
     print(
-        f"photostyle: serving {args.models} on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops it",
-        flush=True,
+        f"photostyle: serving {args.models} on http://{host}:{port}/ (API docs at /docs); Ctrl-C stops it", flush=True
     )
     if args.allowed_hosts == list(settings.SERVE_ALLOWED_HOSTS) and args.host not in settings.SERVE_ALLOWED_HOSTS:
         print(

@@ -46,7 +46,8 @@ def listening_sockets(host: str, port: int) -> list[socket.socket]:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:  # as asyncio does: the IPv4 address gets its own socket
                 listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            listener.bind(address)
+            listener.bind(address[:1] + (port,) + address[2:])
+            port = port or listener.getsockname()[1]  # port 0: a free one, then the same one on every address
         except OSError as error:
             if error.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
                 sockets.pop().close()
