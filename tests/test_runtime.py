@@ -9,8 +9,6 @@ from photostyle.inference.runtime import StyleModel, colour_histogram, histogram
 
 from conftest import smooth_photo
 
-pytestmark = pytest.mark.slow  # tiny_look_model is an export
-
 
 def moving_square(frames: int, height: int = 48, width: int = 64) -> list[np.ndarray]:
     """A still photo with a bright square crossing it: a static camera, something moving through."""
@@ -24,6 +22,7 @@ def moving_square(frames: int, height: int = 48, width: int = 64) -> list[np.nda
     return clip
 
 
+@pytest.mark.slow  # tiny_look_model is an export
 def test_a_big_photo_in_bands_is_the_photo_in_one_piece(tiny_look_model, monkeypatch):
     model = StyleModel(tiny_look_model, threads=1)
     photo = smooth_photo(90, 70)
@@ -36,6 +35,7 @@ def test_a_big_photo_in_bands_is_the_photo_in_one_piece(tiny_look_model, monkeyp
     assert np.abs(whole.astype(int) - photo).max() > 10  # the model does change the photo
 
 
+@pytest.mark.slow  # tiny_look_model is an export
 def test_strength_blends_with_the_photo(tiny_look_model):
     model = StyleModel(tiny_look_model, threads=1)
     photo = smooth_photo(30, 40)
@@ -45,6 +45,7 @@ def test_strength_blends_with_the_photo(tiny_look_model):
     assert np.abs(half.astype(float) - (photo / 2 + full / 2)).max() <= 1
 
 
+@pytest.mark.slow  # tiny_look_model is an export
 def test_a_clip_carries_the_look_from_frame_to_frame(tiny_look_model):
     """With smoothing, the look moves less from one frame to the next than frame by frame, and
     each frame's look is the blend of its own with the previous one's."""
@@ -65,6 +66,7 @@ def test_a_clip_carries_the_look_from_frame_to_frame(tiny_look_model):
     assert clip.cuts == 1  # the first frame only: a square crossing is no scene cut
 
 
+@pytest.mark.slow  # tiny_look_model is an export
 def test_a_scene_cut_starts_the_look_afresh(tiny_look_model):
     model = StyleModel(tiny_look_model, threads=1)
     clip = model.clip(smoothing=0.9)
