@@ -23,6 +23,8 @@ from photostyle.images import IMAGE_EXTENSIONS
 
 from conftest import PHOTOSTYLE, run
 
+FUZZED = Path(__file__).parent / "data"
+
 
 def _animated(path: Path) -> None:
     frames = [small_photo(20, 24).quantize(), small_photo(20, 24).transpose(Image.Transpose.FLIP_LEFT_RIGHT).quantize()]
@@ -49,12 +51,11 @@ def _sixteen_bit(path: Path) -> None:
     save_image(path, Image.fromarray(np.asarray(small_photo(16, 18).convert("L"), np.uint16) * 257))
 
 
-def _fuzzed(number: int):
-    """Case `number` of the fuzz test's mutated files: ones that made Pillow raise TypeError, IndexError
-    or struct.error, which the image reader once let through (a 500 from the server)."""
-    from test_fuzz_images import cases
-
-    return lambda path: path.write_bytes(cases(number + 1, seed=21)[number][1])
+def _fuzzed(name: str):
+    """A file of test_fuzz_images.py's fuzzer that made Pillow raise TypeError, IndexError or
+    struct.error, which the image reader once let through (a 500 from the server). Kept as made
+    (tests/data/fuzzed_CASE.*): the fuzzer's files change with Pillow's encoders."""
+    return lambda path: path.write_bytes((FUZZED / name).read_bytes())
 
 
 def _float_with_nan(path: Path) -> None:
@@ -110,9 +111,9 @@ PHOTOS = {
         True,
     ),
     "float tiff with NaN and infinities": ("nan.tiff", _float_with_nan, True),
-    "fuzzed tiff (TypeError in Pillow)": ("fuzzed.tiff", _fuzzed(3907), False),
-    "fuzzed gif (IndexError in Pillow)": ("fuzzed.gif", _fuzzed(28), False),
-    "fuzzed gif (struct.error in Pillow)": ("fuzzed2.gif", _fuzzed(88), False),
+    "fuzzed tiff (TypeError in Pillow)": ("fuzzed.tiff", _fuzzed("fuzzed_3907.tiff"), False),
+    "fuzzed gif (IndexError in Pillow)": ("fuzzed.gif", _fuzzed("fuzzed_28.gif"), False),
+    "fuzzed gif (struct.error in Pillow)": ("fuzzed2.gif", _fuzzed("fuzzed_88.gif"), False),
 }
 
 
