@@ -46,17 +46,18 @@ def test_a_list_cache_that_cannot_be_written_is_one_line(photo_folder, tmp_path)
             data.prepare_data()
 
 
-def test_validation_split_is_fixed_and_stable_when_photos_are_added(tmp_path):
+def test_validation_split_is_fixed_and_keeps_training_photos_out_of_val_when_photos_are_added(tmp_path):
     root = tmp_path / "photos"
     for i in range(20):
         save_photo(root / f"p{i:02d}.png", 8, 8, i)
     train, val = split_photos(list_photos(root), root, 0.2)
     assert len(val) == 4 and not set(train) & set(val) and len(train) + len(val) == 20
     assert split_photos(list_photos(root), root, 0.2) == (train, val)
-    for i in range(20, 25):
-        save_photo(root / f"p{i:02d}.png", 8, 8, i)
+    added = [root / f"p{i:02d}.png" for i in range(20, 22)]  # 4.4 photos' worth of val: the count stays 4
+    for i, path in enumerate(added):
+        save_photo(path, 8, 8, 20 + i)
     train2, val2 = split_photos(list_photos(root), root, 0.2)
-    assert not set(val2) & set(train)  # no old training photo became a validation one
+    assert len(val2) == 4 and set(val2) <= set(val) | set(added)  # no old training photo became a validation one
     # The split depends on relative paths, not where the folder lives.
     shutil.copytree(root, tmp_path / "moved")
     _, moved_val = split_photos(list_photos(tmp_path / "moved"), tmp_path / "moved", 0.2)

@@ -87,8 +87,9 @@ def source_folder(source: str) -> Path:
 
 
 def split_photos(photos: list[Path], root: Path, val_fraction: float) -> tuple[list[Path], list[Path]]:
-    """(train, val) by a hash of each relative path: fixed across runs and machines, and
-    adding photos to the folder never moves an old one between the two sets."""
+    """(train, val): val is the val_fraction of the photos (at least one) whose relative paths
+    hash lowest, so the split is the same on every run and machine. Photos added to the folder
+    move an old one into val only if they raise the count, and out of it only if they hash lower."""
 
     def key(path: Path) -> str:
         name = path.relative_to(root) if path.is_relative_to(root) else path
