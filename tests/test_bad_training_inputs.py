@@ -26,7 +26,7 @@ from PIL import Image
 
 from benchmarks.common import compose_config
 from photostyle.errors import PhotostyleError
-from photostyle.training.run_folder import run_folder_problem
+from photostyle.files import unwritable_reason
 
 from conftest import PHOTOSTYLE, PYTHON, TINY, run, save_photo
 
@@ -357,7 +357,7 @@ def test_export_output_mistakes(trained_checkpoint, tmp_path, record_property, e
     out = tmp_path / "m.onnx"
     assert "is a folder" in refused(tmp_path)
     (tmp_path / "a_file").write_text("keep me")
-    assert "a_file is not a writable folder; choose another out=" in refused(tmp_path / "a_file" / "m.onnx")
+    assert "a_file is a file; choose another out=" in refused(tmp_path / "a_file" / "m.onnx")
     out.write_bytes(b"keep me")
     assert "overwrite=true" in refused(out)
     assert out.read_bytes() == b"keep me"
@@ -406,7 +406,7 @@ def test_a_run_folder_hydra_cannot_make_is_one_line(photo_folder, style_photo, t
     result = run(PYTHON, "train.py", *overrides, f"hydra.run.dir={tmp_path / 'a_file' / 'run'}")
     assert clean_failure(result, f"{tmp_path / 'a_file'} is a file"), result.stderr[-2000:]
     assert (tmp_path / "a_file").read_text() == "keep me"
-    assert run_folder_problem(tmp_path / "new" / "run") == "" and not (tmp_path / "new").exists()  # nothing made
+    assert unwritable_reason(tmp_path / "new" / "run") == "" and not (tmp_path / "new").exists()  # nothing made
 
 
 def test_only_torch_and_lightning_refusals_become_one_line_and_photostyle_bugs_stay_tracebacks():

@@ -189,7 +189,7 @@ def test_command_writes_a_cube_that_reproduces_the_model(tmp_path, capsys):
         ("missing model", "does not exist"),
         ("size 20", "--size 20"),
         ("empty folder", "no photos found"),
-        ("output in a file", "not a writable folder"),
+        ("output in a file", "is a file"),
         ("existing output", "--overwrite"),
         ("not .cube", ".cube"),
         ("zero smoothness", "--smoothness"),

@@ -58,6 +58,16 @@ def check_output_file(path: Path, overwrite: bool, option: str = "-o ", overwrit
         raise PhotostyleError(f"{option}{path} is a folder; name the file to write in it")
     if path.exists() and not overwrite:
         raise PhotostyleError(f"{path} already exists; pass {overwrite_option} to replace it or {choose}")
-    existing = next(folder for folder in path.absolute().parents if folder.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise PhotostyleError(f"cannot write {path}: {existing} is not a writable folder; {choose}")
+    if problem := unwritable_reason(path.absolute().parent):
+        raise PhotostyleError(f"cannot write {path}: {problem}; {choose}")
+
+
+def unwritable_reason(folder: Path) -> str:
+    """Why `folder` (absolute) cannot be made or written in ("" when it can), judged by the nearest
+    part of it that exists; nothing is made here."""
+    nearest = next(path for path in [folder, *folder.parents] if path.exists() or path == path.parent)
+    if nearest.exists() and not nearest.is_dir():
+        return f"{nearest} is a file"
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        return f"{nearest} is not a writable folder"
+    return ""

@@ -4,7 +4,7 @@ import torch
 
 from photostyle.colour import at_quantiles, srgb_to_lab
 from photostyle.structure import grey_ssim_maps
-from photostyle.training.loss import gram_matrix, relative_mse
+from photostyle.training.loss import gram_matrix, style_loss
 from photostyle.training.matting import WINDOW, fit_windows
 from photostyle.training.vgg import VGG19Features
 
@@ -42,7 +42,7 @@ class StyleDistance:
     def __call__(self, image: torch.Tensor) -> float:
         with torch.no_grad():
             features = self.vgg(image)
-        return float(sum(relative_mse(gram_matrix(features[n]), self.targets[n]) for n in STYLE_LAYERS))
+        return float(style_loss(features, self.targets, dict.fromkeys(STYLE_LAYERS, 1.0)))
 
 
 def colour_distance(image: torch.Tensor, style: torch.Tensor) -> float:
