@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 import photostyle
 from photostyle.errors import PhotostyleError, exit_on_user_error
-from photostyle.files import atomic_write, check_output_file, write_failure
+from photostyle.files import check_output_file, write_file
 from photostyle.interface import VERSION_KEY
 from photostyle.training.checkpoints import load_checkpoint, network_config, trained_network
 from photostyle.training.onnx_export import max_abs_difference, onnx_model
@@ -74,12 +74,7 @@ def main(cfg: DictConfig) -> None:
                 f"onnxruntime differs from PyTorch by {difference:.2e} (> {cfg.tolerance}) at {sizes};"
                 f" the export is wrong, {out} was not written"
             )
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_write(out) as stream:
-                stream.write(model)
-        except OSError as error:
-            raise write_failure(out, error) from None
+        write_file(out, model)
         print(
             f"wrote {out} ({cfg.pixels} pixels, opset {cfg.opset}); max |onnxruntime - PyTorch| = {difference:.2e}"
             f" at {sizes}"

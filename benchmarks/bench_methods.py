@@ -18,7 +18,8 @@ from pathlib import Path
 
 from benchmarks.common import BENCH_PAIRS, ROOT, SHARED_BENCH, pair_methods, per_pair_markdown, read_pairs
 from photostyle.evaluation.contact_sheet import contact_sheet
-from photostyle.evaluation.evaluate import evaluate_photo, markdown, mean_table, write_csv, write_text
+from photostyle.evaluation.evaluate import evaluate_photo, markdown, mean_table, write_csv
+from photostyle.files import write_file
 from photostyle.settings import OptimizeSettings
 from photostyle.training.tensors import load
 
@@ -69,7 +70,7 @@ def main() -> None:
     print(per_pair + "\nMeans over the pairs:\n\n" + means, end="")
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "metrics.csv", rows)
-    write_text(args.out / "metrics.md", per_pair + "\n" + means)
+    write_file(args.out / "metrics.md", (per_pair + "\n" + means).encode())
     contact_sheet(
         sheet, ["content", "style", *dict.fromkeys(row["method"] for row in rows)], args.out / "sheet.png", 160
     )

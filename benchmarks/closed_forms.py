@@ -46,8 +46,9 @@ from benchmarks.common import (
     read_pairs,
 )
 from photostyle.colour import apply_affine, at_quantiles, colour_statistics, covariance_transfer, transfer_to_style
-from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, write_text
+from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table
 from photostyle.evaluation.metrics import STYLE_LAYERS, StyleDistance
+from photostyle.files import write_file
 from photostyle.structure import LUMA
 from photostyle.training.tensors import load
 from photostyle.training.vgg import VGG19Features
@@ -208,7 +209,7 @@ def main() -> None:
         + comparison(rows, [method.name for method in methods])
     )
     print(report)
-    write_text(args.out / "metrics.md", report)
+    write_file(args.out / "metrics.md", report.encode())
 
 
 if __name__ == "__main__":

@@ -31,8 +31,9 @@ import torch
 from hydra.utils import instantiate
 
 from benchmarks.common import BENCH_PAIRS, ROOT, SHARED_BENCH, compose_config, per_pair_markdown, read_pairs
-from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table, write_text
+from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table
 from photostyle.evaluation.optimize import FittedLook, model_look, optimize_look
+from photostyle.files import write_file
 from photostyle.networks.bilateral import GRID_STRIDE, BilateralNet
 from photostyle.photo_folders import list_photos
 from photostyle.settings import OptimizeSettings
@@ -119,7 +120,7 @@ def main() -> None:
         f"SSIM change {fitted['ssim'] - untrained['ssim']:+.3f}; closer on {closer} of {len(args.pairs)} pairs\n"
     )
     print(report, end="")
-    write_text(args.out / "metrics.md", report)
+    write_file(args.out / "metrics.md", report.encode())
 
 
 if __name__ == "__main__":

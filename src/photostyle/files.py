@@ -48,6 +48,16 @@ def write_failure(
     return PhotostyleError(f"cannot write {path} ({first_line(error)}); {fix}")
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically, making missing folders; a refusal of the file system is one line."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as stream:
+            stream.write(data)
+    except OSError as error:
+        raise write_failure(path, error) from None
+
+
 def check_output_file(path: Path, overwrite: bool, option: str = "-o ", overwrite_option: str = "--overwrite") -> None:
     """Refuse, before any work, an output file that must not or cannot be written: a folder, a file
     already there without `overwrite`, or a place whose nearest existing folder is not writable.

@@ -16,7 +16,7 @@ from photostyle.errors import PhotostyleError
 from photostyle.evaluation.baselines import BASELINES
 from photostyle.evaluation.metrics import StyleDistance, affine_residual, colour_distance, grey_ssim
 from photostyle.evaluation.post import post_process
-from photostyle.files import atomic_write, write_failure
+from photostyle.files import write_failure, write_file
 from photostyle.images import write_photo
 from photostyle.settings import OptimizeSettings
 from photostyle.training.tensors import load, to_array, to_tensor
@@ -178,14 +178,6 @@ def markdown(table: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_text(path: Path, text: str) -> None:
-    try:
-        with atomic_write(path) as stream:
-            stream.write(text.encode())
-    except OSError as error:
-        raise write_failure(path, error) from None
-
-
 def _check_outputs(contents: list[Path], style_path: Path, methods: list[Method], out_dir: Path, post: bool) -> None:
     """Refuse, before any work, an out_dir that is a file or whose outputs would land on an input photo."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -209,7 +201,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    write_text(path, buffer.getvalue())
+    write_file(path, buffer.getvalue().encode())
 
 
 def evaluate(
@@ -260,7 +252,7 @@ def evaluate(
         raise PhotostyleError(f"none of the {len(contents)} content photos could be evaluated (see above)")
     table = markdown(mean_table(rows))
     write_csv(out_dir / "metrics.csv", rows)
-    write_text(out_dir / "metrics.md", table)
+    write_file(out_dir / "metrics.md", table.encode())
     labels = ["content", "style", *dict.fromkeys(row["method"] for row in rows)]
     contact_sheet(sheet, labels, out_dir / "sheet.png", sheet_height)
     return Evaluation(table, skipped)

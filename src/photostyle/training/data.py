@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.transforms import v2
 
 from photostyle.errors import PhotostyleError
-from photostyle.files import atomic_write, write_failure
+from photostyle.files import write_file
 from photostyle.images import IMAGE_EXTENSIONS, read_photo
 from photostyle.photo_folders import list_photos
 from photostyle.training.tensors import to_tensor
@@ -258,11 +258,9 @@ class PhotoDataModule(pl.LightningDataModule):
         if self.list_cache and self._cached_list() is None:
             photos = find_training_photos(self.source)
             try:
-                self.list_cache.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_write(self.list_cache) as stream:
-                    stream.write("".join(f"{line}\n" for line in [self._list_header(), *photos]).encode())
-            except OSError as error:
-                raise PhotostyleError(f"data.list_cache: {write_failure(self.list_cache, error)}") from None
+                write_file(self.list_cache, "".join(f"{line}\n" for line in [self._list_header(), *photos]).encode())
+            except PhotostyleError as error:
+                raise PhotostyleError(f"data.list_cache: {error}") from None
 
     def setup(self, stage: str | None = None) -> None:
         photos = self._cached_list()
