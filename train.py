@@ -44,7 +44,7 @@ def main(cfg: DictConfig) -> None:
         system = instantiate(
             cfg.system,
             net=instantiate(cfg.model),
-            objective=instantiate(cfg.loss),
+            loss=instantiate(cfg.loss),
             optimizer=optimizer,
             scheduler=scheduler,
         )

@@ -51,9 +51,9 @@ def test_every_option_composes_and_instantiates(tmp_path, group, option):
 def test_the_default_config_builds_a_whole_system(tmp_path):
     cfg = compose_config(tmp_path)
     system = instantiate(
-        cfg.system, net=instantiate(cfg.model), objective=instantiate(cfg.loss), optimizer=instantiate(cfg.optimizer)
+        cfg.system, net=instantiate(cfg.model), loss=instantiate(cfg.loss), optimizer=instantiate(cfg.optimizer)
     )
-    assert system.objective.style_layers == dict(cfg.loss.style_layers)
+    assert system.loss.style_layers == dict(cfg.loss.style_layers)
     assert type(system.net).__name__ == "BilateralNet"
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     assert {type(c).__name__ for c in callbacks} == {

@@ -59,7 +59,7 @@ def fit(system, photo_folder, tmp_path, steps):
 
 def test_style_targets_are_computed_once_and_kept_out_of_checkpoints(style_photo):
     system = make_system(style_photo)
-    grams = system.objective.target_grams()
+    grams = system.loss.target_grams()
     assert set(grams) == {"relu1_1", "relu2_1"} and grams["relu1_1"].shape == (1, 64, 64)
     assert not [k for k in system.state_dict() if "gram" in k or "vgg" in k]
 
@@ -76,10 +76,10 @@ def test_training_lowers_the_style_loss_and_logs_each_term(style_photo, photo_fo
     system = make_system(style_photo, network=network)
     batch = validation_batch(photo_folder)
     with torch.no_grad():
-        before = system.objective(system.net(batch), batch)
+        before = system.loss(system.net(batch), batch)
     trainer = fit(system, photo_folder, tmp_path, steps=30)
     with torch.no_grad():
-        after = system.objective(system.net(batch), batch)
+        after = system.loss(system.net(batch), batch)
     assert after["style"] < 0.8 * before["style"]
     for name in ("loss", "content", "style", "photoreal"):
         assert f"train/{name}" in trainer.logged_metrics and f"val/{name}" in trainer.logged_metrics

@@ -16,13 +16,13 @@ from photostyle.training.tensors import load
 
 
 class StyleTransferSystem(pl.LightningModule):
-    """Owns the network, the objective (frozen VGG19 and the style targets), the optimiser
+    """Owns the network, the loss (frozen VGG19 and the style targets), the optimiser
     and the sample images; `forward` is plain inference."""
 
     def __init__(
         self,
         net: nn.Module,
-        objective: PhotorealStyleLoss,
+        loss: PhotorealStyleLoss,
         style_image: str,
         style_size: int,
         optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
@@ -33,9 +33,9 @@ class StyleTransferSystem(pl.LightningModule):
         if not style_size >= 1:
             raise PhotostyleError(f"style.size={style_size} must be a positive whole number, e.g. 384")
         self.net = net
-        self.objective = objective
+        self.loss = loss
         style = load(Path(style_image), max_side=style_size, copy=False)  # (1, 3, H, W), longer side at most style_size
-        self.objective.set_style(style)
+        self.loss.set_style(style)
         if hasattr(net, "set_style"):  # a network that adapts to the style photo's statistics
             net.set_style(style)
         self.optimizer = optimizer
@@ -46,26 +46,26 @@ class StyleTransferSystem(pl.LightningModule):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         # Networks may leave [0, 1] a little (see BilateralNet); this is what a saved photo shows.
-        # Training gives the objective the output as made: it clips it itself (PhotorealStyleLoss).
+        # Training gives the loss the output as made: it clips it itself (PhotorealStyleLoss).
         return self.net(image).clamp(0, 1)
 
     def on_fit_start(self) -> None:
         crop_size = getattr(self.trainer.datamodule, "crop_size", None)
-        if crop_size is not None and crop_size < self.objective.vgg.min_size:
+        if crop_size is not None and crop_size < self.loss.vgg.min_size:
             raise PhotostyleError(
-                f"data.crop_size={crop_size} is too small for the VGG layers up to {self.objective.vgg.names[-1]}"
-                f" (at least {self.objective.vgg.min_size})"
+                f"data.crop_size={crop_size} is too small for the VGG layers up to {self.loss.vgg.names[-1]}"
+                f" (at least {self.loss.vgg.min_size})"
             )
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        terms = self.objective(self.net(batch), batch)
+        terms = self.loss(self.net(batch), batch)
         self.log_dict({f"train/{name}": value for name, value in terms.items()}, prog_bar=False)
         self.log("loss", terms["loss"], prog_bar=True, logger=False)
         return terms["loss"]
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         made = self.net(batch)
-        terms = self.objective(made, batch)
+        terms = self.loss(made, batch)
         output = made.clamp(0, 1)
         self.log_dict({f"val/{name}": value for name, value in terms.items()}, batch_size=batch.shape[0])
         # From as many batches as it takes: with one photo a step, each batch holds one photo.
