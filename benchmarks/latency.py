@@ -106,7 +106,7 @@ def _runner(model: str, image: np.ndarray, args: argparse.Namespace):
     pixels = (image[0] * 255).astype(np.uint8)
     if model.endswith(PHOTO_TO_PHOTO):
         return styler.stylize, pixels
-    feeds = styler.feeds(pixels[None] if styler.pixels == "uint8" else image, range(image.shape[1]))
+    feeds = styler.feeds(pixels[None] if styler.pixel_type == "uint8" else image, range(image.shape[1]))
     return (lambda x: styler.session.run(None, {**feeds, "image": x})), feeds["image"]
 
 

@@ -45,7 +45,7 @@ def test_a_float32_interface_stays_available(tmp_path, tiny_model):
     export_onnx(tiny_network(), path, {"photostyle_version": "test"}, pixels="float32")
     assert max_abs_difference(tiny_network(), path, [(20, 30)]) < 1e-4
     model = StyleModel(path)
-    assert model.pixels == "float32"
+    assert model.pixel_type == "float32"
     photo = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     difference = model.stylize(photo)[0].astype(int) - StyleModel(tiny_model).stylize(photo)[0]  # its uint8 twin
     assert np.abs(difference).max() <= 1

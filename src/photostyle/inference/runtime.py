@@ -62,7 +62,7 @@ class StyleModel:
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self._check(path)
         inputs = {i.name: i for i in self.session.get_inputs()}
-        self.pixels = "uint8" if inputs[IMAGE].type == PIXEL_TYPES["uint8"] else "float32"
+        self.pixel_type = "uint8" if inputs[IMAGE].type == PIXEL_TYPES["uint8"] else "float32"
         self.has_look = ROWS in inputs
         self.look_shape = tuple(inputs[PREVIOUS_LOOK].shape[1:]) if self.has_look else None
 
@@ -111,7 +111,7 @@ class StyleModel:
             (stylized,), used = self.session.run([STYLIZED], feeds), None  # never in bands: rows are all of them
         else:
             stylized, used = self.session.run([STYLIZED, LOOK], feeds)
-        return (stylized[0] if self.pixels == "uint8" else to_uint8(stylized[0])), used
+        return (stylized[0] if self.pixel_type == "uint8" else to_uint8(stylized[0])), used
 
     def stylize(
         self, pixels: np.ndarray, strength: float = 1.0, look: np.ndarray | None = None, keep: float = 0.0
@@ -128,7 +128,7 @@ class StyleModel:
         else:
             step = max(1, BAND_PIXELS // width)
             bands = [range(start, min(start + step, height)) for start in range(0, height, step)]
-        image = pixels[None] if self.pixels == "uint8" else pixels[None].astype(np.float32) / 255
+        image = pixels[None] if self.pixel_type == "uint8" else pixels[None].astype(np.float32) / 255
         out = np.empty_like(pixels) if len(bands) > 1 else None
         for rows in bands:
             stylized, used = self._run(image, rows, look, keep)

@@ -192,8 +192,8 @@ class PhotorealStyleLoss(nn.Module):
         self.colour_weight = colour_weight
         self.photoreal_clipped = photoreal_clipped
         # Fixed directions in CIELAB for the colour term (see sliced_colour_loss).
-        directions = torch.randn(colour_directions, 3, generator=torch.Generator().manual_seed(1))
-        self.register_buffer("colour_directions", directions / directions.norm(dim=1, keepdim=True), persistent=False)
+        directions = torch.randn(colour_directions, 3, generator=torch.Generator().manual_seed(1))  # (D, 3)
+        self.register_buffer("lab_directions", directions / directions.norm(dim=1, keepdim=True), persistent=False)
         self.vgg = VGG19Features(self.content_layers + list(self.style_layers), weights=vgg_weights)
         self.style_masked = False
 
@@ -216,7 +216,7 @@ class PhotorealStyleLoss(nn.Module):
         self.register_buffer("style_covariance", covariance, persistent=False)
         lab = srgb_to_lab(style).flatten(2)[0]  # (3, N)
         self.register_buffer(
-            "style_lab_sorted", (self.colour_directions.to(lab) @ lab).sort(dim=-1).values, persistent=False
+            "style_lab_sorted", (self.lab_directions.to(lab) @ lab).sort(dim=-1).values, persistent=False
         )
 
     def content_target(self, content: torch.Tensor) -> torch.Tensor:
@@ -276,7 +276,7 @@ class PhotorealStyleLoss(nn.Module):
         if self.colour_weight > 0:
             colours = srgb_to_lab(output).flatten(2)  # (B, 3, H W)
             terms["colour"] = self.colour_weight * sliced_colour_loss(
-                colours, self.style_lab_sorted, self.colour_directions
+                colours, self.style_lab_sorted, self.lab_directions
             )
         if self.range_weight > 0:
             terms["range"] = self.range_weight * out_of_range(made)
