@@ -46,9 +46,8 @@ from photostyle.evaluation.evaluate import (
     mean_table,
     onnx_method,
     write_csv,
-    write_text,
 )
-from photostyle.files import atomic_write
+from photostyle.files import atomic_write, write_file
 from photostyle.training.checkpoints import load_checkpoint, untrained_network
 from photostyle.training.tensors import load
 
@@ -200,7 +199,7 @@ def main() -> None:
     print(f"\n{len(names)} pairs, longer side {SIDE}, training photos: {args.training_set}\n" + report, end="")
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "metrics.csv", rows)
-    write_text(args.out / "metrics.md", report)
+    write_file(args.out / "metrics.md", report.encode())
     labels = ["content", "style", *dict.fromkeys(row["method"] for row in rows)]
     contact_sheet(sheet, labels, args.out / "sheet.png", 160)
     contact_sheet(sheet, labels, args.out / "sheet.jpg", 96)
