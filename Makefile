@@ -32,12 +32,14 @@ demo: install
 	$(BIN)/photostyle compare data/samples $(DEMO_DIR)/stylized/samples -o $(DEMO_DIR)/before_after.jpg
 	@echo "before: data/samples/   after: $(DEMO_DIR)/stylized/samples/   side by side: $(DEMO_DIR)/before_after.jpg"
 
-# --durations: the slowest tests are named, so that CI's log says where its time goes.
+# -n 2: two test processes, so that one computes while the other waits on a subprocess
+# (training, serve) or a timer; not -n auto, since a container may report more cores than it
+# may use, and the timed serve tests need theirs. --durations: CI's log names where time goes.
 test: install
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n 2 --durations=15
 
 check: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .
