@@ -191,6 +191,15 @@ def serving(folder: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen]
             yield started
 
 
+def answers(url: str) -> bool:
+    """Whether a server answers HTTP at `url` (any status: a Host it refuses gets 400)."""
+    try:
+        httpx.get(f"{url}/healthz")
+    except httpx.HTTPError:
+        return False
+    return True
+
+
 # The first line `photostyle serve` prints, which names the address it listens on.
 SERVING_LINE = re.compile(r"^photostyle: serving .* on (http://[^/\s]+)/ \(API docs", re.MULTILINE)
 
@@ -208,16 +217,11 @@ def serve_process(
         )
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                url = SERVING_LINE.search(log.read_text())[1]
-                httpx.get(f"{url}/healthz")  # any answer: a Host the server refuses gets 400
-                break
-            except (TypeError, httpx.HTTPError):  # no serving line yet, or not listening yet
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"the server did not start: {log.read_text()}") from None
-                time.sleep(0.2)
-        yield url, server
+        while not (serving_line := SERVING_LINE.search(log.read_text())) or not answers(serving_line[1]):
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"the server did not start: {log.read_text()}")
+            time.sleep(0.2)
+        yield serving_line[1], server
     finally:
         server.terminate()
         try:
