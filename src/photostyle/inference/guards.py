@@ -1,6 +1,6 @@
 """What guards `photostyle serve` before any route runs: ASGI middleware for which hosts and
-origins may use it and how many request bodies, of what size and speed, may be in flight; and
-uvicorn's h11 protocol with the deadlines and the connection bound that uvicorn lacks."""
+origins may use it and how many request bodies, of what size and speed, may be in flight.
+(server.GuardedH11Protocol guards the connections themselves.)"""
 
 import asyncio
 import re
@@ -8,11 +8,9 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 import anyio
-import h11
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # A Host header is NAME, NAME:PORT, [IPV6] or [IPV6]:PORT (RFC 9110).
@@ -168,8 +166,8 @@ class UploadLimits:
         try:
             await self.app(scope, counted_receive, guarded_send)
         except asyncio.CancelledError:
-            # Only uvicorn's shutdown cancels a request, once its time is up; GuardedH11Protocol has
-            # closed the connection by then, so there is no one to answer and nothing to report.
+            # Only uvicorn's shutdown cancels a request, once its time is up; server.GuardedH11Protocol
+            # has closed the connection by then, so there is no one to answer and nothing to report.
             return
         except Exception:
             if not refusal:
@@ -178,67 +176,3 @@ class UploadLimits:
             self.in_flight -= 1
         if refusal and not started:
             await refuse(scope, receive, send, *refusal)
-
-
-# Written straight to a connection over the bound, before any of its request is read.
-_BUSY = (
-    "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
-    f"Retry-After: {RETRY_AFTER_S}\r\nContent-Length: 0\r\n\r\n"
-).encode()
-
-
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, with what uvicorn (0.54) leaves out:
-
-    - a request's headers must be complete within `header_timeout_s` of the connection or of
-      their first byte, or the connection is closed: uvicorn times out a connection only
-      between requests, so one that sends nothing, or half a header, stays open for ever;
-    - at most `max_connections` open at once; one more gets 503 and is closed at once, so idle
-      connections cannot use up the process's file descriptors (asyncio logs a traceback for
-      each refused accept, thousands a second);
-    - at shutdown, a connection whose request body is still arriving is closed at once (its
-      request can no longer be answered, and uvicorn would wait for it), and any other still
-      open after `shutdown_s` (an answer nobody reads) is closed then.
-    """
-
-    def __init__(self, *args, header_timeout_s: float, max_connections: int, shutdown_s: float, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.header_timeout_s = header_timeout_s
-        self.max_connections = max_connections
-        self.shutdown_s = shutdown_s
-        self._headers_overdue: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        if len(self.connections) > self.max_connections:
-            transport.write(_BUSY)
-            transport.close()
-            return
-        self._expect_headers()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            self._expect_headers()  # a request's first bytes, after a keep-alive pause
-        else:
-            self._stop_expecting_headers()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_expecting_headers()
-        super().connection_lost(exc)
-
-    def shutdown(self) -> None:
-        if self.conn.their_state is h11.SEND_BODY and not (self.cycle and self.cycle.response_started):
-            self.transport.close()
-        else:
-            super().shutdown()
-            self.loop.call_later(self.shutdown_s, self.transport.close)
-
-    def _expect_headers(self) -> None:
-        if self._headers_overdue is None:
-            self._headers_overdue = self.loop.call_later(self.header_timeout_s, self.transport.close)
-
-    def _stop_expecting_headers(self) -> None:
-        if self._headers_overdue is not None:
-            self._headers_overdue.cancel()
-            self._headers_overdue = None

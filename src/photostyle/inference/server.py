@@ -1,18 +1,21 @@
 """`photostyle serve`'s server: create_app's app on uvicorn, on sockets bound here, with
-guards.GuardedH11Protocol's deadlines and connection bound, and a shutdown that answers the
+GuardedH11Protocol's deadlines and connection bound, and a shutdown that answers the
 photos still waiting for a worker at once (create_app keeps them in app.state for it)."""
 
+import asyncio
 import contextlib
 import errno
 import functools
 import resource
 import socket
 
+import h11
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from photostyle.errors import PhotostyleError
-from photostyle.inference.guards import GuardedH11Protocol
+from photostyle.inference.guards import RETRY_AFTER_S
 from photostyle.settings import (
     SERVE_BACKLOG,
     SERVE_HEADER_TIMEOUT_S,
@@ -98,6 +101,70 @@ def connection_bound(uploads: int, listeners: int) -> int:
         limit = 2**20  # Linux's own ceiling on a process's descriptors (fs.nr_open)
     reserved = uploads + 3 * SERVE_BACKLOG * listeners + SERVE_SPARE_FILES
     return max(limit - reserved, SERVE_MIN_CONNECTIONS)
+
+
+# Written straight to a connection over the bound, before any of its request is read.
+_BUSY = (
+    "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+    f"Retry-After: {RETRY_AFTER_S}\r\nContent-Length: 0\r\n\r\n"
+).encode()
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, with what uvicorn (0.54) leaves out:
+
+    - a request's headers must be complete within `header_timeout_s` of the connection or of
+      their first byte, or the connection is closed: uvicorn times out a connection only
+      between requests, so one that sends nothing, or half a header, stays open for ever;
+    - at most `max_connections` open at once; one more gets 503 and is closed at once, so idle
+      connections cannot use up the process's file descriptors (asyncio logs a traceback for
+      each refused accept, thousands a second);
+    - at shutdown, a connection whose request body is still arriving is closed at once (its
+      request can no longer be answered, and uvicorn would wait for it), and any other still
+      open after `shutdown_s` (an answer nobody reads) is closed then.
+    """
+
+    def __init__(self, *args, header_timeout_s: float, max_connections: int, shutdown_s: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.header_timeout_s = header_timeout_s
+        self.max_connections = max_connections
+        self.shutdown_s = shutdown_s
+        self._headers_overdue: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            transport.write(_BUSY)
+            transport.close()
+            return
+        self._expect_headers()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self._expect_headers()  # a request's first bytes, after a keep-alive pause
+        else:
+            self._stop_expecting_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_expecting_headers()
+        super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        if self.conn.their_state is h11.SEND_BODY and not (self.cycle and self.cycle.response_started):
+            self.transport.close()
+        else:
+            super().shutdown()
+            self.loop.call_later(self.shutdown_s, self.transport.close)
+
+    def _expect_headers(self) -> None:
+        if self._headers_overdue is None:
+            self._headers_overdue = self.loop.call_later(self.header_timeout_s, self.transport.close)
+
+    def _stop_expecting_headers(self) -> None:
+        if self._headers_overdue is not None:
+            self._headers_overdue.cancel()
+            self._headers_overdue = None
 
 
 def build_server(
