@@ -9,6 +9,7 @@ if __name__ == "__main__":
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import hydra
@@ -20,6 +21,7 @@ from photostyle.files import check_output_file, write_file
 from photostyle.interface import VERSION_KEY
 from photostyle.training.checkpoints import load_checkpoint, network_config, trained_network
 from photostyle.training.onnx_export import max_abs_difference, onnx_model
+from photostyle.training.overrides import exit_on_bad_overrides
 
 
 def _style_fingerprint(path: str) -> str:
@@ -82,4 +84,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    exit_on_bad_overrides("export.py", Path(__file__).resolve().parent / "conf", "export", sys.argv[1:])
     main()

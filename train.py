@@ -24,6 +24,7 @@ from photostyle.training.callbacks import StopOnInterrupt
 from photostyle.training.checkpoints import load_checkpoint
 from photostyle.training.config_types import check_value_types
 from photostyle.training.framework_checks import built, check_framework_settings, optimizer_and_scheduler
+from photostyle.training.overrides import exit_on_bad_overrides
 from photostyle.training.resume import check_new_run_dir, check_same_training, resume_checkpoint
 
 OmegaConf.register_new_resolver("project_root", lambda: str(Path(__file__).resolve().parent), replace=True)
@@ -91,4 +92,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    exit_on_bad_overrides("train.py", Path(__file__).resolve().parent / "conf", "config", sys.argv[1:])
     main()

@@ -32,7 +32,7 @@ from conftest import PHOTOSTYLE, PYTHON, TINY, run, save_photo
 
 TRAIN_MISTAKES = {
     "negative steps": (["trainer.max_steps=-5"], "max_steps"),
-    "unknown model": (["model=nonexistent"], "nonexistent"),
+    "unknown model": (["model=nonexistent"], "'model/nonexistent'; choose one of: bilateral, residual"),
     "missing style image": (["style.image=/nowhere/style.jpg"], "/nowhere/style.jpg: no such file"),
     "corrupt style image": (["style.image={bad}"], "bad.jpg"),
     "empty data folder": (["data.root={empty}"], "no photos"),
@@ -40,7 +40,10 @@ TRAIN_MISTAKES = {
     "zero batch": (["data.batch_size=0"], "batch_size"),
     "negative photoreal weight": (["loss.photoreal_weight=-1"], "photoreal_weight"),
     "unknown VGG layer": (["loss.content_layers=[relu9_9]"], "relu9_9"),
-    "unknown key": (["+loss.style_wieght=1"], "style_wieght"),
+    "unknown key added": (["+loss.style_wieght=1"], "loss.style_wieght is not a setting of"),
+    "unknown key": (["loss.style_wieght=1"], "Could not override 'loss.style_wieght'"),
+    "unknown option's key": (["model=bilateral", "model.grid_size=9"], "Could not override 'model.grid_size'"),
+    "override without a value": (["style.image"], "Error parsing override 'style.image'"),
     "negative colour weight": (["loss.colour_weight=-1"], "colour_weight"),
     "no colour directions": (["loss.colour_directions=0"], "colour_directions=0"),
     "resume a run that has no checkpoint": (["ckpt_path=last"], "hydra.run.dir="),
@@ -108,6 +111,8 @@ TRAIN_MISTAKES = {
 THROUGH_THE_PROCESS = {
     "unknown model",
     "unknown key",
+    "unknown option's key",
+    "override without a value",
     "negative steps",
     "negative photoreal weight",
     "crop size not a number",
@@ -157,6 +162,9 @@ def test_train_refuses_bad_values_in_one_line(case, photo_folder, style_photo, t
     overrides = _train_overrides(case, photo_folder, style_photo, tmp_path)
     result = run(PYTHON, "train.py", *overrides, f"hydra.run.dir={tmp_path / 'run'}")
     assert clean_failure(result, TRAIN_MISTAKES[case][1]), result.stderr[-2000:]
+    # Refused before training starts: the refusal is all there is, but for Lightning's notice of the seed.
+    said = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("Seed set to")]
+    assert len(said) == 1 and said[0].startswith("train.py: error: "), result.stderr[-2000:]
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
@@ -269,7 +277,7 @@ EXPORT_MISTAKES = {
     "truncated checkpoint": (lambda ckpt, folder: written(folder / "cut.ckpt", ckpt.read_bytes()[:2000]), "cut.ckpt"),
     "crafted pickle": (
         lambda ckpt, folder: made(folder / "evil.ckpt", lambda p: _crafted_pickle(ckpt, p)),
-        "not a safe",
+        "not a safe, readable training checkpoint (it holds pickled objects other than tensors and plain data)",
     ),
     "another network's config": (
         lambda ckpt, folder: made(
@@ -302,6 +310,15 @@ EXPORT_MISTAKES = {
 }
 
 
+def test_export_refuses_a_misspelt_setting_in_one_line(tmp_path):
+    result = run(PYTHON, "export.py", "chkpt=run/last.ckpt", f"out={tmp_path / 'm.onnx'}")
+    assert result.returncode == 2 and result.stderr.splitlines() == [
+        "export.py: error: Could not override 'chkpt' (Key 'chkpt' is not in struct); to append to your config use"
+        " +chkpt=run/last.ckpt; python export.py --cfg job lists every key"
+    ]
+    assert not (tmp_path / "m.onnx").exists()
+
+
 # Run through export.py's own process, to show the entry point's one line; the rest in this process.
 EXPORT_THROUGH_THE_PROCESS = {"not a checkpoint", "crafted pickle"}
 
@@ -314,7 +331,7 @@ def test_export_refuses_each_bad_checkpoint(case, trained_checkpoint, tmp_path, 
     overrides = [f"ckpt={checkpoint}", f"out={tmp_path / 'm.onnx'}"]
     if case in EXPORT_THROUGH_THE_PROCESS:
         result = run(PYTHON, "export.py", *overrides)
-        assert clean_failure(result, named), result.stderr[-2000:]
+        assert clean_failure(result, named) and len(result.stderr.splitlines()) == 1, result.stderr[-2000:]
         assert "code ran while loading" not in result.stdout + result.stderr
     else:
         line = refusal_line(lambda: export_main(compose_config(*overrides, config_name="export")), capsys)

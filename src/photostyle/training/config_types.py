@@ -1,4 +1,5 @@
-"""Config values of the wrong type, refused in one line before anything is built from them.
+"""Config values of the wrong type, and keys no constructor takes, refused in one line before
+anything is built from them.
 
 Every Hydra key under a `_target_` is an argument of that target's constructor, and the
 constructors are annotated: `data.crop_size=abc` is checked against `crop_size: int` here,
@@ -131,13 +132,22 @@ def _builds(value: object) -> bool:
 def _check_node(node: dict, raw: dict, key: str) -> None:
     try:
         target = get_object(node["_target_"])
+        parameters = inspect.signature(target).parameters
         hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
     # A target that does not import (Hydra then says so), a builtin type (timedelta), or an
     # annotation naming an optional dependency's class (WandbLogger's wandb.Run): not checked here.
     except (ImportError, ValueError, TypeError, NameError, AttributeError):
         return
+    takes_any = any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values())
     for name, value in node.items():
-        if not name.startswith("_") and name in hints and not _builds(value):
+        if name.startswith("_"):
+            continue
+        if name not in parameters and not takes_any:  # a misspelt key, added with +
+            raise PhotostyleError(
+                f"{key}{name} is not a setting of {node['_target_']}; check its spelling"
+                f" (its settings: {', '.join(parameters)})"
+            )
+        if name in hints and not _builds(value):
             _check_value(f"{key}{name}", value, raw.get(name), hints[name])
 
 
@@ -155,5 +165,6 @@ def _walk(value: object, raw: object, key: str) -> None:
 
 
 def check_value_types(cfg: DictConfig) -> None:
-    """Refuse, naming the key to fix, a value that does not fit its constructor argument's type."""
+    """Refuse, naming the key to fix, a value that does not fit its constructor argument's type,
+    or a key that is no argument of its constructor."""
     _walk(OmegaConf.to_container(cfg, resolve=True), OmegaConf.to_container(cfg, resolve=False), "")
