@@ -1,5 +1,7 @@
 """Reading training checkpoints safely (tensors and plain data only, never pickled code)."""
 
+import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -18,9 +20,14 @@ def load_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise PhotostyleError(f"checkpoint {path} does not exist; a run's checkpoints are in RUN_DIR/checkpoints/")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch's notice that a file is pickled with another protocol: the refusal below says more.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        reason = first_line(error)
+        # torch's own reason for a pickle it will not load tells the reader to load it unsafely.
+        unsafe = isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in str(error)
+        reason = "it holds pickled objects other than tensors and plain data" if unsafe else first_line(error)
         raise PhotostyleError(
             f"{path} is not a safe, readable training checkpoint ({reason}); pass a .ckpt written by train.py"
         ) from None
