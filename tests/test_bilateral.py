@@ -153,7 +153,7 @@ def test_bytes_in_give_the_float_result_rounded():
         (1, 1, 0.8, "float32"),
     ],
 )
-def test_onnx_export_matches_pytorch_at_three_sizes(tmp_path, grid_depth, samples, style_colours, pixels):
+def test_onnx_export_matches_pytorch_at_four_sizes(tmp_path, grid_depth, samples, style_colours, pixels):
     net = perturbed_network(grid_depth, samples, style_colours)
     path = tmp_path / "bilateral.onnx"
     export_onnx(net, path, {"network": "bilateral"}, pixels=pixels)

@@ -171,9 +171,18 @@ def test_animated_file_reads_its_first_frame(tmp_path):
     assert photo.frames == 3 and photo.rgb.shape == (16, 16, 3)
 
 
-@pytest.mark.parametrize(
-    "case", ["missing", "folder", "empty", "text", "truncated_jpeg", "truncated_png", "too_many_pixels"]
-)
+BAD_FILES = {  # case: what the one line says about it
+    "missing": "no such file",
+    "folder": "is a folder",
+    "empty": "is not an image Pillow can read",
+    "text": "is not an image Pillow can read",
+    "truncated_jpeg": "is truncated or corrupt",
+    "truncated_png": "is truncated or corrupt",
+    "too_many_pixels": "over the limit of 1,000",
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
 def test_bad_files_raise_one_clear_error(tmp_path, case):
     path = tmp_path / "photo.jpg"
     if case == "folder":
@@ -184,13 +193,14 @@ def test_bad_files_raise_one_clear_error(tmp_path, case):
         path.write_text("this is not a photo")
     elif case in ("truncated_jpeg", "truncated_png"):
         path = tmp_path / ("photo.jpg" if case == "truncated_jpeg" else "photo.png")
-        Image.fromarray(smooth_photo(64, 64)).save(path)
+        Image.fromarray(smooth_photo(24, 32)).save(path)
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     elif case == "too_many_pixels":
         Image.fromarray(smooth_photo(30, 40)).save(path)
     with pytest.raises(PhotostyleError) as error:
         read_photo(path, max_pixels=1000)
     message = str(error.value)
+    assert BAD_FILES[case] in message, message
     assert str(path) in message and "\n" not in message and ";" in message  # names the file, then the fix
 
 

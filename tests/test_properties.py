@@ -51,8 +51,6 @@ def random_image(mode: str, height: int, width: int, seed: int) -> Image.Image:
 def test_any_size_and_mode_reads_to_rgb_in_range_and_writes_back(tmp_path, size, mode_and_format, seed):
     mode, file_format = mode_and_format
     height, width = size
-    if file_format == "WEBP" and max(size) > 16383:
-        return
     buffer = io.BytesIO()
     random_image(mode, height, width, seed).save(buffer, format=file_format)
     path = tmp_path / f"photo.{file_format.lower()}"

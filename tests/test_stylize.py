@@ -70,9 +70,10 @@ def test_only_photostyles_own_warnings_are_one_line_and_only_while_the_command_r
     assert warnings.showwarning is before  # restored: main() runs in-process in tests and benchmarks
     passed_on = []
     show = _one_line_for_the_user(lambda *args: passed_on.append(args[:2]))
-    show(DeprecationWarning("a library's"), DeprecationWarning, "lib.py", 1)
+    library = DeprecationWarning("a library's")
+    show(library, DeprecationWarning, "lib.py", 1)
     show(PhotostyleWarning("skipping x.jpg"), PhotostyleWarning, "photo_folders.py", 2)
-    assert passed_on == [(passed_on[0][0], DeprecationWarning)]
+    assert passed_on == [(library, DeprecationWarning)]
     assert capsys.readouterr().err.splitlines()[-1] == "photostyle: warning: skipping x.jpg"
 
 
