@@ -1,4 +1,6 @@
+import io
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -76,6 +78,19 @@ def run(
 
 
 PYTHON = sys.executable
+
+
+def photostyle_status(*argv) -> int:
+    """`photostyle ARGV` in this process (seconds of imports cheaper than run()): its exit status."""
+    from photostyle.cli import main
+
+    try:
+        main([str(arg) for arg in argv])
+    except SystemExit as stopped:
+        return stopped.code
+    return 0
+
+
 # train.py overrides for runs of a few seconds: a tiny network, tiny crops, two shallow VGG layers
 # (a dict override merges into the default's layers: the deep ones are deleted).
 TINY = [
@@ -123,20 +138,27 @@ def tiny_model(tmp_path_factory) -> Path:
     return path
 
 
-def tiny_look_network():
-    """A small bilateral network (it exposes its look) with a style's colours and weights moved
-    away from the identity, so that its look depends on the photo."""
+def perturbed_bilateral(seed: int = 0, **settings):
+    """A small bilateral network (BilateralNet(channels=4, **settings)) with a style's colours if
+    `style_colours` asks for them, and every weight moved away from the identity start, so that its
+    look depends on the photo."""
     import torch
 
     from photostyle.networks.bilateral import BilateralNet
 
-    torch.manual_seed(0)
-    net = BilateralNet(thumbnail_size=32, channels=4, style_colours=0.8)
-    net.set_style(torch.rand(1, 3, 30, 40) * torch.tensor([0.9, 0.6, 0.3]).view(1, 3, 1, 1))
+    torch.manual_seed(seed)
+    net = BilateralNet(channels=4, **settings)
+    if settings.get("style_colours"):
+        net.set_style(torch.rand(1, 3, 30, 40) * torch.tensor([0.9, 0.6, 0.3]).view(1, 3, 1, 1))
     with torch.no_grad():
-        for parameter in net.grid.parameters():
+        for parameter in net.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.05)
     return net.eval()
+
+
+def tiny_look_network():
+    """The bilateral network of tiny_look_model: 2x2 knots, one bin, a style's global map."""
+    return perturbed_bilateral(thumbnail_size=32, style_colours=0.8)
 
 
 @pytest.fixture(scope="session")
@@ -147,6 +169,33 @@ def tiny_look_model(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("model") / "tiny_look.onnx"
     export_onnx(tiny_look_network(), path, {"photostyle_version": "test", "network": "tiny-look"})
     return path
+
+
+@pytest.fixture(scope="module")
+def models_dir(tiny_model, tmp_path_factory) -> Path:
+    """A models folder for `photostyle serve` holding tiny_model as warm.onnx."""
+    folder = tmp_path_factory.mktemp("models")
+    shutil.copy(tiny_model, folder / "warm.onnx")
+    return folder
+
+
+def jpeg(height: int = 30, width: int = 44) -> bytes:
+    """A smooth photo as JPEG bytes, as a client uploads it."""
+    buffer = io.BytesIO()
+    Image.fromarray(smooth_photo(height, width)).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def moving_square(frames: int, height: int = 48, width: int = 64) -> list[np.ndarray]:
+    """A still photo with a bright square crossing it: a static camera, something moving through."""
+    background = smooth_photo(height, width)
+    clip = []
+    for index in range(frames):
+        frame = background.copy()
+        left = index * (width - 16) // max(1, frames - 1)
+        frame[16:32, left : left + 16] = (250, 240, 40)
+        clip.append(frame)
+    return clip
 
 
 @contextmanager

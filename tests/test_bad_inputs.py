@@ -22,7 +22,7 @@ from PIL import Image
 
 from photostyle.images import IMAGE_EXTENSIONS
 
-from conftest import PHOTOSTYLE, run
+from conftest import PHOTOSTYLE, photostyle_status, run
 
 FUZZED = Path(__file__).parent / "data"
 
@@ -191,7 +191,10 @@ def test_evaluate_skips_each_bad_photo_by_name(photos, style_photo, tmp_path, ca
     by_name = [folder / name for name in bad if Path(name).suffix not in IMAGE_EXTENSIONS]
     assert (
         by_name
-        and _main("evaluate", folder, *by_name, "--style", style_photo, "-m", "identity", "-o", tmp_path / "e") == 1
+        and photostyle_status(
+            "evaluate", folder, *by_name, "--style", style_photo, "-m", "identity", "-o", tmp_path / "e"
+        )
+        == 1
     )
     err = capsys.readouterr().err
     skipped = [line for line in err.splitlines() if "photostyle: skipped: " in line]  # after the bar's \r
@@ -372,28 +375,19 @@ def test_permission_mistakes(tiny_model, tmp_path):
     assert not any(locked.iterdir()) and no_leftovers(tmp_path)
 
 
-def _main(*argv: str) -> int:
-    """`photostyle ARGV` in process: its exit status (0 when it returns)."""
-    from photostyle.cli import main
-
-    try:
-        main([str(arg) for arg in argv])
-    except SystemExit as stopped:
-        return stopped.code
-    return 0
-
-
 def test_compare_never_writes_over_a_photo_it_shows_and_makes_the_sheets_folder(tmp_path, capsys):
     save_image(tmp_path / "before" / "a.png", small_photo(12, 16))
     save_image(tmp_path / "after" / "a.png", small_photo(12, 16).rotate(180))
     before = digest(tmp_path)
     for shown in (tmp_path / "before" / "a.png", tmp_path / "after" / "a.png"):
-        assert _main("compare", tmp_path / "before", tmp_path / "after", "-o", shown) == 1
+        assert photostyle_status("compare", tmp_path / "before", tmp_path / "after", "-o", shown) == 1
         assert "would overwrite one of the photos it shows" in capsys.readouterr().err
-    assert _main("compare", tmp_path / "before", tmp_path / "after", "-o", tmp_path / "sheet.xyz") == 1
+    assert photostyle_status("compare", tmp_path / "before", tmp_path / "after", "-o", tmp_path / "sheet.xyz") == 1
     assert "unknown image suffix" in capsys.readouterr().err
     assert digest(tmp_path) == before
-    assert _main("compare", tmp_path / "before", tmp_path / "after", "-o", tmp_path / "new" / "sheet.jpg") == 0
+    assert (
+        photostyle_status("compare", tmp_path / "before", tmp_path / "after", "-o", tmp_path / "new" / "sheet.jpg") == 0
+    )
     assert Image.open(tmp_path / "new" / "sheet.jpg").height > 12
 
 
@@ -410,7 +404,7 @@ def test_evaluate_never_writes_over_an_input_nor_outside_its_folder(tmp_path, st
         (["-m", "optimize", "--style-weight", "inf", "-o", tmp_path / "e"], "must be a finite number"),
     ]
     for arguments, named in mistakes:
-        assert _main("evaluate", content, "--style", style_photo, *arguments) == 1
+        assert photostyle_status("evaluate", content, "--style", style_photo, *arguments) == 1
         err = capsys.readouterr().err
         assert named in err and "Traceback" not in err, err
     assert digest(tmp_path) == before and not (tmp_path / "escaped").exists() and not (tmp_path / "e").exists()
@@ -419,7 +413,10 @@ def test_evaluate_never_writes_over_an_input_nor_outside_its_folder(tmp_path, st
 def test_evaluate_skips_an_unreadable_photo_and_does_the_others(tmp_path, style_photo, capsys):
     save_image(tmp_path / "in" / "a.png", small_photo(24, 32))
     (tmp_path / "in" / "b.png").write_bytes((tmp_path / "in" / "a.png").read_bytes()[:60])
-    assert _main("evaluate", tmp_path / "in", "--style", style_photo, "-m", "identity", "-o", tmp_path / "e") == 1
+    assert (
+        photostyle_status("evaluate", tmp_path / "in", "--style", style_photo, "-m", "identity", "-o", tmp_path / "e")
+        == 1
+    )
     err = capsys.readouterr().err
     assert "skipped: " in err and "b.png" in err and "1 photo(s) could not be evaluated" in err
     assert (tmp_path / "e" / "identity" / "a.png").is_file() and (tmp_path / "e" / "sheet.png").is_file()
@@ -432,7 +429,9 @@ def test_evaluate_skips_an_unreadable_photo_and_does_the_others(tmp_path, style_
 def test_lut_fits_the_readable_photos_and_says_some_were_not(tiny_model, tmp_path, capsys):
     save_image(tmp_path / "in" / "a.png", small_photo(24, 32))
     (tmp_path / "in" / "b.jpg").write_bytes(b"not a photo")
-    status = _main("lut", tiny_model, "-o", tmp_path / "look.cube", "--photos", tmp_path / "in", "--size", "17")
+    status = photostyle_status(
+        "lut", tiny_model, "-o", tmp_path / "look.cube", "--photos", tmp_path / "in", "--size", "17"
+    )
     assert status == 1 and (tmp_path / "look.cube").is_file()
     assert "1 photo(s) could not be read" in capsys.readouterr().err
 
@@ -440,7 +439,7 @@ def test_lut_fits_the_readable_photos_and_says_some_were_not(tiny_model, tmp_pat
 def test_stylize_refuses_an_output_folder_that_holds_the_input_folder(tiny_model, tmp_path, capsys):
     save_image(tmp_path / "same" / "a.png", small_photo(10, 12))
     for output in (tmp_path / "same", tmp_path):
-        assert _main("stylize", tiny_model, tmp_path / "same", "-o", output) == 1
+        assert photostyle_status("stylize", tiny_model, tmp_path / "same", "-o", output) == 1
         assert "holds the input folder" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.png", "same"]
 
@@ -499,7 +498,12 @@ def test_evaluate_never_writes_over_the_folder_of_outputs_it_reads(tmp_path, sty
     save_image(tmp_path / "results" / "ours" / "a.png", small_photo(24, 32).rotate(180))
     before = digest(tmp_path)
     method = tmp_path / "results" / "ours"
-    assert _main("evaluate", tmp_path / "photos", "--style", style_photo, "-m", method, "-o", tmp_path / "results") == 1
+    assert (
+        photostyle_status(
+            "evaluate", tmp_path / "photos", "--style", style_photo, "-m", method, "-o", tmp_path / "results"
+        )
+        == 1
+    )
     assert "over the ones it reads from" in capsys.readouterr().err and digest(tmp_path) == before
 
 

@@ -8,7 +8,7 @@ from photostyle.networks.bilateral import BilateralNet
 from photostyle.networks.slicing import row_positions, slice_and_apply, strip_width, tent_weights
 from photostyle.training.onnx_export import export_onnx, max_abs_difference
 
-from conftest import tiny_look_network
+from conftest import perturbed_bilateral, tiny_look_network
 
 
 def grid_sample_reference(grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor) -> torch.Tensor:
@@ -88,27 +88,10 @@ def test_untrained_network_is_the_identity_at_any_size(size):
     torch.testing.assert_close(out, image, atol=1e-6, rtol=0)
 
 
-def perturbed_network(grid_depth: int, thumbnail_samples: int = 1, style_colours: float = 0.0) -> BilateralNet:
-    torch.manual_seed(grid_depth)
-    net = BilateralNet(
-        thumbnail_size=64,
-        channels=4,
-        grid_depth=grid_depth,
-        thumbnail_samples=thumbnail_samples,
-        style_colours=style_colours,
-    )
-    if style_colours:
-        net.set_style(torch.rand(1, 3, 30, 40) * torch.tensor([0.9, 0.6, 0.3]).view(1, 3, 1, 1))
-    with torch.no_grad():
-        for parameter in net.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.05)
-    return net.eval()
-
-
 def test_output_is_an_affine_map_of_each_pixels_own_colour():
     """Changing one pixel changes that pixel's output only through its own colour (the
     thumbnail barely sees it): no neighbour moves, so no edge can move."""
-    net = perturbed_network(2)
+    net = perturbed_bilateral(2, thumbnail_size=64, grid_depth=2)
     image = torch.rand(1, 3, 64, 64)
     changed = image.clone()
     changed[:, :, 30, 40] = torch.tensor([0.9, 0.1, 0.5])
@@ -128,7 +111,7 @@ def graph_operators(path) -> set[str]:
 def test_bytes_in_give_the_float_result_rounded():
     """apply() on uint8 pixels works on 0..255 values directly (no conversion pass): the same
     result as on floats, rounded and clamped, except where float rounding lands near a half."""
-    net = perturbed_network(2, style_colours=0.8)
+    net = perturbed_bilateral(2, thumbnail_size=64, grid_depth=2, style_colours=0.8)
     pixels = torch.randint(0, 256, (1, 45, 61, 3), dtype=torch.uint8)
     with torch.no_grad():
         look = net.look(pixels)
@@ -154,7 +137,9 @@ def test_bytes_in_give_the_float_result_rounded():
     ],
 )
 def test_onnx_export_matches_pytorch_at_four_sizes(tmp_path, grid_depth, samples, style_colours, pixels):
-    net = perturbed_network(grid_depth, samples, style_colours)
+    net = perturbed_bilateral(
+        grid_depth, thumbnail_size=64, grid_depth=grid_depth, thumbnail_samples=samples, style_colours=style_colours
+    )
     path = tmp_path / "bilateral.onnx"
     export_onnx(net, path, {"network": "bilateral"}, pixels=pixels)
     assert "If" not in graph_operators(path)

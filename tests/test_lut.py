@@ -9,13 +9,12 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from photostyle.cli import main
 from photostyle.colour_difference import srgb_difference
 from photostyle.inference.lattice import apply_lattice, identity_lattice, read_cube, trilinear_corners, write_cube
 from photostyle.inference.lut import by_input_colour, collect_pairs, fit_lattice
 from photostyle.interface import IMAGE, STYLIZED
 
-from conftest import PHOTOSTYLE, PYTHON, run, save_photo, smooth_photo
+from conftest import PHOTOSTYLE, PYTHON, photostyle_status, run, save_photo, smooth_photo
 
 # A warm, contrasty colour matrix and offset: rgb' = rgb @ WARM.T + WARM_OFFSET, inside [0, 1]
 # for every colour of smooth_photo's photos.
@@ -156,11 +155,7 @@ def test_ffmpeg_reads_the_cube_as_we_apply_it(tmp_path, size):
 
 def lut_command(*args, capsys) -> tuple[int, str, str]:
     """`photostyle lut ...` in this process: (exit status, stdout, stderr)."""
-    try:
-        main(["lut", *map(str, args)])
-        status = 0
-    except SystemExit as exit:
-        status = exit.code
+    status = photostyle_status("lut", *args)
     captured = capsys.readouterr()
     return status, captured.out, captured.err
 

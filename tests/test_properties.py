@@ -8,12 +8,11 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from test_bilateral import perturbed_network
 
 from photostyle.images import read_photo, write_photo
 from photostyle.inference.runtime import StyleModel
 
-from conftest import tiny_network
+from conftest import perturbed_bilateral, tiny_network
 
 sizes = st.tuples(st.integers(1, 2000), st.integers(1, 2000))
 # Each mode with the formats that can hold it.
@@ -87,7 +86,7 @@ def test_the_exported_model_agrees_with_pytorch_at_any_size(tiny_model, size, se
     assert levels.max() <= 4 and (levels > 1).sum() <= 3 + 1e-4 * levels.size
 
 
-_bilateral = perturbed_network(grid_depth=2, style_colours=0.8)
+_bilateral = perturbed_bilateral(2, thumbnail_size=64, grid_depth=2, style_colours=0.8)
 
 
 @settings(max_examples=12, deadline=None)

@@ -7,19 +7,7 @@ from photostyle.errors import PhotostyleError
 from photostyle.inference import runtime
 from photostyle.inference.runtime import StyleModel, colour_histogram, histogram_distance
 
-from conftest import smooth_photo
-
-
-def moving_square(frames: int, height: int = 48, width: int = 64) -> list[np.ndarray]:
-    """A still photo with a bright square crossing it: a static camera, something moving through."""
-    background = smooth_photo(height, width)
-    clip = []
-    for index in range(frames):
-        frame = background.copy()
-        left = index * (width - 16) // max(1, frames - 1)
-        frame[16:32, left : left + 16] = (250, 240, 40)
-        clip.append(frame)
-    return clip
+from conftest import moving_square, smooth_photo
 
 
 @pytest.mark.slow  # tiny_look_model is an export

@@ -16,14 +16,7 @@ from photostyle.errors import PhotostyleError
 from photostyle.inference.serve import create_app
 from photostyle.settings import SERVE_RESCAN_S
 
-from conftest import PHOTOSTYLE, live_server, run, smooth_photo, tiny_network
-
-
-@pytest.fixture(scope="module")
-def models_dir(tiny_model, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models")
-    shutil.copy(tiny_model, folder / "warm.onnx")
-    return folder
+from conftest import PHOTOSTYLE, jpeg, live_server, moving_square, run, tiny_network
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +26,6 @@ def client(models_dir):
         create_app(models_dir, max_upload_mb=0.05, max_pixels=100_000, allowed_hosts=["testserver"])
     ) as test_client:
         yield test_client
-
-
-def jpeg(height: int = 30, width: int = 44) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(smooth_photo(height, width)).save(buffer, format="JPEG", quality=95)
-    return buffer.getvalue()
 
 
 def post(client, data: bytes, name: str = "photo.jpg", **form):
@@ -223,8 +210,6 @@ def test_webcam_frames_carry_the_look_through_the_client(tiny_look_model, tmp_pa
     """The server keeps nothing between frames: each answer's X-Photostyle-Clip header, sent back
     with the next frame, gives the same frames as one Clip run locally."""
     import base64
-
-    from test_runtime import moving_square
 
     from photostyle.inference.runtime import StyleModel
     from photostyle.inference.serve import encode_photo

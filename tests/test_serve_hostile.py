@@ -21,25 +21,17 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from test_serve import jpeg
 
 from benchmarks.common import serve_process
 from photostyle.inference.serve import create_app
 from photostyle.inference.server import listening_sockets
 
-from conftest import PHOTOSTYLE, live_server
+from conftest import PHOTOSTYLE, jpeg, live_server
 
 STALLED_UPLOAD = (
     b"POST /api/stylize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n"
     b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\n"
 )  # ...and nothing more
-
-
-@pytest.fixture(scope="module")
-def models_dir(tiny_model, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models")
-    shutil.copy(tiny_model, folder / "warm.onnx")
-    return folder
 
 
 def address_of(url: str) -> tuple[str, int]:

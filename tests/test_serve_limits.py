@@ -4,7 +4,6 @@ measured; and the Host and Origin checks."""
 
 import os
 import select
-import shutil
 import socket
 import tempfile
 import threading
@@ -14,21 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from test_serve import jpeg
 
 from photostyle.arguments import build_parser
 from photostyle.inference.serve import create_app
 
-from conftest import live_server
+from conftest import jpeg, live_server
 
 MIB = 2**20
-
-
-@pytest.fixture(scope="module")
-def models_dir(tiny_model, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models")
-    shutil.copy(tiny_model, folder / "warm.onnx")
-    return folder
 
 
 def spooled_bytes(folder: Path) -> int:

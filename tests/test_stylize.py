@@ -1,12 +1,12 @@
 """The `photostyle stylize` command, run as a user runs it."""
 
-import hashlib
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+from bad_inputs import digest
 from PIL import Image
 
 from photostyle import files
@@ -19,14 +19,6 @@ from conftest import PHOTO_FOLDER_PHOTOS, PHOTOSTYLE, PYTHON, run, save_photo, s
 
 def stylize(*args) -> subprocess.CompletedProcess:
     return run(PHOTOSTYLE, "stylize", *map(str, args))
-
-
-def digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def test_files_and_folders_keep_size_and_change_colour(tiny_model, photo_folder, tmp_path):
