@@ -23,6 +23,7 @@ import argparse
 import multiprocessing
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -32,7 +33,7 @@ from av.video.frame import PictureType
 
 from benchmarks.clips import CLIPS, write_clip
 from photostyle.inference.runtime import StyleModel
-from photostyle.inference.video import EXACT_TO_RGB, FrameFunction, stylize_video
+from photostyle.inference.video import FrameFunction, encoded_as, stylize_video, to_encoder, to_rgb
 from photostyle.settings import VIDEO_CRF, VIDEO_SMOOTHING
 
 TARGET_RATIO = 0.5  # issue 22: the stylize path at least half the floor's frames per second
@@ -82,18 +83,21 @@ def decode_ms(source: Path) -> float:
 
 def stylize_stage_ms(source: Path, stylize_frame: FrameFunction) -> dict[str, float]:
     """Milliseconds a frame of each step stylize_video adds between decoder and encoder, each timed alone."""
-    steps = {
-        "to_rgb": lambda frame: frame.to_ndarray(format="rgb24", interpolation=EXACT_TO_RGB),
-        "stylize": stylize_frame,
-        "to_yuv": lambda rgb: av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p"),
-    }
-    totals, frames = dict.fromkeys(steps, 0.0), 0
+    totals, frames = {"to_rgb": 0.0, "stylize": 0.0, "to_yuv": 0.0}, 0
+
+    def timed(name: str, step: Callable, *inputs):
+        start = time.perf_counter()
+        value = step(*inputs)
+        totals[name] += time.perf_counter() - start
+        return value
+
+    formats = None  # the encoder's, as stylize_video picks them from the first frame
     with av.open(str(source)) as clip:
-        for value in clip.decode(video=0):
-            for name, step in steps.items():
-                start = time.perf_counter()
-                value = step(value)
-                totals[name] += time.perf_counter() - start
+        for frame in clip.decode(video=0):
+            formats = formats or encoded_as(frame)
+            rgb = timed("to_rgb", to_rgb, frame)
+            stylized = timed("stylize", stylize_frame, rgb)
+            timed("to_yuv", to_encoder, stylized, frame, *formats)
             frames += 1
     return {name: seconds * 1000 / frames for name, seconds in totals.items()}
 

@@ -138,6 +138,15 @@ def _frame_step(stream: av.video.stream.VideoStream) -> int:
     return max(1, round(1 / (_frame_rate(stream) * stream.time_base)))
 
 
+def encoded_as(first: av.VideoFrame) -> tuple[str, int]:
+    """The pixel format and colour matrix (AVColorSpace) a clip starting with `first` is encoded in."""
+    # 4:2:0 halves the chroma in both directions, so it needs even sizes; 4:4:4 keeps an odd size
+    # exact (High 4:4:4 profile, which some hardware players cannot decode).
+    pixel_format = "yuv420p" if first.width % 2 == 0 and first.height % 2 == 0 else "yuv444p"
+    # An RGB-coded source (PNG or QuickTime Animation in a .mov) is written as YUV, with BT.709's matrix.
+    return pixel_format, BT709 if first.colorspace == RGB else first.colorspace
+
+
 def _add_encoder(
     output: av.container.OutputContainer,
     stream: av.video.stream.VideoStream,
@@ -148,15 +157,12 @@ def _add_encoder(
     """An H.264 stream with the source's size, rate, time base, colour tags and display matrix."""
     encoder = output.add_stream("libx264", rate=_frame_rate(stream))
     encoder.width, encoder.height = first.width, first.height
-    # 4:2:0 halves the chroma in both directions, so it needs even sizes; 4:4:4 keeps an odd size
-    # exact (High 4:4:4 profile, which some hardware players cannot decode).
-    encoder.pix_fmt = "yuv420p" if first.width % 2 == 0 and first.height % 2 == 0 else "yuv444p"
+    encoder.pix_fmt, colorspace = encoded_as(first)
     encoder.time_base = encoder.codec_context.time_base = stream.time_base  # the source's timestamps, unscaled
     encoder.options = {"crf": str(crf), "preset": preset}
     encoder.codec_context.thread_count = 0  # x264 picks from the cores
     context, source = encoder.codec_context, stream.codec_context
-    # An RGB-coded source (PNG or QuickTime Animation in a .mov) is written as YUV, with BT.709's matrix.
-    context.colorspace = BT709 if first.colorspace == RGB else first.colorspace
+    context.colorspace = colorspace
     context.color_range = first.color_range
     context.color_primaries, context.color_trc = source.color_primaries, source.color_trc
     if source.sample_aspect_ratio:  # anamorphic footage keeps its shape
@@ -224,17 +230,19 @@ def _display_time(pts: int | None, last: int | None, step: int) -> int:
     return pts if pts is not None and pts > last else last + step
 
 
-def _stylized(
-    frame: av.VideoFrame, stylize_frame: FrameFunction, encoder: av.video.stream.VideoStream
-) -> av.VideoFrame:
-    """`frame` through stylize_frame as a frame for the encoder, with frame's timestamps and colour conversion."""
+def to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame as (H, W, 3) uint8 RGB, by its own matrix and range (to_encoder uses them back)."""
+    return frame.to_ndarray(format="rgb24", src_color_range=frame.color_range, interpolation=EXACT_TO_RGB)
+
+
+def to_encoder(rgb: np.ndarray, source: av.VideoFrame, pixel_format: str, colorspace: int) -> av.VideoFrame:
+    """(H, W, 3) uint8 RGB as a frame for the encoder (encoded_as's format and matrix), with the
+    timestamps and colour range of the source frame it was made from."""
     # The same YUV <-> RGB matrix and range both ways, so an identity stylize_frame gives the clip back.
-    rgb = frame.to_ndarray(format="rgb24", src_color_range=frame.color_range, interpolation=EXACT_TO_RGB)  # (H, W, 3)
-    out = av.VideoFrame.from_ndarray(stylize_frame(rgb), format="rgb24")
-    context = encoder.codec_context
-    out = out.reformat(format=encoder.pix_fmt, dst_colorspace=context.colorspace, dst_color_range=frame.color_range)
-    out.pts, out.time_base, out.duration = frame.pts, frame.time_base, frame.duration
-    return out
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    frame = frame.reformat(format=pixel_format, dst_colorspace=colorspace, dst_color_range=source.color_range)
+    frame.pts, frame.time_base, frame.duration = source.pts, source.time_base, source.duration
+    return frame
 
 
 def _truncation_warning(
@@ -280,6 +288,7 @@ def stylize_video(
         try:
             with atomic_write(target) as file, av.open(file, "w", format=MUXERS[target.suffix.lower()]) as output:
                 encoder = _add_encoder(output, video, first, crf, preset)
+                formats = encoded_as(first)
                 audio = _copy_audio(output, clip, source, target)
                 bar = tqdm(total=expected, desc=source.name, unit="frame", leave=False, disable=not progress)
                 with bar:
@@ -288,7 +297,7 @@ def stylize_video(
                             item.stream = audio[item.stream.index]
                             output.mux(item)
                         else:
-                            output.mux(encoder.encode(_stylized(item, stylize_frame, encoder)))
+                            output.mux(encoder.encode(to_encoder(stylize_frame(to_rgb(item)), item, *formats)))
                             bar.update()
                 output.mux(encoder.encode())  # the frames x264 still holds for its look-ahead
         except av.error.PyAVCallbackError as error:
