@@ -71,10 +71,11 @@ def _float_pass_session(args: argparse.Namespace):
     """The floor model in a session set up as the runtime's (StyleModel) are."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = args.threads
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(_float_pass_model(), options, providers=[PROVIDERS[args.provider]])
+    from photostyle.inference.runtime import session_options
+
+    return ort.InferenceSession(
+        _float_pass_model(), session_options(args.threads), providers=[PROVIDERS[args.provider]]
+    )
 
 
 def _float_pass_model() -> bytes:

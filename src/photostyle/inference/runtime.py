@@ -28,6 +28,18 @@ def default_providers() -> list[str]:
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 
+def session_options(threads: int | None) -> ort.SessionOptions:
+    """How StyleModel runs a model: on `threads` threads (None: onnxruntime's choice)."""
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    # Idle worker threads wait asleep rather than spinning: the model shares the cores with
+    # decoding, x264's encoder threads and other requests, which spinning threads slow down
+    # (docs/benchmarks.md#video).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 class StyleModel:
     """One onnxruntime session for a photostyle ONNX file, checked before first use.
 
@@ -45,15 +57,10 @@ class StyleModel:
                 f"model {path} does not exist;"
                 f" export one with: python export.py ckpt=RUN/checkpoints/last.ckpt out={path}"
             )
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        # Idle worker threads wait asleep rather than spinning: the model shares the cores with
-        # decoding, x264's encoder threads and other requests, which spinning threads slow down
-        # (docs/benchmarks.md#video).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers or default_providers())
+            self.session = ort.InferenceSession(
+                str(path), session_options(threads), providers=providers or default_providers()
+            )
         except Exception as error:  # onnxruntime raises its own untyped errors for bad files
             reason = first_line(error)
             raise PhotostyleError(
