@@ -87,7 +87,8 @@ def main(cfg: DictConfig) -> None:
             sys.exit(130)
         last = next((c.last_model_path for c in trainer.checkpoint_callbacks if c.last_model_path), "")
         best = next((c.best_model_path for c in trainer.checkpoint_callbacks if c.best_model_path), "")
-        print(f"run folder: {cfg.run_dir}\nlast checkpoint: {last or 'none (no step trained)'}")
+        why_no_last = "no step trained" if trainer.global_step == 0 else "no checkpoint callback keeps a last one"
+        print(f"run folder: {cfg.run_dir}\nlast checkpoint: {last or f'none ({why_no_last})'}")
         print(f"best checkpoint: {best or 'none (no validation ran: it runs every trainer.val_check_interval steps)'}")
 
 
