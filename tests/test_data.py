@@ -7,13 +7,8 @@ import torch
 
 from photostyle.errors import PhotostyleError
 from photostyle.photo_folders import list_photos
-from photostyle.training.data import (
-    PhotoDataModule,
-    RunSampler,
-    find_training_photos,
-    source_folder,
-    split_photos,
-)
+from photostyle.training.data import PhotoDataModule, RunSampler
+from photostyle.training.photo_list import find_training_photos, source_folder, split_photos
 
 from conftest import PHOTO_FOLDER_PHOTOS, save_photo
 
