@@ -1,6 +1,6 @@
 """Every method `photostyle evaluate` knows, on ../shared/bench pairs, against the published results.
 
-    python -m benchmarks.bench_methods [--pairs SET/ID ...] [--steps 300] [--max-side 512]
+    python -m benchmarks.bench_methods [--pairs SET/ID ... | --pairs all] [--steps 200] [--max-side 512]
         [--bench ../shared/bench] [--out outputs/bench_methods] [--no-optimize] [--grid]
 
 For each pair: the identity, Reinhard's and histogram-matching colour transfer, the per-image
@@ -13,31 +13,40 @@ per method; writes OUT/metrics.csv, OUT/metrics.md and a
 contact sheet OUT/sheet.png (content | style | each method).
 """
 
-import argparse
 from pathlib import Path
 
-from benchmarks.common import BENCH_PAIRS, ROOT, SHARED_BENCH, pair_methods, per_pair_markdown, read_pairs
+from benchmarks.basics import benchmark_parser
+from benchmarks.common import (
+    BENCH_PAIRS,
+    PROTOCOL_SIDE,
+    ROOT,
+    add_bench_argument,
+    evaluate_pair,
+    pair_methods,
+    per_pair_markdown,
+    read_pairs,
+    require_pairs,
+)
 from photostyle.evaluation.contact_sheet import contact_sheet
-from photostyle.evaluation.evaluate import evaluate_photo, markdown, mean_table, write_csv
+from photostyle.evaluation.evaluate import markdown, mean_table, write_csv
 from photostyle.files import write_file
 from photostyle.settings import OptimizeSettings
-from photostyle.training.tensors import load
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--pairs", nargs="+", default=BENCH_PAIRS, help="SET/ID from pairs.csv, or `all`")
     parser.add_argument("--steps", type=int, default=OptimizeSettings().steps, help="optimisation steps per pair")
-    parser.add_argument("--max-side", type=int, default=512)
-    parser.add_argument("--bench", type=Path, default=SHARED_BENCH)
-    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_methods")
+    parser.add_argument("--max-side", type=int, default=PROTOCOL_SIDE, help="the longer side photos are measured at")
+    add_bench_argument(parser)
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench_methods", help="the outputs and tables")
     parser.add_argument(
         "--no-optimize", action="store_true", help="leave out the per-image optimisation (minutes per pair)"
     )
     parser.add_argument("--grid", action="store_true", help="add `optimize --grid`, its defaults (minutes per pair)")
     args = parser.parse_args()
     pairs = read_pairs(args.bench)
-    names = list(pairs) if args.pairs == ["all"] else args.pairs
+    names = list(pairs) if args.pairs == ["all"] else require_pairs(pairs, args.pairs)
     optimizers = {} if args.no_optimize else {"optimize": OptimizeSettings(steps=args.steps)}
     if args.grid:
         optimizers["optimize-grid"] = OptimizeSettings.of_grid()
@@ -46,20 +55,11 @@ def main() -> None:
     for number, name in enumerate(names, 1):
         pair = pairs[name]
         print(f"[{number}/{len(names)}] {name}", flush=True)
-        content, style = args.bench / pair["content"], args.bench / pair["style"]
-        out_dir = args.out / name.replace("/", "_")
-        pair_rows = evaluate_photo(
-            content,
-            load(style, args.max_side),
-            pair_methods(pair, args.bench, optimizers),
-            out_dir,
-            args.max_side,
-            post=True,
-        )
-        for row in pair_rows:
-            row["pair"] = name
+        methods = pair_methods(pair, args.bench, optimizers)
+        pair_rows = evaluate_pair(name, pair, args.bench, methods, args.out, args.max_side, post=True)
         rows += pair_rows
-        sheet.append([content, style, *(Path(row["output"]) for row in pair_rows)])
+        photos = [args.bench / pair["content"], args.bench / pair["style"]]
+        sheet.append([*photos, *(Path(row["output"]) for row in pair_rows)])
 
     print(
         f"\n{len(names)} pairs, longer side {args.max_side}"

@@ -13,7 +13,6 @@ run. Without MODEL.onnx, the default network is exported untrained (memory and s
 depend on the weights).
 """
 
-import argparse
 import os
 import subprocess
 import sys
@@ -23,20 +22,19 @@ from pathlib import Path
 
 from PIL import Image
 
+from benchmarks.basics import benchmark_parser, with_proc_status_mib
 from benchmarks.common import ROOT
 
-# In the child: the stylize command in this process, then its peak memory.
+# In the child (after proc_status_mib): the stylize command in this process, then its peak memory.
 CHILD = """
 import sys
-from pathlib import Path
 from photostyle.cli import main
 try:
     main(sys.argv[1:])
 except SystemExit as done:
     if done.code:
         raise
-status = Path("/proc/self/status").read_text().splitlines()
-print(next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024)
+print(proc_status_mib("VmHWM"))
 """
 
 
@@ -51,8 +49,8 @@ def make_photo(megapixels: float, path: Path) -> tuple[int, int]:
 
 def stylize(src: Path, model: Path, photo: Path, out: Path) -> tuple[float, float]:
     """(peak MiB, seconds) of `photostyle stylize` on one photo, with photostyle from `src`."""
-    command = [sys.executable, "-c", CHILD, "stylize", str(model), str(photo), "-o", str(out), "--overwrite"]
-    command += ["--max-pixels", str(10**9)]
+    command = [sys.executable, "-c", with_proc_status_mib(CHILD), "stylize", str(model), str(photo), "-o", str(out)]
+    command += ["--overwrite", "--max-pixels", str(10**9)]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(src)})
     seconds = time.perf_counter() - start
@@ -62,11 +60,11 @@ def stylize(src: Path, model: Path, photo: Path, out: Path) -> tuple[float, floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument(
         "model", nargs="?", type=Path, help="an exported .onnx (default: the default network, untrained)"
     )
-    parser.add_argument("--megapixels", nargs="+", type=float, default=[12, 24, 50, 100])
+    parser.add_argument("--megapixels", nargs="+", type=float, default=[12, 24, 50, 100], help="one photo each")
     parser.add_argument("--compare-src", type=Path, help="another checkout's src/ folder to measure side by side")
     parser.add_argument("--compare-model", type=Path, help="with --compare-src: a model that version exported")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Bilateral-grid vs residual network on ../shared/bench pairs, same training budget, side by side.
 
-    python -m benchmarks.bilateral_vs_residual [--pairs photowct2/0 stylenas/1 ...] [--steps 200]
+    python -m benchmarks.bilateral_vs_residual [--pairs SET/ID ...] [--steps 200]
         [--bench ../shared/bench] [--out outputs/bilateral_vs_residual] [--reuse] [--max-side 512]
         [--network NAME=OVERRIDE,OVERRIDE ...] [-- OVERRIDE ...]
 
@@ -25,10 +25,20 @@ train.py run, e.g. `-- hardware=gpu`. --network replaces the compared networks (
 NETWORKS below). --reuse measures runs already in --out instead of retraining.
 """
 
-import argparse
 from pathlib import Path
 
-from benchmarks.common import ROOT, SHARED_BENCH, baseline_method, read_pairs, stylize, train_and_export
+from benchmarks.basics import benchmark_parser
+from benchmarks.common import (
+    PROTOCOL_SIDE,
+    ROOT,
+    add_bench_argument,
+    baseline_method,
+    pair_folder,
+    read_pairs,
+    require_pairs,
+    stylize,
+    train_and_export,
+)
 from photostyle.evaluation.contact_sheet import contact_sheet
 from photostyle.evaluation.evaluate import evaluate_photo, file_method, write_csv
 from photostyle.evaluation.metrics import StyleDistance, grey_ssim, grey_ssim_terms
@@ -46,24 +56,25 @@ NETWORKS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--pairs", nargs="+", default=DEV_PAIRS, help="SET/ID from pairs.csv")
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--bench", type=Path, default=SHARED_BENCH)
-    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bilateral_vs_residual")
-    parser.add_argument("--reuse", action="store_true")
-    parser.add_argument("--max-side", type=int, default=512, help="the longer side photos are measured at")
+    parser.add_argument("--steps", type=int, default=200, help="training steps of each model")
+    add_bench_argument(parser)
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bilateral_vs_residual", help="runs and outputs")
+    parser.add_argument("--reuse", action="store_true", help="measure the runs already in --out")
+    parser.add_argument("--max-side", type=int, default=PROTOCOL_SIDE, help="the longer side photos are measured at")
     parser.add_argument("--network", action="append", default=[], help="NAME=OVERRIDE,OVERRIDE (repeatable)")
     parser.add_argument("overrides", nargs="*", help="extra train.py overrides (after --)")
     args = parser.parse_args()
     networks = {n: o.split(",") for n, o in (spec.split("=", 1) for spec in args.network)} or NETWORKS
     pairs = read_pairs(args.bench)
+    require_pairs(pairs, args.pairs)
 
     rows, terms, matched, sheet, measured = [], [], [], [], []
     for name in args.pairs:
         pair = pairs[name]
         content, style = args.bench / pair["content"], args.bench / pair["style"]
-        pair_dir = args.out / name.replace("/", "_")
+        pair_dir = pair_folder(args.out, name)
         outputs = []
         for network, overrides in networks.items():
             output = pair_dir / network / "stylized" / content.with_suffix(output_suffix(content)).name

@@ -7,7 +7,6 @@ photo whose exposure and white balance drift) and scene_cut.mp4 (the first, then
 another photo). Each clip's frames also come as a generator of (H, W, 3) uint8 RGB arrays.
 """
 
-import argparse
 import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -15,6 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+from benchmarks.basics import benchmark_parser, frame_size
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 BACKGROUND = DATA / "samples" / "china.jpg"
@@ -103,15 +104,15 @@ CLIPS = {
 }
 
 
-def write_clip(path: Path, frames: Iterable[np.ndarray], fps: int = 30, crf: int = CRF) -> Path:
-    """(H, W, 3) uint8 RGB frames as an H.264 clip (4:2:0, x264's medium preset) at fps."""
+def write_clip(path: Path, frames: Iterable[np.ndarray], fps: int = 30) -> Path:
+    """(H, W, 3) uint8 RGB frames as an H.264 clip (4:2:0, x264's medium preset, CRF) at fps."""
     frames = iter(frames)
     first = next(frames)  # for the size
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.height, stream.width = first.shape[:2]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf)}
+        stream.options = {"crf": str(CRF)}
         for index, rgb in enumerate(itertools.chain([first], frames)):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = index
@@ -127,14 +128,13 @@ def write_clips(folder: Path, size: tuple[int, int] = DEFAULT_SIZE, frames: int 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT")
-    parser.add_argument("--frames", type=int, default=120)
-    parser.add_argument("--fps", type=int, default=30)
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("folder", type=Path, help="where the clips go")
+    parser.add_argument("--size", type=frame_size, default="1920x1080", help="WIDTHxHEIGHT")
+    parser.add_argument("--frames", type=int, default=120, help="frames of each clip")
+    parser.add_argument("--fps", type=int, default=30, help="frames per second")
     args = parser.parse_args()
-    size = tuple(int(v) for v in args.size.split("x"))
-    for path in write_clips(args.folder, size, args.frames, args.fps):
+    for path in write_clips(args.folder, args.size, args.frames, args.fps):
         print(path)
 
 

@@ -2,10 +2,10 @@
 statistics gets, with no training: the untrained network's start against richer closed forms,
 measured like the quality protocol, on its pairs or on pairs kept out of tuning.
 
-    python -m benchmarks.closed_forms [--pairs SET/ID ... | --held-out] [--maps global:0.9 tones:2:0.9 curves:9:0.9 ...]
+    python -m benchmarks.closed_forms [--pairs SET/ID ... | --held-out] [--maps MAP ...]
         [--size 512] [--bench ../shared/bench] [--out outputs/closed_forms]
 
-Maps:
+Maps (default: global:0.9 global:1 tones:2:0.9; e.g. --maps global:0.9 curves:9:0.9):
 - global:S  the bilateral network's own start (its `model.style_colours`): one affine map that
             gives the photo the style photo's RGB mean and covariance, at strength S;
 - tones:K:S K tone bins: the same map fitted per bin, between the photo's colours and the style
@@ -29,28 +29,31 @@ style distance against the first map's (mean and median of the per-pair ratios, 
 pairs it is closer on, the SSIM change); writes OUT/metrics.md.
 """
 
-import argparse
 import statistics
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from benchmarks.basics import benchmark_parser
 from benchmarks.common import (
     BENCH_PAIRS,
     CONFIRMATION_PAIRS,
+    PROTOCOL_SIDE,
     ROOT,
-    SHARED_BENCH,
+    add_bench_argument,
     add_pair_arguments,
+    evaluate_pair,
     per_pair_markdown,
     read_pairs,
+    require_pairs,
 )
 from photostyle.colour import apply_affine, at_quantiles, colour_statistics, covariance_transfer, transfer_to_style
-from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table
-from photostyle.evaluation.metrics import STYLE_LAYERS, StyleDistance
+from photostyle.evaluation.evaluate import Method, markdown, mean_table
+from photostyle.evaluation.metrics import STYLE_LAYERS
 from photostyle.files import write_file
+from photostyle.networks.slicing import tent_weights
 from photostyle.structure import LUMA
-from photostyle.training.tensors import load
 from photostyle.training.vgg import VGG19Features
 
 # The normalised grey level spans the photo's mean +- 2 standard deviations.
@@ -61,12 +64,6 @@ def grey_levels(colours: torch.Tensor) -> torch.Tensor:
     """(3, N) colours -> (N,) luma normalised by the photo's own luma mean and deviation, in [0, 1]."""
     luma = torch.tensor(LUMA).to(colours) @ colours
     return (0.5 + (luma - luma.mean()) / (LUMA_SPREAD * luma.std().clamp_min(1e-6))).clamp(0, 1)
-
-
-def bin_weights(levels: torch.Tensor, bins: int) -> torch.Tensor:
-    """(N,) levels in [0, 1] -> (bins, N) hat weights around bins evenly spaced from 0 to 1; they sum to 1."""
-    centres = torch.linspace(0, 1, bins, dtype=levels.dtype)
-    return (1 - (levels[None] - centres[:, None]).abs() * (bins - 1)).clamp_min(0)
 
 
 def weighted_statistics(colours: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,8 +86,9 @@ def global_map(strength: float) -> Callable[[torch.Tensor, torch.Tensor], torch.
 def tone_map(bins: int, strength: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     def run(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         colours, style_colours = content.flatten(2)[0], style.flatten(2)[0]  # (3, N)
-        weights = bin_weights(grey_levels(colours), bins)
-        style_weights = bin_weights(grey_levels(style_colours), bins)
+        # Each pixel's weights (bins, N) of bins evenly spaced over the grey levels [0, 1], summing to 1.
+        weights = tent_weights(grey_levels(colours) * (bins - 1), bins).T
+        style_weights = tent_weights(grey_levels(style_colours) * (bins - 1), bins).T
         output = torch.zeros_like(colours)
         for weight, style_weight in zip(weights, style_weights):
             style_mean, style_covariance = weighted_statistics(style_colours, style_weight)
@@ -176,30 +174,21 @@ def comparison(rows: list[dict], maps: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     add_pair_arguments(parser, "--held-out", "the pairs neither tuned on nor kept for confirming")
-    parser.add_argument("--maps", nargs="+", default=["global:0.9", "global:1", "tones:2:0.9"])
-    parser.add_argument("--size", type=int, default=512, help="longer side, as the quality protocol measures")
-    parser.add_argument("--bench", type=Path, default=SHARED_BENCH)
-    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "closed_forms")
+    parser.add_argument("--maps", nargs="+", default=["global:0.9", "global:1", "tones:2:0.9"], help="see Maps above")
+    parser.add_argument("--size", type=int, default=PROTOCOL_SIDE, help="longer side, as the quality protocol measures")
+    add_bench_argument(parser)
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "closed_forms", help="the outputs and tables")
     args = parser.parse_args()
     methods = [parse_map(spec) for spec in args.maps]
     pairs = read_pairs(args.bench)
-    names = held_out_pairs(pairs) if args.held_out else args.pairs
+    names = held_out_pairs(pairs) if args.held_out else require_pairs(pairs, args.pairs)
     vgg = VGG19Features(list(STYLE_LAYERS))  # one VGG for every pair
     rows = []
     for name in names:
-        pair = pairs[name]
-        style = load(args.bench / pair["style"], args.size)
-        found = evaluate_photo(
-            args.bench / pair["content"],
-            style,
-            methods,
-            args.out / name.replace("/", "_"),
-            args.size,
-            distance=StyleDistance(style, vgg),
-        )
-        rows += [{**row, "pair": name} for row in found]
+        found = evaluate_pair(name, pairs[name], args.bench, methods, args.out, args.size, vgg=vgg)
+        rows += found
         print(" | ".join(f"{name} {row['method']} {row['style_distance']:.3f}" for row in found), flush=True)
     report = (
         per_pair_markdown(rows)

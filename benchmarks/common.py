@@ -1,5 +1,7 @@
-"""What the benchmark scripts share: the bench pairs and the methods compared on them; the Hydra
-config as train.py composes it; training, exporting and stylizing through the real entry points."""
+"""What the benchmark scripts share beyond benchmarks.basics: the bench pairs (--pairs), the
+methods compared on them and the protocol's measuring side; the Hydra config as train.py composes
+it; training, exporting and stylizing through the real entry points; and a `photostyle serve`
+harness (a model to serve, the server in a process of its own, its address once it answers)."""
 
 import argparse
 import csv
@@ -21,14 +23,16 @@ from torch import nn
 
 from photostyle import __version__
 from photostyle.evaluation.baselines import BASELINES
-from photostyle.evaluation.evaluate import Method, markdown
+from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown
 from photostyle.evaluation.masks import read_labels, shared_masks
+from photostyle.evaluation.metrics import StyleDistance
 from photostyle.evaluation.optimize import optimize_photo
 from photostyle.interface import VERSION_KEY
 from photostyle.settings import OptimizeSettings
 from photostyle.training.loss import PhotorealStyleLoss
 from photostyle.training.onnx_export import export_onnx
 from photostyle.training.tensors import load
+from photostyle.training.vgg import VGG19Features
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_BENCH = ROOT.parent / "shared" / "bench"
@@ -43,6 +47,8 @@ CONFIRMATION_PAIRS = [
     *(f"photowct2/{i}" for i in (1, 2, 4)),
     *(f"dpst/{i}" for i in (1, 4, 6, 7, 12)),
 ]
+# The longer side the quality protocol measures photos at (content, style and every output).
+PROTOCOL_SIDE = 512
 
 
 def compose_config(*overrides: str, config_name: str = "config") -> DictConfig:
@@ -75,12 +81,46 @@ def add_pair_arguments(parser: argparse.ArgumentParser, named_set: str, named_se
     which.add_argument(named_set, action="store_true", help=named_set_help)
 
 
+def add_bench_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bench", type=Path, default=SHARED_BENCH, help="the bench photos and their pairs.csv")
+
+
 def read_pairs(bench: Path) -> dict[str, dict[str, str]]:
     """The rows of bench/pairs.csv by "SET/ID"; exits with one line when the bench is absent."""
     if not (bench / "pairs.csv").is_file():
         raise SystemExit(f"{bench / 'pairs.csv'} not found: this benchmark needs the shared bench photos (--bench)")
     with open(bench / "pairs.csv") as file:
         return {f"{row['set']}/{row['id']}": row for row in csv.DictReader(file)}
+
+
+def require_pairs(pairs: dict[str, dict[str, str]], names: list[str]) -> list[str]:
+    """`names` if each is one of `pairs`; otherwise exits, before any work, with one line naming them all."""
+    if unknown := [name for name in names if name not in pairs]:
+        raise SystemExit(f"--pairs: no pair {' '.join(unknown)} in pairs.csv; the pairs are {' '.join(pairs)}")
+    return names
+
+
+def pair_folder(out: Path, name: str) -> Path:
+    """Where a benchmark writing under `out` keeps pair SET/ID's files: out/SET_ID."""
+    return out / name.replace("/", "_")
+
+
+def evaluate_pair(
+    name: str,
+    pair: dict[str, str],
+    bench: Path,
+    methods: list[Method],
+    out: Path,
+    side: int = PROTOCOL_SIDE,
+    post: bool = False,
+    vgg: VGG19Features | None = None,
+) -> list[dict]:
+    """evaluate_photo on the pair's content photo with its style photo, both at longer side `side`, the
+    outputs under pair_folder(out, name); each row also has "pair": name. `vgg`: one to share between pairs."""
+    style = load(bench / pair["style"], side)
+    distance = StyleDistance(style, vgg)
+    rows = evaluate_photo(bench / pair["content"], style, methods, pair_folder(out, name), side, post, distance)
+    return [{**row, "pair": name} for row in rows]
 
 
 def train_and_export(run_dir: Path, overrides: list[str]) -> Path:
@@ -109,7 +149,7 @@ def train_and_export(run_dir: Path, overrides: list[str]) -> Path:
     return model
 
 
-def photostyle(*args: str | Path) -> None:
+def run_cli(*args: str | Path) -> None:
     """The `photostyle` command, quietly (through the interpreter, so no installed script is needed)."""
     subprocess.run(
         [sys.executable, "-m", "photostyle", *args], check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL
@@ -117,7 +157,7 @@ def photostyle(*args: str | Path) -> None:
 
 
 def stylize(model: Path, inputs: list[Path], output: Path, *options: str) -> None:
-    photostyle("stylize", model, *inputs, "-o", output, "--overwrite", *options)
+    run_cli("stylize", model, *inputs, "-o", output, "--overwrite", *options)
 
 
 def baseline_method(name: str) -> Method:
@@ -163,15 +203,6 @@ def optimize_method(pair: dict[str, str], bench: Path, settings: OptimizeSetting
         return optimize_photo(content, style, loss, settings, *masks, progress=False)[0]
 
     return optimize
-
-
-def rss_mib(pid: int, peak: bool = False) -> float:
-    """A process's resident memory now, or its peak so far (Linux), in MiB."""
-    key = "VmHWM:" if peak else "VmRSS:"
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def model_to_serve(model: Path | None, network: str, folder: Path) -> str:

@@ -8,7 +8,6 @@ list), setup (read the list, fixed validation split) and the first training batc
 processes decode and crop). Nothing is decoded before the first batch.
 """
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -16,11 +15,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmarks.basics import benchmark_parser
 from photostyle.training.data import PhotoDataModule
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()

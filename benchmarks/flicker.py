@@ -1,6 +1,6 @@
 """Flicker: how much a stylized clip changes from frame to frame, against how much its input does.
 
-    python -m benchmarks.flicker [MODEL.onnx] [--size 960x540] [--frames 90] [--smoothing 0.9]
+    python -m benchmarks.flicker [MODEL.onnx] [--size 960x540] [--frames 90] [--smoothing 0.9] [--threads 2]
 
 On the three clips of benchmarks/clips.py (a static camera with an object crossing, a slow
 change of light, a scene cut), side by side in one run: the input, the model frame by frame
@@ -21,17 +21,21 @@ Without MODEL.onnx, the default network is exported untrained with the bundled s
 colours: its look is then the per-photo global colour map, the part that flickers most.
 """
 
-import argparse
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.basics import benchmark_parser, frame_size
 from benchmarks.clips import CLIPS
+from benchmarks.common import build_network, compose_config
+from photostyle import __version__
 from photostyle.inference.runtime import StyleModel
 from photostyle.interface import VERSION_KEY
 from photostyle.settings import VIDEO_SMOOTHING
+from photostyle.training.onnx_export import export_onnx
+from photostyle.training.tensors import load
 
 STILL = 6  # levels: above the clips' grain (1.5 levels a frame, about 2 between two frames)
 
@@ -63,11 +67,6 @@ def frames_to_settle(smoothed: list[np.ndarray], own: list[np.ndarray], cut: int
 
 def default_model(folder: Path) -> Path:
     """The default network, untrained, with the bundled style photo's colours, exported."""
-    from benchmarks.common import build_network, compose_config
-    from photostyle import __version__
-    from photostyle.training.onnx_export import export_onnx
-    from photostyle.training.tensors import load
-
     net = build_network("bilateral")
     net.set_style(load(Path(compose_config().style.image), max_side=512))
     path = folder / "bilateral_styled.onnx"
@@ -76,26 +75,26 @@ def default_model(folder: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("model", nargs="?", type=Path, help="an exported .onnx (default: see above)")
-    parser.add_argument("--size", default="960x540", help="WIDTHxHEIGHT of the clips")
-    parser.add_argument("--frames", type=int, default=90)
-    parser.add_argument("--smoothing", type=float, default=VIDEO_SMOOTHING)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--size", type=frame_size, default="960x540", help="WIDTHxHEIGHT of the clips")
+    parser.add_argument("--frames", type=int, default=90, help="frames of each clip")
+    parser.add_argument("--smoothing", type=float, default=VIDEO_SMOOTHING, help="of the smoothed output")
+    parser.add_argument("--threads", type=int, default=2, help="the model's threads")
     args = parser.parse_args()
-    size = tuple(int(v) for v in args.size.split("x"))
+    width, height = args.size
 
     with tempfile.TemporaryDirectory() as folder:
         model = StyleModel(args.model or default_model(Path(folder)), threads=args.threads)
         name = Path(args.model).name if args.model else "default network, untrained"
-        print(f"{name}; {args.size}, {args.frames} frames")
+        print(f"{name}; {width}x{height}, {args.frames} frames")
         print(
             "| clip | output | change | still change | still change / input's | still change / fixed look's | "
             "shift | frames to settle after the cut |"
         )
         print("|---|---|---|---|---|---|---|---|")
         for name, make in CLIPS.items():
-            inputs = list(make(size, args.frames))
+            inputs = list(make(args.size, args.frames))
             first_look = model.stylize(inputs[0])[1]
             outputs = {
                 "input": inputs,

@@ -34,19 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.basics import benchmark_parser, frame_size, proc_status_mib, reset_peak_memory
+
 MIB = 2**20
-
-
-def _status_mib(field: str) -> float:
-    """VmRSS or VmHWM (peak RSS) of this process, from /proc (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def _reset_peak_rss() -> None:
-    Path("/proc/self/clear_refs").write_text("5")  # Linux: VmHWM := VmRSS
 
 
 def _timed(run, image, runs: int, warmup: int) -> tuple[float, float]:
@@ -115,10 +105,10 @@ def _measure_onnxruntime(model: str, sizes: list[tuple[int, int]], args: argpars
     results = []
     for height, width in sizes:
         run, image = _runner(model, np.random.default_rng(0).random((1, height, width, 3), dtype=np.float32), args)
-        _reset_peak_rss()
-        before = _status_mib("VmRSS")
+        reset_peak_memory()
+        before = proc_status_mib("VmRSS")
         median, p90 = _timed(run, image, args.runs, args.warmup)
-        peak = _status_mib("VmHWM")
+        peak = proc_status_mib("VmHWM")
         results.append((median, p90, peak, (peak - before) * MIB / image.nbytes))
     queue.put(results)
 
@@ -171,7 +161,7 @@ def _graph_replay(net, example):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("models", nargs="*", type=Path, help="exported .onnx files")
     parser.add_argument(
         "--networks",
@@ -179,9 +169,11 @@ def main() -> None:
         default=[],
         help="names in conf/model/ to export (or, with --torch-cuda, build) and measure, as NAME or NAME:KEY=VALUE,...",
     )
-    parser.add_argument("--sizes", nargs="+", default=["512x512", "1920x1080", "3840x2160"], help="WIDTHxHEIGHT")
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--sizes", nargs="+", type=frame_size, default=["512x512", "1920x1080", "3840x2160"], help="WIDTHxHEIGHT"
+    )
+    parser.add_argument("--runs", type=int, default=20, help="timed runs of each size")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs before them")
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     parser.add_argument("--provider", choices=["cpu", "cuda"], default="cpu", help="onnxruntime execution provider")
     parser.add_argument(
@@ -195,7 +187,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.cuda_graph and not args.torch_cuda:
         parser.error("--cuda-graph needs --torch-cuda")
-    sizes = [tuple(int(v) for v in size.split("x"))[::-1] for size in args.sizes]  # (height, width)
+    sizes = [(height, width) for width, height in args.sizes]
 
     workdir = tempfile.TemporaryDirectory()
     if args.torch_cuda:

@@ -2,8 +2,9 @@
 generalising asked of it: one look (the grid of affine maps, and the guide) fitted to the
 pair's own content photo against the training loss, then measured like the quality protocol.
 
-    python -m benchmarks.look_ceiling [--pairs SET/ID ...] [--steps 80] [--size 256]
-        [--start outputs/quality] [--carry-from data/content] [--out outputs/look_ceiling] [-- OVERRIDE ...]
+    python -m benchmarks.look_ceiling [--pairs SET/ID ...] [--steps 80] [--lr 0.01] [--size 256]
+        [--start DIR] [--carry-from FOLDER] [--bench ../shared/bench]
+        [--out outputs/look_ceiling] [-- OVERRIDE ...]
 
 OVERRIDEs are train.py's model.* and loss.* keys (e.g. model.grid_depth=4
 loss.content_weight=4). A trained model ends no closer to the style than this fit of the same
@@ -24,22 +25,30 @@ photo to photo is one a model could learn from those photos as one look; one tha
 be predicted from the photo itself.
 """
 
-import argparse
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 
-from benchmarks.common import BENCH_PAIRS, ROOT, SHARED_BENCH, compose_config, per_pair_markdown, read_pairs
-from photostyle.evaluation.evaluate import Method, evaluate_photo, markdown, mean_table
+from benchmarks.basics import benchmark_parser
+from benchmarks.common import (
+    BENCH_PAIRS,
+    ROOT,
+    add_bench_argument,
+    compose_config,
+    evaluate_pair,
+    pair_folder,
+    per_pair_markdown,
+    read_pairs,
+    require_pairs,
+)
+from photostyle.evaluation.evaluate import Method, markdown, mean_table
 from photostyle.evaluation.optimize import FittedLook, model_look, optimize_look
 from photostyle.files import write_file
 from photostyle.networks.bilateral import GRID_STRIDE, BilateralNet
 from photostyle.photo_folders import list_photos
 from photostyle.settings import OptimizeSettings
 from photostyle.training.tensors import load
-
-SIDE = 512
 
 
 def look_method(name: str, look: FittedLook) -> Method:
@@ -54,18 +63,19 @@ def carried_look(net: BilateralNet, content: torch.Tensor, grid: torch.Tensor) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--pairs", nargs="+", default=BENCH_PAIRS, help="SET/ID from pairs.csv")
-    parser.add_argument("--steps", type=int, default=80)
-    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--steps", type=int, default=80, help="optimisation steps of each fit")
+    parser.add_argument("--lr", type=float, default=0.01, help="the fit's learning rate")
     parser.add_argument("--size", type=int, default=256, help="longer side of the content and style photos in the fit")
     parser.add_argument("--start", type=Path, help="a quality protocol's --out: start from its seed-0 models' looks")
     parser.add_argument("--carry-from", type=Path, help="a folder of photos whose fitted grids to carry to each pair")
-    parser.add_argument("--bench", type=Path, default=SHARED_BENCH)
-    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "look_ceiling")
+    add_bench_argument(parser)
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "look_ceiling", help="the outputs and tables")
     parser.add_argument("overrides", nargs="*", help="model.* and loss.* overrides (after --)")
     args = parser.parse_args()
     pairs = read_pairs(args.bench)
+    require_pairs(pairs, args.pairs)
     config = compose_config(*args.overrides)
     loss = instantiate(config.loss)
 
@@ -80,14 +90,12 @@ def main() -> None:
     rows = []
     for name in args.pairs:
         pair = pairs[name]
-        content_path, style_path = args.bench / pair["content"], args.bench / pair["style"]
         torch.manual_seed(0)
         net = instantiate(config.model)
-        style = load(style_path, args.size)
-        content = load(content_path, args.size)
+        style = load(args.bench / pair["style"], args.size)
+        content = load(args.bench / pair["content"], args.size)
         settings = OptimizeSettings(grid=net.thumbnail_size // GRID_STRIDE, steps=args.steps, lr=args.lr)
-        folder = name.replace("/", "_")
-        start = model_look(args.start / folder / "seed0" / "model.onnx", content) if args.start else None
+        start = model_look(pair_folder(args.start, name) / "seed0" / "model.onnx", content) if args.start else None
         fitted, losses = optimize_look(content, style, loss, settings, progress=False, net=net, start=start)
         print(f"{name}: training loss on the photo {losses[0]:.4g} -> {losses[-1]:.4g}", flush=True)
         methods = [look_method("fitted", fitted), look_method("untrained", FittedLook(net, content))]
@@ -101,10 +109,7 @@ def main() -> None:
             mean = torch.stack(list(grids.values())).mean(dim=0)
             methods.append(look_method(f"mean of {len(grids)} fits", carried_look(net, content, mean)))
             methods += [look_method(f"fit of {stem}", carried_look(net, content, grid)) for stem, grid in grids.items()]
-        pair_rows = evaluate_photo(content_path, load(style_path, SIDE), methods, args.out / folder, SIDE)
-        for row in pair_rows:
-            row["pair"] = name
-        rows += pair_rows
+        rows += evaluate_pair(name, pair, args.bench, methods, args.out)
 
     means = {row["method"]: row for row in mean_table(rows)}
     fitted, untrained = means["fitted"], means["untrained"]

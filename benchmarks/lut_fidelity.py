@@ -1,7 +1,7 @@
 """How closely a model's .cube LUT reproduces the model, on photos it was not fitted on.
 
     python -m benchmarks.lut_fidelity [NAME=]MODEL.onnx ... [--bench ../shared/bench]
-        [--size 33] [--smoothness 1e-5 ...] [--max-side 512]
+        [--size 33] [--smoothness 1e-3 ...] [--max-side 512]
 
 For each model, `photostyle lut`'s fit on the bundled photos (data/content and data/samples),
 at each --smoothness, is compared with the model on every content photo of the bench pairs,
@@ -13,14 +13,14 @@ in different places of a photo); the gap between the two bounds is the part that
 each photo's own colours (the network's per-photo colour map). Prints a Markdown table.
 """
 
-import argparse
 import datetime
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import SHARED_BENCH, read_pairs
+from benchmarks.basics import benchmark_parser
+from benchmarks.common import add_bench_argument, read_pairs
 from photostyle import settings
 from photostyle.colour_difference import srgb_difference
 from photostyle.images import read_photo, to_float
@@ -39,10 +39,11 @@ def stylized(model: StyleModel, photos: list[np.ndarray]) -> Images:
 
 def summary(lattice: np.ndarray, images: Images) -> tuple[float, float]:
     """Mean and 95th percentile of the CIEDE2000 between model and LUT over every pixel of the images."""
-    return percentiles([srgb_difference(out, apply_lattice(lattice, rgb)) for rgb, out in images])
+    return mean_and_p95([srgb_difference(out, apply_lattice(lattice, rgb)) for rgb, out in images])
 
 
-def percentiles(differences: list[np.ndarray]) -> tuple[float, float]:
+def mean_and_p95(differences: list[np.ndarray]) -> tuple[float, float]:
+    """The mean and 95th percentile of every pixel's difference, pooled over the images."""
     pooled = np.concatenate([d.ravel() for d in differences])
     return float(pooled.mean()), float(np.percentile(pooled, 95))
 
@@ -57,7 +58,7 @@ def measure(model: StyleModel, bench: Images, size: int, smoothnesses: list[floa
     at each smoothness, then the two bounds at the smallest (the closest fit)."""
     bundled = stylized(model, list(read_photos([p for p, _ in find_photos(bundled_photos())], max_side)))
     # For scale: how far the look takes the photos, i.e. the identity LUT's difference.
-    rows = [("nothing (the photo itself)", None, *percentiles([srgb_difference(out, rgb) for rgb, out in bench]))]
+    rows = [("nothing (the photo itself)", None, *mean_and_p95([srgb_difference(out, rgb) for rgb, out in bench]))]
     for smoothness in smoothnesses:
         start = time.perf_counter()
         lattice = fit(bundled, size, smoothness)
@@ -68,17 +69,19 @@ def measure(model: StyleModel, bench: Images, size: int, smoothnesses: list[floa
     closest = min(smoothnesses)
     rows.append(("all bench photos (bound)", closest, *summary(fit(bench, size, closest), bench)))
     own = [srgb_difference(out, apply_lattice(fit([(rgb, out)], size, closest), rgb)) for rgb, out in bench]
-    rows.append(("each bench photo alone (bound)", closest, *percentiles(own)))
+    rows.append(("each bench photo alone (bound)", closest, *mean_and_p95(own)))
     return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("models", nargs="+", metavar="[NAME=]MODEL.onnx")
-    parser.add_argument("--bench", type=Path, default=SHARED_BENCH)
-    parser.add_argument("--size", type=int, default=settings.LUT_SIZE)
-    parser.add_argument("--smoothness", type=float, nargs="+", default=[settings.LUT_SMOOTHNESS])
-    parser.add_argument("--max-side", type=int, default=settings.LUT_MAX_SIDE)
+    add_bench_argument(parser)
+    parser.add_argument("--size", type=int, default=settings.LUT_SIZE, help="points per axis of the LUT")
+    parser.add_argument(
+        "--smoothness", type=float, nargs="+", default=[settings.LUT_SMOOTHNESS], help="each fit's smoothness"
+    )
+    parser.add_argument("--max-side", type=int, default=settings.LUT_MAX_SIDE, help="the longer side photos shrink to")
     args = parser.parse_args()
 
     contents = sorted({row["content"] for row in read_pairs(args.bench).values()})

@@ -1,7 +1,7 @@
 """What loss.photoreal_weight does: train one model per weight, side by side, and measure.
 
     python -m benchmarks.photoreal_weight [--weights 0 3000 10000 30000] [--steps 300] [--out outputs/photoreal_weight]
-        [--reuse] [-- extra train.py overrides]
+        [--reuse] [-- OVERRIDE ...]
 
 For each weight it runs train.py (the bundled defaults plus the overrides), export.py and
 `photostyle stylize` on data/samples, then prints per weight the mean over the samples of
@@ -13,11 +13,11 @@ metrics of every output and of the untouched samples (identity) to OUT/metrics.c
 --reuse measures a weight's existing run in --out instead of training it again.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
-from benchmarks.common import ROOT, baseline_method, photostyle, stylize, train_and_export
+from benchmarks.basics import benchmark_parser
+from benchmarks.common import ROOT, baseline_method, compose_config, run_cli, stylize, train_and_export
 from photostyle.evaluation.evaluate import evaluate_photo, file_method, mean_table, write_csv
 from photostyle.evaluation.metrics import StyleDistance
 from photostyle.photo_folders import find_photos
@@ -28,14 +28,14 @@ from photostyle.training.tensors import load
 def train_export_stylize(run_dir: Path, weight: float, steps: int, overrides: list[str], samples: Path) -> None:
     model = train_and_export(run_dir, [f"loss.photoreal_weight={weight}", f"trainer.max_steps={steps}", *overrides])
     stylize(model, [samples], run_dir / "stylized")
-    photostyle("compare", samples, run_dir / "stylized" / "samples", "-o", run_dir / "before_after.jpg")
+    run_cli("compare", samples, run_dir / "stylized" / "samples", "-o", run_dir / "before_after.jpg")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", nargs="+", type=float, default=[0, 3000, 10000, 30000])
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "photoreal_weight")
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("--weights", nargs="+", type=float, default=[0, 3000, 10000, 30000], help="one run each")
+    parser.add_argument("--steps", type=int, default=300, help="training steps of each run")
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "photoreal_weight", help="the runs and tables")
     parser.add_argument(
         "--reuse", action="store_true", help="measure existing runs in --out instead of retraining them"
     )
@@ -43,10 +43,8 @@ def main() -> None:
     args = parser.parse_args()
 
     samples = ROOT / "data" / "samples"
-    style = ROOT / "data" / "style" / "flower.jpg"
-    for override in args.overrides:
-        if override.startswith("style.image="):
-            style = Path(override.split("=", 1)[1])
+    # The style photo train.py trains on: a relative path is taken from ROOT, where train_and_export runs it.
+    style = ROOT / compose_config(*args.overrides).style.image
     runs = {weight: args.out / f"weight_{weight:g}" for weight in args.weights}
     for weight, run_dir in runs.items():
         if not (args.reuse and (run_dir / "stylized" / "samples").is_dir()):

@@ -3,7 +3,7 @@ the network's own untrained start (its closed-form global colour map), the colou
 baselines and the published result of each pair.
 
     python -m benchmarks.quality [--pairs SET/ID ... | --confirm] [--training-set bundled|bench]
-        [--seeds 0 1 2] [--no-baselines] [--bench ../shared/bench] [--out outputs/quality]
+        [--seeds 0 ...] [--no-baselines] [--bench ../shared/bench] [--out outputs/quality]
         [--reuse] [-- OVERRIDE ...]
 
 For each pair (common.BENCH_PAIRS, chosen up front; --confirm: common.CONFIRMATION_PAIRS, kept
@@ -21,37 +21,32 @@ OUT/metrics.md, OUT/sheet.png and a small OUT/sheet.jpg. Anything after `--` goe
 train.py run. --reuse measures models already in --out instead of training them again.
 """
 
-import argparse
 import math
 import time
 from pathlib import Path
 
 import torch
 
+from benchmarks.basics import benchmark_parser
 from benchmarks.common import (
     CONFIRMATION_PAIRS,
+    PROTOCOL_SIDE,
     ROOT,
-    SHARED_BENCH,
+    add_bench_argument,
     add_pair_arguments,
+    evaluate_pair,
+    pair_folder,
     pair_methods,
     per_pair_markdown,
     read_pairs,
+    require_pairs,
     train_and_export,
 )
 from photostyle.evaluation.contact_sheet import contact_sheet
-from photostyle.evaluation.evaluate import (
-    Method,
-    evaluate_photo,
-    markdown,
-    mean_table,
-    onnx_method,
-    write_csv,
-)
+from photostyle.evaluation.evaluate import Method, markdown, mean_table, onnx_method, write_csv
 from photostyle.files import atomic_write, write_file
 from photostyle.training.checkpoints import load_checkpoint, untrained_network
-from photostyle.training.tensors import load
 
-SIDE = 512
 MODEL = "photostyle"
 UNTRAINED = "untrained"
 # The targets are against the untrained network on the same pairs: training must buy a look
@@ -137,24 +132,26 @@ def targets_markdown(rows: list[dict], seeds: list[int], per_seed: list[dict]) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     add_pair_arguments(parser, "--confirm", "the 16 confirmation pairs (common.CONFIRMATION_PAIRS)")
-    parser.add_argument("--training-set", choices=["bundled", "bench"], default="bundled")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument(
+        "--training-set", choices=["bundled", "bench"], default="bundled", help="the photos each model trains on"
+    )
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="one model per pair and seed")
     parser.add_argument("--no-baselines", action="store_true", help="only the trained and the untrained network")
-    parser.add_argument("--bench", type=Path, default=SHARED_BENCH)
-    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "quality")
-    parser.add_argument("--reuse", action="store_true")
+    add_bench_argument(parser)
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "quality", help="the runs and the tables")
+    parser.add_argument("--reuse", action="store_true", help="measure the models already in --out")
     parser.add_argument("overrides", nargs="*", help="extra train.py overrides (after --)")
     args = parser.parse_args()
     pairs = read_pairs(args.bench)
-    names = CONFIRMATION_PAIRS if args.confirm else args.pairs
+    names = CONFIRMATION_PAIRS if args.confirm else require_pairs(pairs, args.pairs)
 
     rows, sheet, minutes = [], [], []
     for number, name in enumerate(names, 1):
         pair = pairs[name]
         content, style = args.bench / pair["content"], args.bench / pair["style"]
-        out_dir = args.out / name.replace("/", "_")
+        out_dir = pair_folder(args.out, name)
         photos = []
         if args.training_set == "bench":
             photos = [f"data.root={training_photos(pairs, name, args.bench, out_dir)}"]
@@ -172,9 +169,8 @@ def main() -> None:
         methods.append(untrained_method(out_dir / f"seed{args.seeds[0]}" / "checkpoints" / "last.ckpt"))
         if not args.no_baselines:
             methods += pair_methods(pair, args.bench)
-        pair_rows = evaluate_photo(content, load(style, SIDE), methods, out_dir, SIDE)
+        pair_rows = evaluate_pair(name, pair, args.bench, methods, args.out)
         for row in pair_rows:
-            row["pair"] = name
             if row["method"].startswith(f"{MODEL} seed "):
                 row["seed"] = int(row["method"].rpartition(" ")[2])
         rows += pair_rows
@@ -196,7 +192,7 @@ def main() -> None:
             f"\nTraining and export: {sum(minutes) / len(minutes):.1f} min a model on average, "
             f"{max(minutes):.1f} at most\n"
         )
-    print(f"\n{len(names)} pairs, longer side {SIDE}, training photos: {args.training_set}\n" + report, end="")
+    print(f"\n{len(names)} pairs, longer side {PROTOCOL_SIDE}, training photos: {args.training_set}\n" + report, end="")
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "metrics.csv", rows)
     write_file(args.out / "metrics.md", report.encode())

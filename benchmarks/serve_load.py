@@ -11,7 +11,6 @@ count: requests/s, p50 and p99 latency, errors (any answer but 200, or a failed 
 and the server's peak RSS so far.
 """
 
-import argparse
 import tempfile
 import threading
 import time
@@ -20,7 +19,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.common import ROOT, model_to_serve, rss_mib, serving
+from benchmarks.basics import benchmark_parser, proc_status_mib
+from benchmarks.common import ROOT, model_to_serve, serving
 
 
 def load(url: str, photo: bytes, model: str, clients: int, seconds: float) -> tuple[list[float], int]:
@@ -60,7 +60,7 @@ def load(url: str, photo: bytes, model: str, clients: int, seconds: float) -> tu
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("model", nargs="?", type=Path, help="an exported .onnx model")
     parser.add_argument(
         "--network", default="bilateral", help="without a model: export this untrained network of conf/model/"
@@ -87,7 +87,7 @@ def main() -> None:
                 ms = np.array(latencies) * 1000 if latencies else np.array([np.nan])
                 print(
                     f"| {clients} | {len(latencies) / args.seconds:.1f} | {np.percentile(ms, 50):.1f} | "
-                    f"{np.percentile(ms, 99):.1f} | {errors} | {rss_mib(server.pid, peak=True):.0f} |",
+                    f"{np.percentile(ms, 99):.1f} | {errors} | {proc_status_mib('VmHWM', server.pid):.0f} |",
                     flush=True,
                 )
 

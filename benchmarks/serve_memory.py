@@ -9,7 +9,6 @@ synthetic photo of --size in that format, posts it from --clients threads at onc
 the answers, the server's RSS at rest, its peak (VmHWM) and its RSS afterwards.
 """
 
-import argparse
 import io
 import tempfile
 import threading
@@ -19,7 +18,8 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from benchmarks.common import model_to_serve, rss_mib, serving
+from benchmarks.basics import benchmark_parser, frame_size, proc_status_mib
+from benchmarks.common import model_to_serve, serving
 
 
 def synthetic_photo(width: int, height: int, image_format: str) -> bytes:
@@ -41,17 +41,17 @@ def post(url: str, upload: dict, answers: list[httpx.Response]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("model", nargs="?", type=Path, help="an exported .onnx model")
     parser.add_argument(
         "--network", default="bilateral", help="without a model: export this untrained network of conf/model/"
     )
-    parser.add_argument("--size", default="7200x5000", help="WIDTHxHEIGHT of the photo (default: 36 megapixels)")
-    parser.add_argument("--formats", nargs="+", default=["png", "webp", "jpeg"])
-    parser.add_argument("--clients", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--size", type=frame_size, default="7200x5000", help="WIDTHxHEIGHT of the photo, 36 megapixels")
+    parser.add_argument("--formats", nargs="+", default=["png", "webp", "jpeg"], help="one server and photo each")
+    parser.add_argument("--clients", type=int, default=2, help="posting the photo at once")
+    parser.add_argument("--workers", type=int, default=2, help="the server's --workers")
     args = parser.parse_args()
-    width, height = map(int, args.size.split("x"))
+    width, height = args.size
 
     with tempfile.TemporaryDirectory() as folder:
         name = model_to_serve(args.model, args.network, Path(folder))
@@ -64,7 +64,7 @@ def main() -> None:
         for image_format in args.formats:
             photo = synthetic_photo(width, height, image_format.upper())
             with serving(Path(folder), args.workers) as (url, server):
-                rest = rss_mib(server.pid)
+                rest = proc_status_mib("VmRSS", server.pid)
                 answers: list[httpx.Response] = []
                 upload = {"files": {"image": (f"photo.{image_format}", photo)}, "data": {"model": name}, "timeout": 300}
                 clients = [threading.Thread(target=post, args=(url, upload, answers)) for _ in range(args.clients)]
@@ -75,8 +75,8 @@ def main() -> None:
                 sizes = {Image.open(io.BytesIO(a.content)).size for a in answers if a.status_code == 200}
                 print(
                     f"| {image_format} | {len(photo) / 1024:.0f} | {' '.join(str(a.status_code) for a in answers)} | "
-                    f"{' '.join(f'{w}x{h}' for w, h in sizes)} | {rest:.0f} | {rss_mib(server.pid, peak=True):.0f} | "
-                    f"{rss_mib(server.pid):.0f} |",
+                    f"{' '.join(f'{w}x{h}' for w, h in sizes)} | {rest:.0f} | "
+                    f"{proc_status_mib('VmHWM', server.pid):.0f} | {proc_status_mib('VmRSS', server.pid):.0f} |",
                     flush=True,
                 )
 

@@ -9,7 +9,6 @@ first allocations). Anything after `--` goes to train.py, e.g. `-- hardware=gpu`
 `-- model=residual`. Prints the configuration and images/s (all processes together).
 """
 
-import argparse
 import json
 import subprocess
 import sys
@@ -18,11 +17,12 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.basics import benchmark_parser
 from benchmarks.common import ROOT
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--steps", type=int, default=20, help="timed steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     parser.add_argument("--crop", type=int, default=256)

@@ -31,6 +31,7 @@ from pathlib import Path
 import av
 from av.video.frame import PictureType
 
+from benchmarks.basics import benchmark_parser, frame_size, proc_status_mib
 from benchmarks.clips import CLIPS, write_clip
 from photostyle.inference.runtime import StyleModel
 from photostyle.inference.video import FrameFunction, encoded_as, stylize_video, to_encoder, to_rgb
@@ -117,7 +118,7 @@ def best_runs(clip: Path, model: StyleModel, args: argparse.Namespace, folder: P
 
 def _stylize_peak_mib(clip: Path, model: Path, target: Path, crf: int, preset: str) -> float:
     stylize_video(clip, target, StyleModel(model).clip(VIDEO_SMOOTHING), crf, preset, progress=False)
-    return peak_rss_mib()
+    return proc_status_mib("VmHWM")
 
 
 def stylize_peak_mib(clip: Path, model: Path, target: Path, crf: int, preset: str) -> float:
@@ -125,24 +126,18 @@ def stylize_peak_mib(clip: Path, model: Path, target: Path, crf: int, preset: st
     return in_fresh_process(_stylize_peak_mib, clip, model, target, crf, preset)
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident memory (Linux)."""
-    status = Path("/proc/self/status").read_text().splitlines()
-    return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("model", nargs="?", type=Path, help="an exported .onnx (default: the untrained bilateral)")
-    parser.add_argument("--clip", choices=list(CLIPS), default="static_camera")
-    parser.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT")
-    parser.add_argument("--frames", type=int, default=90)
-    parser.add_argument("--fps", type=int, default=30)
-    parser.add_argument("--crf", type=int, default=VIDEO_CRF)
+    parser.add_argument("--clip", choices=list(CLIPS), default="static_camera", help="the clip to make and stylize")
+    parser.add_argument("--size", type=frame_size, default="1920x1080", help="WIDTHxHEIGHT")
+    parser.add_argument("--frames", type=int, default=90, help="frames of the clip")
+    parser.add_argument("--fps", type=int, default=30, help="frames per second")
+    parser.add_argument("--crf", type=int, default=VIDEO_CRF, help="x264's quality, for both paths")
     parser.add_argument("--preset", default="medium", help="x264's preset, for both paths")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each path; the best counts")
     args = parser.parse_args()
-    size = tuple(int(v) for v in args.size.split("x"))
+    size = args.size
 
     with tempfile.TemporaryDirectory() as workdir:
         folder = Path(workdir)

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from benchmarks.common import compose_config
 from photostyle.training.config_types import check_value_types
 
 from conftest import PROJECT_ROOT
@@ -15,16 +15,6 @@ from conftest import PROJECT_ROOT
 CONF = PROJECT_ROOT / "conf"
 GROUPS = ["model", "loss", "style", "data", "trainer", "hardware", "strategy", "logger"]
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
-
-
-@pytest.fixture(autouse=True)
-def project_root_resolver():
-    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
-
-
-def compose_config(tmp_path: Path, *overrides: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=[f"run_dir={tmp_path}", *overrides])
 
 
 def test_every_group_has_options():
@@ -36,8 +26,8 @@ def test_every_option_composes_and_instantiates(tmp_path, group, option):
     # The GPU and DDP presets are built here on the CPU (the only device CI has), all else as written.
     on_cpu = ["trainer.accelerator=cpu", "trainer.devices=1"] if option in ("gpu", "ddp") else []
     # Each option as written has values of the types its constructors take (train.py refuses others).
-    check_value_types(compose_config(tmp_path, f"{group}={option}"))
-    cfg = compose_config(tmp_path, f"{group}={option}", *on_cpu)
+    check_value_types(compose_config(f"run_dir={tmp_path}", f"{group}={option}"))
+    cfg = compose_config(f"run_dir={tmp_path}", f"{group}={option}", *on_cpu)
     if group == "style":
         assert Path(cfg.style.image).is_file() and cfg.style.size > 0
     elif group == "logger":  # a set of named loggers
@@ -49,7 +39,7 @@ def test_every_option_composes_and_instantiates(tmp_path, group, option):
 
 
 def test_the_default_config_builds_a_whole_system(tmp_path):
-    cfg = compose_config(tmp_path)
+    cfg = compose_config(f"run_dir={tmp_path}")
     system = instantiate(
         cfg.system, net=instantiate(cfg.model), loss=instantiate(cfg.loss), optimizer=instantiate(cfg.optimizer)
     )
@@ -71,9 +61,9 @@ def test_hardware_and_strategy_compose_independently():
     trainers = {}
     for hardware in ("cpu", "gpu"):
         for strategy in ("single", "ddp"):
-            with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-                overrides = [f"hardware={hardware}", f"strategy={strategy}", "run_dir=."]
-                trainers[hardware, strategy] = compose("config", overrides=overrides).trainer
+            trainers[hardware, strategy] = compose_config(
+                f"hardware={hardware}", f"strategy={strategy}", "run_dir=."
+            ).trainer
     for strategy in ("single", "ddp"):  # precision follows the hardware, whatever the strategy
         assert (trainers["cpu", strategy].accelerator, trainers["cpu", strategy].precision) == ("cpu", "32-true")
         assert (trainers["gpu", strategy].accelerator, trainers["gpu", strategy].precision) == ("gpu", "bf16-mixed")
@@ -86,7 +76,7 @@ def test_hardware_and_strategy_compose_independently():
 
 
 def test_the_learning_rate_falls_to_zero_over_the_run_whatever_its_length(tmp_path):
-    cfg = compose_config(tmp_path, "trainer.max_steps=40")
+    cfg = compose_config(f"run_dir={tmp_path}", "trainer.max_steps=40")
     optimizer = instantiate(cfg.optimizer)([torch.nn.Parameter(torch.zeros(1))])
     scheduler = instantiate(cfg.scheduler)(optimizer)
     rates = []
@@ -105,6 +95,7 @@ def test_optimize_grid_loss_is_the_training_loss_with_its_two_changes(tmp_path):
     # quarter as strong and a structure term (docs/results.md): kept in step with conf/loss.
     from photostyle.settings import look_loss
 
-    loss = OmegaConf.to_container(compose_config(tmp_path, "loss.content_weight=2", "loss.structure_weight=10").loss)
+    overrides = [f"run_dir={tmp_path}", "loss.content_weight=2", "loss.structure_weight=10"]
+    loss = OmegaConf.to_container(compose_config(*overrides).loss)
     defaults = {"_target_", "vgg_weights", "matting_eps", "tv_weight", "range_weight", "colour_directions"}
     assert {key: value for key, value in loss.items() if key not in defaults} == look_loss()

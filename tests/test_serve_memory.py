@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.basics import with_proc_status_mib
 from photostyle.settings import SERVE_MAX_SIDE
 
 DECODE_BYTES = 16  # Pillow's full-size image and the copies it makes while shrinking (WebP's worst, 14; RGB PNG 3.5)
@@ -23,6 +24,7 @@ PNG_DECODE_BYTES = 5  # the same for the RGB PNG sent here; decoding it whole as
 TO_FLOAT_BYTES = 24  # the shrunk photo as float32, and the copy that scales it to [0, 1]
 FLOAT_BYTES = 60  # the float32 photo, the clipped output and the JPEG encoder's temporaries
 
+# Run after proc_status_mib's definition (with_proc_status_mib).
 MEASURE = """
 import io, json, sys, threading
 from pathlib import Path
@@ -34,15 +36,11 @@ from photostyle.inference.serve import create_app
 from photostyle.inference.runtime import StyleModel
 from photostyle.settings import SERVE_MAX_SIDE
 
-def status_bytes(key):
-    lines = Path("/proc/self/status").read_text().splitlines()
-    return next(int(line.split()[1]) for line in lines if line.startswith(key)) * 1024
-
 def peak_of(work):
     Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again from the current RSS
-    base = status_bytes("VmRSS:")
+    base = proc_status_mib("VmRSS")
     work()
-    return status_bytes("VmHWM:") - base
+    return (proc_status_mib("VmHWM") - base) * 2**20  # bytes
 
 folder, photo, workers = Path(sys.argv[1]), Path(sys.argv[2]).read_bytes(), int(sys.argv[3])
 side = int(sys.argv[4]), int(sys.argv[5])
@@ -83,8 +81,9 @@ def test_two_36_megapixel_pngs_at_once_stay_within_workers_x_the_bound(tiny_mode
     shutil.copy(tiny_model, tmp_path / "m.onnx")
     workers = 2
     shrunk = (round(height * SERVE_MAX_SIDE / width), SERVE_MAX_SIDE)  # (H, W) after --max-side
+    arguments = [str(tmp_path), str(tmp_path / "big.png"), str(workers), *map(str, shrunk)]
     result = subprocess.run(
-        [sys.executable, "-c", MEASURE, str(tmp_path), str(tmp_path / "big.png"), str(workers), *map(str, shrunk)],
+        [sys.executable, "-c", with_proc_status_mib(MEASURE), *arguments],
         capture_output=True,
         text=True,
         timeout=300,
