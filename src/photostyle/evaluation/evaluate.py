@@ -163,18 +163,24 @@ def mean_table(rows: list[dict]) -> list[dict]:
     return table
 
 
+METRIC_COLUMNS = "style distance | colour distance | SSIM | affine residual | s / photo"
+
+
+def metric_cells(row: dict) -> str:
+    """A row's metrics as Markdown cells, in METRIC_COLUMNS' order."""
+    cells = [
+        f"{row['style_distance']:.2f}",
+        f"{row['colour_distance']:.1f}",
+        f"{row['ssim']:.3f}",
+        f"{row['affine_residual']:.4f}",
+        "" if row["seconds"] is None else f"{row['seconds']:.2f}",
+    ]
+    return " | ".join(cells)
+
+
 def markdown(table: list[dict]) -> str:
-    header = "| method | photos | style distance | colour distance | SSIM | affine residual | s / photo |"
-    lines = [header, "|---|---|---|---|---|---|---|"]
-    for row in table:
-        cells = [
-            f"{row['style_distance']:.2f}",
-            f"{row['colour_distance']:.1f}",
-            f"{row['ssim']:.3f}",
-            f"{row['affine_residual']:.4f}",
-            "" if row["seconds"] is None else f"{row['seconds']:.2f}",
-        ]
-        lines.append(f"| {row['method']} | {row['photos']} | " + " | ".join(cells) + " |")
+    lines = [f"| method | photos | {METRIC_COLUMNS} |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {row['method']} | {row['photos']} | {metric_cells(row)} |" for row in table]
     return "\n".join(lines) + "\n"
 
 
