@@ -105,15 +105,15 @@ def stylize_stage_ms(source: Path, stylize_frame: FrameFunction) -> dict[str, fl
 
 def best_runs(clip: Path, model: StyleModel, args: argparse.Namespace, folder: Path) -> tuple[float, float]:
     """Best of --repeats, in seconds: (floor, decode + stylize + encode), run alternately."""
-    floors, paths = [], []
+    floors, stylize_runs = [], []
     for _ in range(args.repeats):
         start = time.perf_counter()
         plain_transcode(clip, folder / "floor.mp4", args.crf, args.preset)
         floors.append(time.perf_counter() - start)
         start = time.perf_counter()
         stylize_video(clip, folder / "stylized.mp4", model.clip(VIDEO_SMOOTHING), args.crf, args.preset, progress=False)
-        paths.append(time.perf_counter() - start)
-    return min(floors), min(paths)
+        stylize_runs.append(time.perf_counter() - start)
+    return min(floors), min(stylize_runs)
 
 
 def _stylize_peak_mib(clip: Path, model: Path, target: Path, crf: int, preset: str) -> float:
@@ -144,13 +144,13 @@ def main() -> None:
         model_path = args.model or export_default_network(folder)
         clip = write_clip(folder / f"{args.clip}.mp4", CLIPS[args.clip](size, args.frames), args.fps)
         model = StyleModel(model_path)
-        floor, path = best_runs(clip, model, args, folder)
+        floor, stylized = best_runs(clip, model, args, folder)
         peak_mib = stylize_peak_mib(clip, model_path, folder / "stylized.mp4", args.crf, args.preset)
         decode = decode_ms(clip)
         steps = stylize_stage_ms(clip, model.clip(VIDEO_SMOOTHING))
 
     frames = args.frames
-    floor_ms, path_ms = floor * 1000 / frames, path * 1000 / frames
+    floor_ms, stylized_ms = floor * 1000 / frames, stylized * 1000 / frames
     encode = floor_ms - decode  # x264 and the muxer: the floor's run less its decoding
     print(
         f"{date.today()}: {args.size}, {frames} frames of {args.clip} at {args.fps} fps; x264 preset {args.preset}, "
@@ -159,8 +159,8 @@ def main() -> None:
     print("| path | frames/s | ms/frame |")
     print("|---|---|---|")
     print(f"| floor: decode + encode | {1000 / floor_ms:.1f} | {floor_ms:.1f} |")
-    print(f"| decode + stylize + encode | {1000 / path_ms:.1f} | {path_ms:.1f} |")
-    ratio = floor_ms / path_ms
+    print(f"| decode + stylize + encode | {1000 / stylized_ms:.1f} | {stylized_ms:.1f} |")
+    ratio = floor_ms / stylized_ms
     verdict = "meets" if ratio >= TARGET_RATIO else "misses"
     print(f"stylize path / floor: {ratio:.2f}x the floor's frames/s ({verdict} the target of {TARGET_RATIO}x)")
     print("\nWhere the time goes, each step timed alone (ms/frame):")
