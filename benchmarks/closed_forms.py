@@ -21,6 +21,11 @@ Maps (default: global:0.9 global:1 tones:2:0.9; e.g. --maps global:0.9 curves:9:
             its mean and variance (one pass of Pitie et al.'s distribution transfer, along fixed
             axes). A curve is not locally affine where it bends, so no network here can make it:
             it asks how much of the style distance the shape of the colour distribution holds.
+- detail:S:F the global map with both photos' colour statistics weighted by local detail: each
+            pixel by its grey level's gradient magnitude averaged over DETAIL_WINDOW pixels, plus F
+            times that weight's mean over the photo (F large: the global map). It asks whether the
+            Gram matrices, whose VGG features respond most where a photo has edges and texture,
+            want the colours of those parts matched rather than every pixel's.
 
 --held-out runs the bench pairs that are neither the protocol's (common.BENCH_PAIRS) nor the
 confirmation pairs (common.CONFIRMATION_PAIRS), so a closed form chosen on the protocol's pairs can
@@ -34,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from benchmarks.basics import benchmark_parser
 from benchmarks.common import (
@@ -58,6 +64,8 @@ from photostyle.training.vgg import VGG19Features
 
 # The normalised grey level spans the photo's mean +- 2 standard deviations.
 LUMA_SPREAD = 4.0
+# The side of the square over which detail:S:F averages the gradient magnitude, in pixels at 512.
+DETAIL_WINDOW = 9
 
 
 def grey_levels(colours: torch.Tensor) -> torch.Tensor:
@@ -128,9 +136,31 @@ def curve_map(knots: int, strength: float) -> Callable[[torch.Tensor, torch.Tens
     return run
 
 
+def detail_weights(image: torch.Tensor, floor: float) -> torch.Tensor:
+    """(1, 3, H, W) -> (H * W,) weights: the grey level's gradient magnitude, box-averaged, plus
+    `floor` times its mean."""
+    luma = torch.einsum("c,bchw->bhw", torch.tensor(LUMA).to(image), image)[:, None]  # (1, 1, H, W)
+    across = F.pad(luma[..., :, 1:] - luma[..., :, :-1], (0, 1, 0, 0))
+    down = F.pad(luma[..., 1:, :] - luma[..., :-1, :], (0, 0, 0, 1))
+    detail = F.avg_pool2d(
+        (across**2 + down**2).sqrt(), DETAIL_WINDOW, stride=1, padding=DETAIL_WINDOW // 2, count_include_pad=False
+    ).flatten()
+    return detail + floor * detail.mean()
+
+
+def detail_map(strength: float, floor: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def run(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        style_mean, style_covariance = weighted_statistics(style.flatten(2)[0], detail_weights(style, floor))
+        content_statistics = weighted_statistics(content.flatten(2)[0], detail_weights(content, floor))
+        maps = covariance_transfer(*content_statistics, style_mean[0], style_covariance[0], strength)
+        return apply_affine(content.flatten(2), maps).view_as(content)
+
+    return run
+
+
 def parse_map(spec: str) -> Method:
-    """global:STRENGTH, tones:BINS:STRENGTH or curves:KNOTS:STRENGTH as a method of evaluate_photo's, clipped
-    as a saved photo is."""
+    """global:STRENGTH, tones:BINS:STRENGTH, curves:KNOTS:STRENGTH or detail:STRENGTH:FLOOR as a
+    method of evaluate_photo's, clipped as a saved photo is."""
     kind, *numbers = spec.split(":")
     try:
         values = [float(number) for number in numbers]
@@ -142,10 +172,12 @@ def parse_map(spec: str) -> Method:
         make = tone_map(int(values[0]), values[1])
     elif kind == "curves" and len(values) == 2 and values[0] >= 2 and values[0].is_integer():
         make = curve_map(int(values[0]), values[1])
+    elif kind == "detail" and len(values) == 2 and values[1] >= 0:
+        make = detail_map(*values)
     else:
         raise SystemExit(
-            f"--maps {spec}: write global:STRENGTH, tones:BINS:STRENGTH (BINS >= 2) or curves:KNOTS:STRENGTH"
-            " (KNOTS >= 2), e.g. tones:2:0.9"
+            f"--maps {spec}: write global:STRENGTH, tones:BINS:STRENGTH (BINS >= 2), curves:KNOTS:STRENGTH"
+            " (KNOTS >= 2) or detail:STRENGTH:FLOOR (FLOOR >= 0), e.g. tones:2:0.9"
         )
     return Method(spec, lambda path, content, style: make(content, style).clamp(0, 1))
 

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from benchmarks.bilateral_vs_residual import as_close, match_cells
-from benchmarks.closed_forms import curve_map, global_map, tone_map
+from benchmarks.closed_forms import curve_map, detail_map, global_map, tone_map
 from photostyle.structure import LUMA
 
 from conftest import PROJECT_ROOT, PYTHON, run
@@ -258,6 +258,22 @@ def test_curves_give_each_principal_axis_the_style_photos_whole_distribution():
         return float(max((along[a].quantile(levels) - wanted[a].quantile(levels)).abs().max() for a in range(3)))
 
     assert quantile_error(curve_map(9, 1.0)(content, style)) < 0.2 * quantile_error(global_map(1.0)(content, style))
+
+
+def test_detail_weighted_statistics_match_the_textured_parts_colours():
+    """Content and style each half flat, half textured, the style's flat half blue and its textured
+    half orange: weighted by detail, the map gives the content's textured half the style's textured
+    colour, where the whole photo's statistics give it a mix."""
+    generator = torch.Generator().manual_seed(0)
+    texture = torch.rand(1, 1, 32, 16, generator=generator)
+    content = torch.cat([torch.full((1, 3, 32, 16), 0.5), 0.3 + 0.4 * texture.expand(1, 3, 32, 16)], dim=3)
+    orange, blue = torch.tensor([0.9, 0.5, 0.1]).view(1, 3, 1, 1), torch.tensor([0.1, 0.2, 0.8]).view(1, 3, 1, 1)
+    style = torch.cat([blue.expand(1, 3, 32, 16), orange * (0.7 + 0.6 * texture)], dim=3)
+
+    def textured_error(image: torch.Tensor) -> float:
+        return float((image[..., 16:].mean(dim=(2, 3)) - style[..., 16:].mean(dim=(2, 3))).norm())
+
+    assert textured_error(detail_map(1.0, 0.05)(content, style)) < 0.5 * textured_error(global_map(1.0)(content, style))
 
 
 @pytest.mark.slow
