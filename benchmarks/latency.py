@@ -170,7 +170,12 @@ def main() -> None:
         help="names in conf/model/ to export (or, with --torch-cuda, build) and measure, as NAME or NAME:KEY=VALUE,...",
     )
     parser.add_argument(
-        "--sizes", nargs="+", type=frame_size, default=["512x512", "1920x1080", "3840x2160"], help="WIDTHxHEIGHT"
+        # argparse converts a default that is a string, not a list: these are already (width, height).
+        "--sizes",
+        nargs="+",
+        type=frame_size,
+        default=[(512, 512), (1920, 1080), (3840, 2160)],
+        help="WIDTHxHEIGHT",
     )
     parser.add_argument("--runs", type=int, default=20, help="timed runs of each size")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs before them")

@@ -137,12 +137,11 @@ def main() -> None:
     parser.add_argument("--preset", default="medium", help="x264's preset, for both paths")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each path; the best counts")
     args = parser.parse_args()
-    size = args.size
 
     with tempfile.TemporaryDirectory() as workdir:
         folder = Path(workdir)
         model_path = args.model or export_default_network(folder)
-        clip = write_clip(folder / f"{args.clip}.mp4", CLIPS[args.clip](size, args.frames), args.fps)
+        clip = write_clip(folder / f"{args.clip}.mp4", CLIPS[args.clip](args.size, args.frames), args.fps)
         model = StyleModel(model_path)
         floor, stylized = best_runs(clip, model, args, folder)
         peak_mib = stylize_peak_mib(clip, model_path, folder / "stylized.mp4", args.crf, args.preset)
@@ -153,8 +152,9 @@ def main() -> None:
     floor_ms, stylized_ms = floor * 1000 / frames, stylized * 1000 / frames
     encode = floor_ms - decode  # x264 and the muxer: the floor's run less its decoding
     print(
-        f"{date.today()}: {args.size}, {frames} frames of {args.clip} at {args.fps} fps; x264 preset {args.preset}, "
-        f"crf {args.crf}; model {model_path.name if args.model else 'bilateral (untrained)'}; best of {args.repeats}"
+        f"{date.today()}: {args.size[0]}x{args.size[1]}, {frames} frames of {args.clip} at {args.fps} fps; "
+        f"x264 preset {args.preset}, crf {args.crf}; "
+        f"model {model_path.name if args.model else 'bilateral (untrained)'}; best of {args.repeats}"
     )
     print("| path | frames/s | ms/frame |")
     print("|---|---|---|")
@@ -171,7 +171,7 @@ def main() -> None:
         f"| {decode:.1f} | {steps['to_rgb']:.1f} | {steps['stylize']:.1f} | {steps['to_yuv']:.1f} | {encode:.1f} | "
         f"{total:.1f} |"
     )
-    decoded_mib = frames * size[0] * size[1] * 3 / 2**20
+    decoded_mib = frames * args.size[0] * args.size[1] * 3 / 2**20
     print(
         f"\npeak RSS of a process that loads the model and stylizes the clip: {peak_mib:.0f} MiB "
         f"(the clip's frames, decoded to RGB: {decoded_mib:.0f} MiB)"

@@ -44,6 +44,7 @@ TRAIN_MISTAKES = {
     "unknown key": (["loss.style_wieght=1"], "Could not override 'loss.style_wieght'"),
     "unknown option's key": (["model=bilateral", "model.grid_size=9"], "Could not override 'model.grid_size'"),
     "override without a value": (["style.image"], "Error parsing override 'style.image'"),
+    "a group set to null": (["logger=null"], "to leave a group out, write ~GROUP, e.g. ~logger"),
     "negative colour weight": (["loss.colour_weight=-1"], "colour_weight"),
     "no colour directions": (["loss.colour_directions=0"], "colour_directions=0"),
     "resume a run that has no checkpoint": (["ckpt_path=last"], "hydra.run.dir="),
@@ -113,6 +114,7 @@ THROUGH_THE_PROCESS = {
     "unknown key",
     "unknown option's key",
     "override without a value",
+    "a group set to null",
     "negative steps",
     "negative photoreal weight",
     "crop size not a number",
@@ -263,6 +265,12 @@ def _nan_weights(saved: dict, folder: Path) -> None:
 
 
 def _crafted_pickle(checkpoint: Path, path: Path) -> None:
+    """A checkpoint as torch saves one, with an object that runs code when unpickled."""
+    torch.save({"state_dict": _Pickled(), "hyper_parameters": {"model": {}}}, path)
+
+
+def _bare_pickle(checkpoint: Path, path: Path) -> None:
+    """The same as a plain pickle, not torch's zip format."""
     import pickle
 
     path.write_bytes(pickle.dumps({"state_dict": _Pickled(), "hyper_parameters": {"model": {}}}))
@@ -272,12 +280,16 @@ EXPORT_MISTAKES = {
     "missing checkpoint": (lambda ckpt, folder: folder / "none.ckpt", "none.ckpt"),
     "not a checkpoint": (
         lambda ckpt, folder: written(folder / "x.ckpt", b"not a checkpoint"),
-        "x.ckpt is not a safe, readable training checkpoint",
+        "x.ckpt is not a safe, readable training checkpoint (not a torch file)",
     ),
     "truncated checkpoint": (lambda ckpt, folder: written(folder / "cut.ckpt", ckpt.read_bytes()[:2000]), "cut.ckpt"),
     "crafted pickle": (
         lambda ckpt, folder: made(folder / "evil.ckpt", lambda p: _crafted_pickle(ckpt, p)),
         "not a safe, readable training checkpoint (it holds pickled objects other than tensors and plain data)",
+    ),
+    "bare pickle": (
+        lambda ckpt, folder: made(folder / "bare.ckpt", lambda p: _bare_pickle(ckpt, p)),
+        "bare.ckpt is not a safe, readable training checkpoint (not a torch file)",
     ),
     "another network's config": (
         lambda ckpt, folder: made(
@@ -320,7 +332,7 @@ def test_export_refuses_a_misspelt_setting_in_one_line(tmp_path):
 
 
 # Run through export.py's own process, to show the entry point's one line; the rest in this process.
-EXPORT_THROUGH_THE_PROCESS = {"not a checkpoint", "crafted pickle"}
+EXPORT_THROUGH_THE_PROCESS = {"not a checkpoint", "crafted pickle", "bare pickle"}
 
 
 @pytest.mark.slow

@@ -288,7 +288,7 @@ def stylize_video(
         try:
             with atomic_write(target) as file, av.open(file, "w", format=MUXERS[target.suffix.lower()]) as output:
                 encoder = _add_encoder(output, video, first, crf, preset)
-                formats = encoded_as(first)
+                formats = encoder.pix_fmt, encoder.codec_context.colorspace
                 audio = _copy_audio(output, clip, source, target)
                 bar = tqdm(total=expected, desc=source.name, unit="frame", leave=False, disable=not progress)
                 with bar:

@@ -25,9 +25,11 @@ def load_checkpoint(path: Path) -> dict:
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        # torch's own reason for a pickle it will not load tells the reader to load it unsafely.
-        unsafe = isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in str(error)
-        reason = "it holds pickled objects other than tensors and plain data" if unsafe else first_line(error)
+        reason = first_line(error)
+        # torch's own reason for a file it will not unpickle tells the reader to load it unsafely.
+        if isinstance(error, pickle.UnpicklingError):
+            unsafe = "Unsupported global" in str(error)  # a pickle naming a class: it could run code
+            reason = "it holds pickled objects other than tensors and plain data" if unsafe else "not a torch file"
         raise PhotostyleError(
             f"{path} is not a safe, readable training checkpoint ({reason}); pass a .ckpt written by train.py"
         ) from None
