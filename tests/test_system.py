@@ -70,9 +70,15 @@ def test_a_network_that_uses_the_style_colours_gets_them_and_keeps_them_in_check
     torch.testing.assert_close(system.state_dict()["net.style_colours.style_mean"], style.mean(dim=(0, 2, 3)))
 
 
+# The share of the style loss left after 30 steps: seeds 0 to 3 left 0.04 to 0.07 of it with the
+# first two networks, and 0.76 to 0.91 with the global map, which starts at the style's colours.
+LEFT_AFTER_30_STEPS = {"residual": 0.2, "bilateral": 0.2, "bilateral+style_colours": 0.95}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("network", NETWORKS)
 def test_training_lowers_the_style_loss_and_logs_each_term(style_photo, photo_folder, tmp_path, network):
+    pl.seed_everything(0, workers=True)  # the network's start, whatever tests ran before in this process
     system = make_system(style_photo, network=network)
     batch = validation_batch(photo_folder)
     with torch.no_grad():
@@ -80,7 +86,7 @@ def test_training_lowers_the_style_loss_and_logs_each_term(style_photo, photo_fo
     trainer = fit(system, photo_folder, tmp_path, steps=30)
     with torch.no_grad():
         after = system.loss(system.net(batch), batch)
-    assert after["style"] < 0.8 * before["style"]
+    assert after["style"] < LEFT_AFTER_30_STEPS[network] * before["style"]
     for name in ("loss", "content", "style", "photoreal"):
         assert f"train/{name}" in trainer.logged_metrics and f"val/{name}" in trainer.logged_metrics
     samples = sorted((tmp_path / "samples").glob("*.jpg"))
