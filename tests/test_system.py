@@ -115,8 +115,12 @@ def test_photoreal_weight_keeps_outputs_locally_affine(style_photo, photo_folder
 
     batch = validation_batch(photo_folder)
     energies = []
-    for weight in (0.0, 3000.0):
-        system = make_system(style_photo, photoreal_weight=weight)
+    # From the same start, 20 steps: seeds 0 to 3 end at 0.03 to 0.30 of the energy without the
+    # term. At lr 1e-2 and weight 3000 they ended anywhere from 0.6 to 3.8: the test passed only
+    # while each run started from whatever the tests before it left in the random generator.
+    for weight in (0.0, 3e4):
+        pl.seed_everything(0, workers=True)
+        system = make_system(style_photo, photoreal_weight=weight, lr=3e-3)
         fit(system, photo_folder, tmp_path / str(weight), steps=20)
         with torch.no_grad():
             energies.append(matting_laplacian_energy(batch, system.net(batch)).mean().item())
