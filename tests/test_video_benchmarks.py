@@ -38,7 +38,9 @@ def test_video_speed_benchmark_reports_both_paths(tiny_model):
     assert re.search(r"\| floor: decode \+ encode \| [\d.]+ \| [\d.]+ \|", result.stdout)
     assert re.search(r"\| decode \+ stylize \+ encode \| [\d.]+ \| [\d.]+ \|", result.stdout)
     assert re.search(r"stylize path / floor: [\d.]+x the floor's frames/s", result.stdout)
-    assert re.search(r"^(\| [\d.]+ ){6}\|$", result.stdout, re.MULTILINE)  # decode .. encode and their sum
+    # decode .. encode and their sum; encode is the floor less decoding, timed apart, which on a clip
+    # this small can come out below zero when the machine is busy
+    assert re.search(r"^(\| -?[\d.]+ ){6}\|$", result.stdout, re.MULTILINE)
     assert re.search(r"peak RSS of a process that loads the model and stylizes the clip: \d+ MiB", result.stdout)
 
 
