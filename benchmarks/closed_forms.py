@@ -68,10 +68,15 @@ LUMA_SPREAD = 4.0
 DETAIL_WINDOW = 9
 
 
+def luma(colours: torch.Tensor) -> torch.Tensor:
+    """(3, N) colours -> their (N,) grey levels."""
+    return torch.tensor(LUMA).to(colours) @ colours
+
+
 def grey_levels(colours: torch.Tensor) -> torch.Tensor:
     """(3, N) colours -> (N,) luma normalised by the photo's own luma mean and deviation, in [0, 1]."""
-    luma = torch.tensor(LUMA).to(colours) @ colours
-    return (0.5 + (luma - luma.mean()) / (LUMA_SPREAD * luma.std().clamp_min(1e-6))).clamp(0, 1)
+    grey = luma(colours)
+    return (0.5 + (grey - grey.mean()) / (LUMA_SPREAD * grey.std().clamp_min(1e-6))).clamp(0, 1)
 
 
 def weighted_statistics(colours: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,9 +144,9 @@ def curve_map(knots: int, strength: float) -> Callable[[torch.Tensor, torch.Tens
 def detail_weights(image: torch.Tensor, floor: float) -> torch.Tensor:
     """(1, 3, H, W) -> (H * W,) weights: the grey level's gradient magnitude, box-averaged, plus
     `floor` times its mean."""
-    luma = torch.einsum("c,bchw->bhw", torch.tensor(LUMA).to(image), image)[:, None]  # (1, 1, H, W)
-    across = F.pad(luma[..., :, 1:] - luma[..., :, :-1], (0, 1, 0, 0))
-    down = F.pad(luma[..., 1:, :] - luma[..., :-1, :], (0, 0, 0, 1))
+    grey = luma(image.flatten(2)[0]).view(1, 1, *image.shape[2:])  # (1, 1, H, W)
+    across = F.pad(grey[..., :, 1:] - grey[..., :, :-1], (0, 1, 0, 0))
+    down = F.pad(grey[..., 1:, :] - grey[..., :-1, :], (0, 0, 0, 1))
     detail = F.avg_pool2d(
         (across**2 + down**2).sqrt(), DETAIL_WINDOW, stride=1, padding=DETAIL_WINDOW // 2, count_include_pad=False
     ).flatten()
