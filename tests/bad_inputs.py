@@ -1,7 +1,9 @@
 """What the bad-input tests share: small images and files to make, and what a clean failure is."""
 
+import ctypes
 import hashlib
 import importlib.util
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,3 +86,31 @@ class CtrlCInTheFirstStep(pl.Callback):
 
     def on_train_batch_start(self, *args) -> None:
         raise KeyboardInterrupt
+
+
+# prctl(2): drop a capability from the bounding set, which bounds what a program run next gets.
+PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_SETPCAP = 24, 1, 2, 8
+AS_ROOT = os.geteuid() == 0
+
+
+def _capabilities() -> int:
+    """This process's effective capabilities, as a bit mask (Linux)."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("CapEff:")), 16)
+
+
+def _bound_by_permissions() -> None:
+    """Run what comes next subject to file permissions even as root, who has them only through
+    the two capabilities dropped here."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+# For run(limit=...): root is bound by file permissions only without those capabilities; anyone else is.
+BOUND_BY_PERMISSIONS = _bound_by_permissions if AS_ROOT else None
+needs_file_permissions = pytest.mark.skipif(
+    AS_ROOT and not _capabilities() >> CAP_SETPCAP & 1,
+    reason="root without CAP_SETPCAP (a container's) cannot give up the capabilities that pass file permissions",
+)

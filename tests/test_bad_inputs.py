@@ -7,7 +7,6 @@ traceback; an odd but valid photo is stylized at its own size; the inputs are
 byte-identical afterwards and no partial output (or temporary file) is left behind.
 """
 
-import ctypes
 import gzip
 import io
 import os
@@ -16,7 +15,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bad_inputs import clean_failure, digest, made, no_leftovers, save_image, small_photo, written
+from bad_inputs import (
+    BOUND_BY_PERMISSIONS,
+    clean_failure,
+    digest,
+    made,
+    needs_file_permissions,
+    no_leftovers,
+    save_image,
+    small_photo,
+    written,
+)
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -342,31 +351,8 @@ def test_output_mistakes(tiny_model, tmp_path, record_property):
     record_property("cases", 7)
 
 
-# prctl(2): drop a capability from the bounding set, which bounds what a program run next gets.
-PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_SETPCAP = 24, 1, 2, 8
-AS_ROOT = os.geteuid() == 0
-
-
-def _capabilities() -> int:
-    """This process's effective capabilities, as a bit mask (Linux)."""
-    status = Path("/proc/self/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("CapEff:")), 16)
-
-
-def _bound_by_permissions() -> None:
-    """Run what comes next subject to file permissions even as root, who has them only through
-    the two capabilities dropped here."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    for capability in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
-        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(
-    AS_ROOT and not _capabilities() >> CAP_SETPCAP & 1,
-    reason="root without CAP_SETPCAP (a container's) cannot give up the capabilities that pass file permissions",
-)
+@needs_file_permissions
 def test_permission_mistakes(tiny_model, tmp_path):
     source = tmp_path / "in" / "p.png"
     save_image(source, small_photo(10, 12))
@@ -377,8 +363,7 @@ def test_permission_mistakes(tiny_model, tmp_path):
     secret.chmod(0)
 
     def stylize(photo: Path, out: Path):
-        limit = _bound_by_permissions if AS_ROOT else None  # anyone else is bound by permissions already
-        return run(PHOTOSTYLE, "stylize", str(tiny_model), str(photo), "-o", str(out), limit=limit)
+        return run(PHOTOSTYLE, "stylize", str(tiny_model), str(photo), "-o", str(out), limit=BOUND_BY_PERMISSIONS)
 
     written_to_locked = stylize(source, locked)
     assert clean_failure(written_to_locked, str(locked)), written_to_locked.stderr

@@ -12,9 +12,11 @@ import onnx
 import pytest
 import torch
 from bad_inputs import (
+    BOUND_BY_PERMISSIONS,
     clean_failure,
     digest,
     made,
+    needs_file_permissions,
     no_leftovers,
     refusal_line,
     save_image,
@@ -96,7 +98,14 @@ TRAIN_MISTAKES = {
     "a value a callback refuses": (["callbacks.last.every_n_train_steps=-1"], "callbacks: Invalid value"),
     "an empty data folder name": (["data.root="], "data.root is empty"),
     "every photo held out for validation": (["data.val_fraction=0.95"], "data.val_fraction=0.95 leaves none"),
-    "a photo as the VGG weights": (["loss.vgg_weights={tiny}"], "tiny.png is not a torch state dict"),
+    "a photo as the VGG weights": (
+        ["loss.vgg_weights={tiny}"],
+        "tiny.png is not a torch state dict (not a torch file)",
+    ),
+    "VGG weights cut short": (
+        ["loss.vgg_weights={cut}"],
+        "cut.pth is not a torch state dict (the file is cut short or damaged; copy it again)",
+    ),
     **(
         {}
         if torch.cuda.is_available() or torch.backends.mps.is_available()
@@ -125,6 +134,8 @@ def _train_overrides(case: str, photo_folder: Path, style_photo: Path, tmp_path:
     (tmp_path / "empty").mkdir()
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 broken")
     save_photo(tmp_path / "tiny.png", 3, 4)
+    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, tmp_path / "whole.pth")
+    (tmp_path / "cut.pth").write_bytes((tmp_path / "whole.pth").read_bytes()[:-100])
     (tmp_path / "unreadable").mkdir()
     for name in ("a.jpg", "b.png"):
         (tmp_path / "unreadable" / name).write_bytes(b"\xff\xd8 broken")
@@ -135,6 +146,7 @@ def _train_overrides(case: str, photo_folder: Path, style_photo: Path, tmp_path:
             empty=tmp_path / "empty",
             unreadable=tmp_path / "unreadable",
             tiny=tmp_path / "tiny.png",
+            cut=tmp_path / "cut.pth",
         )
         for o in overrides
     ]
@@ -282,7 +294,14 @@ EXPORT_MISTAKES = {
         lambda ckpt, folder: written(folder / "x.ckpt", b"not a checkpoint"),
         "x.ckpt is not a safe, readable training checkpoint (not a torch file)",
     ),
-    "truncated checkpoint": (lambda ckpt, folder: written(folder / "cut.ckpt", ckpt.read_bytes()[:2000]), "cut.ckpt"),
+    "truncated checkpoint": (
+        lambda ckpt, folder: written(folder / "cut.ckpt", ckpt.read_bytes()[:2000]),
+        "cut.ckpt is not a safe, readable training checkpoint (the file is cut short or damaged; copy it again)",
+    ),
+    "empty checkpoint": (
+        lambda ckpt, folder: written(folder / "empty.ckpt", b""),
+        "empty.ckpt is not a safe, readable training checkpoint (the file is empty)",
+    ),
     "crafted pickle": (
         lambda ckpt, folder: made(folder / "evil.ckpt", lambda p: _crafted_pickle(ckpt, p)),
         "not a safe, readable training checkpoint (it holds pickled objects other than tensors and plain data)",
@@ -332,7 +351,7 @@ def test_export_refuses_a_misspelt_setting_in_one_line(tmp_path):
 
 
 # Run through export.py's own process, to show the entry point's one line; the rest in this process.
-EXPORT_THROUGH_THE_PROCESS = {"not a checkpoint", "crafted pickle", "bare pickle"}
+EXPORT_THROUGH_THE_PROCESS = {"not a checkpoint", "truncated checkpoint", "crafted pickle", "bare pickle"}
 
 
 @pytest.mark.slow
@@ -350,6 +369,19 @@ def test_export_refuses_each_bad_checkpoint(case, trained_checkpoint, tmp_path, 
         assert line.startswith("export.py: error: ") and named in line
     assert not (tmp_path / "made_by_it").exists()
     assert not (tmp_path / "m.onnx").exists() and no_leftovers(tmp_path)
+
+
+@pytest.mark.slow
+@needs_file_permissions
+def test_export_says_a_checkpoint_it_may_not_read_is_a_matter_of_permissions(tmp_path):
+    locked = tmp_path / "locked.ckpt"
+    torch.save({"state_dict": {}}, locked)
+    locked.chmod(0)
+    result = run(PYTHON, "export.py", f"ckpt={locked}", f"out={tmp_path / 'm.onnx'}", limit=BOUND_BY_PERMISSIONS)
+    assert clean_failure(
+        result, "locked.ckpt is not a safe, readable training checkpoint (permission denied; check its permissions)"
+    ), result.stderr[-2000:]
+    assert not (tmp_path / "m.onnx").exists()
 
 
 def _refused_export(export_main, capsys, *overrides: str) -> str:

@@ -1,5 +1,7 @@
 """The one exception type for mistakes a user can fix, and how entry points report it."""
 
+import errno
+import pickle
 import signal
 import sys
 from collections.abc import Iterator
@@ -21,6 +23,23 @@ def first_line(error: BaseException, limit: int = 200) -> str:
     nothing."""
     lines = (getattr(error, "strerror", None) or str(error)).strip().splitlines()
     return lines[0][:limit] if lines else type(error).__name__
+
+
+def unreadable_reason(error: Exception) -> str:
+    """Why torch.load refused a file (a checkpoint, a state dict), in a user's words: torch's own
+    tell the reader to load a file it will not unpickle unsafely, or name its zip reader's internals."""
+    if isinstance(error, pickle.UnpicklingError):
+        if "Unsupported global" in str(error):  # a pickle naming a class: it could run code
+            return "it holds pickled objects other than tensors and plain data"
+        return "not a torch file"
+    if isinstance(error, EOFError):  # nothing to unpickle
+        return "the file is empty"
+    if isinstance(error, PermissionError):
+        return "permission denied; check its permissions"
+    # A zip archive's index is at its end: torch's reader misses it, or seeks past the end (EINVAL).
+    if "central directory" in str(error) or (isinstance(error, OSError) and error.errno == errno.EINVAL):
+        return "the file is cut short or damaged; copy it again"
+    return first_line(error)
 
 
 def _user_error(error: BaseException | None) -> PhotostyleError | None:

@@ -1,13 +1,12 @@
 """Reading training checkpoints safely (tensors and plain data only, never pickled code)."""
 
-import pickle
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from photostyle.errors import PhotostyleError, first_line
+from photostyle.errors import PhotostyleError, first_line, unreadable_reason
 from photostyle.networks.bilateral import BilateralNet
 from photostyle.networks.residual import ResidualNet
 
@@ -25,13 +24,9 @@ def load_checkpoint(path: Path) -> dict:
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        reason = first_line(error)
-        # torch's own reason for a file it will not unpickle tells the reader to load it unsafely.
-        if isinstance(error, pickle.UnpicklingError):
-            unsafe = "Unsupported global" in str(error)  # a pickle naming a class: it could run code
-            reason = "it holds pickled objects other than tensors and plain data" if unsafe else "not a torch file"
         raise PhotostyleError(
-            f"{path} is not a safe, readable training checkpoint ({reason}); pass a .ckpt written by train.py"
+            f"{path} is not a safe, readable training checkpoint ({unreadable_reason(error)});"
+            " pass a .ckpt written by train.py"
         ) from None
     if (
         not isinstance(checkpoint, dict)

