@@ -178,7 +178,8 @@ def one_error_line(result) -> str:
 
 
 @pytest.mark.parametrize(
-    "case", ["missing_model", "not_onnx", "truncated_onnx", "other_onnx", "missing_photo", "output_is_file"]
+    "case",
+    ["missing_model", "not_onnx", "truncated_onnx", "empty_onnx", "other_onnx", "missing_photo", "output_is_file"],
 )
 def test_bad_input_gets_one_clear_line(tiny_model, tmp_path, case):
     model, source, out = tiny_model, save_photo(tmp_path / "x.jpg", 16, 16), tmp_path / "out"
@@ -190,6 +191,9 @@ def test_bad_input_gets_one_clear_line(tiny_model, tmp_path, case):
     elif case == "truncated_onnx":
         model = tmp_path / "cut.onnx"
         model.write_bytes(tiny_model.read_bytes()[:5000])
+    elif case == "empty_onnx":
+        model = tmp_path / "empty.onnx"
+        model.write_bytes(b"")
     elif case == "other_onnx":
         model = tmp_path / "other.onnx"
         graph = onnx.helper.make_graph(
@@ -206,8 +210,9 @@ def test_bad_input_gets_one_clear_line(tiny_model, tmp_path, case):
     line = one_error_line(stylize(model, source, "-o", out))
     expected = {
         "missing_model": "does not exist",
-        "not_onnx": "not a loadable ONNX model",
-        "truncated_onnx": "not a loadable ONNX model",
+        "not_onnx": "fake.onnx is not a loadable ONNX model (not an ONNX file, or one cut short)",
+        "truncated_onnx": "cut.onnx is not a loadable ONNX model (not an ONNX file, or one cut short)",
+        "empty_onnx": "empty.onnx is not a loadable ONNX model (the file is empty)",
         "other_onnx": "not a photostyle one",
         "missing_photo": "no such file",
         "output_is_file": "is a file",

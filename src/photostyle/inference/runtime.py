@@ -40,6 +40,16 @@ def session_options(threads: int | None) -> ort.SessionOptions:
     return options
 
 
+def unloadable_reason(error: Exception) -> str:
+    """Why onnxruntime refused a model file, without its error code and the path the refusal names."""
+    message = first_line(error)
+    if "Protobuf parsing failed" in message:
+        return "not an ONNX file, or one cut short"
+    if "No graph was found" in message:
+        return "the file is empty"
+    return message
+
+
 class StyleModel:
     """One onnxruntime session for a photostyle ONNX file, checked before first use.
 
@@ -62,9 +72,8 @@ class StyleModel:
                 str(path), session_options(threads), providers=providers or default_providers()
             )
         except Exception as error:  # onnxruntime raises its own untyped errors for bad files
-            reason = first_line(error)
             raise PhotostyleError(
-                f"{path} is not a loadable ONNX model ({reason}); export it again with export.py"
+                f"{path} is not a loadable ONNX model ({unloadable_reason(error)}); export it again with export.py"
             ) from None
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self._check(path)
