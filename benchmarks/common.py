@@ -23,7 +23,7 @@ from torch import nn
 
 from photostyle import __version__
 from photostyle.evaluation.baselines import BASELINES
-from photostyle.evaluation.evaluate import METRIC_COLUMNS, Method, evaluate_photo, metric_cells
+from photostyle.evaluation.evaluate import Method, evaluate_photo, metrics_markdown
 from photostyle.evaluation.masks import read_labels, shared_masks
 from photostyle.evaluation.metrics import StyleDistance
 from photostyle.evaluation.optimize import optimize_photo
@@ -168,9 +168,7 @@ def baseline_method(name: str) -> Method:
 
 def per_pair_markdown(rows: list[dict]) -> str:
     """One Markdown row per (pair, method) of evaluate_photo rows that carry a "pair" key."""
-    lines = [f"| pair | method | {METRIC_COLUMNS} |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {row['pair']} | {row['method']} | {metric_cells(row)} |" for row in rows]
-    return "\n".join(lines) + "\n"
+    return metrics_markdown(rows, ("pair", "method"))
 
 
 def pair_methods(

@@ -163,25 +163,31 @@ def mean_table(rows: list[dict]) -> list[dict]:
     return table
 
 
-METRIC_COLUMNS = "style distance | colour distance | SSIM | affine residual | s / photo"
+METRIC_COLUMNS = ("style distance", "colour distance", "SSIM", "affine residual", "s / photo")
 
 
-def metric_cells(row: dict) -> str:
+def _metric_cells(row: dict) -> list[str]:
     """A row's metrics as Markdown cells, in METRIC_COLUMNS' order."""
-    cells = [
+    return [
         f"{row['style_distance']:.2f}",
         f"{row['colour_distance']:.1f}",
         f"{row['ssim']:.3f}",
         f"{row['affine_residual']:.4f}",
         "" if row["seconds"] is None else f"{row['seconds']:.2f}",
     ]
-    return " | ".join(cells)
+
+
+def metrics_markdown(rows: list[dict], keys: tuple[str, ...]) -> str:
+    """A Markdown table of rows: the values of `keys`, then the metrics."""
+    header = [*keys, *METRIC_COLUMNS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join([*(str(row[key]) for key in keys), *_metric_cells(row)]) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def markdown(table: list[dict]) -> str:
-    lines = [f"| method | photos | {METRIC_COLUMNS} |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {row['method']} | {row['photos']} | {metric_cells(row)} |" for row in table]
-    return "\n".join(lines) + "\n"
+    """mean_table's rows as Markdown."""
+    return metrics_markdown(table, ("method", "photos"))
 
 
 def _check_outputs(contents: list[Path], style_path: Path, methods: list[Method], out_dir: Path, post: bool) -> None:
