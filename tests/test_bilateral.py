@@ -8,7 +8,7 @@ from photostyle.networks.bilateral import BilateralNet
 from photostyle.networks.slicing import row_positions, slice_and_apply, strip_width, tent_weights
 from photostyle.training.onnx_export import export_onnx, max_abs_difference
 
-from conftest import perturbed_bilateral, smooth_photo, tiny_look_network
+from conftest import perturbed_bilateral, tiny_look_network
 
 
 def grid_sample_reference(grid: torch.Tensor, guide: torch.Tensor | None, pixels: torch.Tensor) -> torch.Tensor:
@@ -86,21 +86,6 @@ def test_untrained_network_is_the_identity_at_any_size(size):
         out = BilateralNet(thumbnail_size=64, channels=4, grid_depth=2)(image)
     assert out.shape == image.shape
     torch.testing.assert_close(out, image, atol=1e-6, rtol=0)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_grid_network_tells_two_photos_apart_from_the_start(seed):
-    """What the last layer sees differs between two photos about as much as the photos do. With
-    PyTorch's default initialisation it differed by 0.1% to 1% (seeds 0 to 2; He's: 53% to 136%,
-    the photos 67%), so training learned one look for every photo."""
-    torch.manual_seed(seed)
-    net = BilateralNet(thumbnail_size=64, channels=4)
-    seen = []
-    net.grid.to_grid.register_forward_pre_hook(lambda layer, inputs: seen.append(inputs[0]))
-    first, second = (torch.from_numpy(smooth_photo(64, 64, s)).permute(2, 0, 1)[None] / 255 for s in (0, 1))
-    with torch.no_grad():
-        net(first), net(second)
-    assert (seen[0] - seen[1]).norm() / seen[0].norm() > 0.25 * (first - second).norm() / first.norm()
 
 
 def test_output_is_an_affine_map_of_each_pixels_own_colour():

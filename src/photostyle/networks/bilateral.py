@@ -54,13 +54,6 @@ class GridNet(nn.Module):
         self.local = nn.Sequential(conv_relu(c, c), nn.Conv2d(c, c, 3, padding=1))
         self.global_conv = nn.Sequential(conv_relu(c, c, 2), conv_relu(c, c, 2))
         self.global_fc = nn.Sequential(nn.Linear(c, c), nn.ReLU(inplace=True), nn.Linear(c, c))
-        # He initialisation keeps the features' scale from layer to layer through the ReLUs. With
-        # PyTorch's default each layer shrinks it about threefold, so two photos' features at the
-        # grid differ by about 1% and training learns one look for every photo (docs/results.md).
-        for layer in self.modules():
-            if isinstance(layer, nn.Conv2d | nn.Linear):
-                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-                nn.init.zeros_(layer.bias)
         self.grid_depth = grid_depth
         self.to_grid = nn.Conv2d(c, grid_depth * AFFINE_ROWS * AFFINE_COLUMNS, 1)
         nn.init.zeros_(self.to_grid.weight)
