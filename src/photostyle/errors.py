@@ -27,7 +27,8 @@ def first_line(error: BaseException, limit: int = 200) -> str:
 
 def unreadable_reason(error: Exception) -> str:
     """Why torch.load refused a file (a checkpoint, a state dict), in a user's words: torch's own
-    tell the reader to load a file it will not unpickle unsafely, or name its zip reader's internals."""
+    words tell the reader to load a file it will not unpickle unsafely, or name its zip reader's
+    internals."""
     if isinstance(error, pickle.UnpicklingError):
         if "Unsupported global" in str(error):  # a pickle naming a class: it could run code
             return "it holds pickled objects other than tensors and plain data"
