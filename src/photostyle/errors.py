@@ -25,6 +25,11 @@ def first_line(error: BaseException, limit: int = 200) -> str:
     return lines[0][:limit] if lines else type(error).__name__
 
 
+def permission_denied(path: object) -> PhotostyleError:
+    """The refusal for a file the user may not read, whatever kind of file it is."""
+    return PhotostyleError(f"{path} cannot be read (permission denied); fix its permissions")
+
+
 def unreadable_reason(error: Exception) -> str:
     """Why torch.load refused a file (a checkpoint, a state dict), in a user's words: torch's own
     words tell the reader to load a file it will not unpickle unsafely, or name its zip reader's
@@ -35,8 +40,6 @@ def unreadable_reason(error: Exception) -> str:
         return "not a torch file"
     if isinstance(error, EOFError):  # nothing to unpickle
         return "the file is empty"
-    if isinstance(error, PermissionError):
-        return "permission denied; check its permissions"
     # A zip archive's index is at its end: torch's reader misses it, or seeks past the end (EINVAL).
     if "central directory" in str(error) or (isinstance(error, OSError) and error.errno == errno.EINVAL):
         return "the file is cut short or damaged; copy it again"

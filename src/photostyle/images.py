@@ -12,7 +12,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from photostyle.errors import PhotostyleError, first_line
+from photostyle.errors import PhotostyleError, first_line, permission_denied
 from photostyle.files import atomic_write, write_failure
 
 # What a folder of photos is searched for (files named explicitly may be any format Pillow reads).
@@ -121,7 +121,7 @@ def read_photo(path: Path, max_side: int | None = None, max_pixels: int = DEFAUL
             raise PhotostyleError(f"{path} is a folder, not an image file; pass the photo's own path")
         return decode_photo(path, str(path), max_side, max_pixels)
     except PermissionError:
-        raise PhotostyleError(f"{path} cannot be read (permission denied); fix its permissions") from None
+        raise permission_denied(path) from None
     except OSError as error:  # a name too long, a link loop, a disk error
         raise PhotostyleError(f"{path} cannot be read ({error.strerror or error}); check the path") from None
 

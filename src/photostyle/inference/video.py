@@ -14,7 +14,7 @@ import numpy as np
 from av.video.reformatter import Interpolation
 from tqdm import tqdm
 
-from photostyle.errors import PhotostyleError, first_line
+from photostyle.errors import PhotostyleError, first_line, permission_denied
 from photostyle.files import atomic_write
 from photostyle.settings import VIDEO_CRF
 
@@ -57,7 +57,7 @@ def _open_clip(source: Path) -> av.container.InputContainer:
     try:
         return av.open(str(source))
     except PermissionError:
-        raise PhotostyleError(f"{source} cannot be read (permission denied); fix its permissions") from None
+        raise permission_denied(source) from None
     except av.FFmpegError as error:
         raise PhotostyleError(
             f"{source} is not a video ffmpeg can read, or it is truncated or corrupt ({first_line(error)});"

