@@ -71,9 +71,10 @@ def main(cfg: DictConfig) -> None:
         difference = max_abs_difference(net, model, [tuple(size) for size in cfg.check_sizes])
         sizes = ", ".join(f"{h}x{w}" for h, w in cfg.check_sizes)
         # Bytes out: where float32 rounding lands next to a half, a level may round the other way.
-        if not difference <= cfg.tolerance + (1 / 255 if cfg.pixels == "uint8" else 0):
+        allowed = cfg.tolerance + (1 / 255 if cfg.pixels == "uint8" else 0)
+        if not difference <= allowed:
             raise PhotostyleError(
-                f"onnxruntime differs from PyTorch by {difference:.2e} (> {cfg.tolerance}) at {sizes};"
+                f"onnxruntime differs from PyTorch by {difference:.2e} (> {allowed:.2e}) at {sizes};"
                 f" the export is wrong, {out} was not written"
             )
         write_file(out, model)

@@ -49,7 +49,7 @@ def _compare(args: argparse.Namespace) -> None:
     before, after = args.before, args.after
     if not before.is_dir():
         raise PhotostyleError(f"{before} is not a folder; give the folder of originals and the folder stylize wrote")
-    photo_format(args.output)
+    photo_format(args.output)  # the sheet's suffix checked before every photo is read, not after
     rows = []
     for photo, relative in find_photos([before]):
         stylized = after / relative.relative_to(relative.parts[0]).with_suffix(output_suffix(photo))

@@ -123,6 +123,9 @@ class BilateralNet(nn.Module):
 
     The float result is not clamped: an affine map may leave [0, 1] a little, and a clamp
     would be one more full-resolution pass; whoever displays or saves it clips.
+
+    The constructor's defaults leave the global colour map out (style_colours=0.0), so a bare
+    BilateralNet() is the grid alone; conf/model/bilateral.yaml holds the network train.py builds.
     """
 
     def __init__(
@@ -171,18 +174,19 @@ class BilateralNet(nn.Module):
         uses, so grid knots and thumbnail agree (see slicing.py).
         """
         batch, height, width = pixels.shape[:3]
-        samples, s = self.thumbnail_size * self.thumbnail_samples, self.thumbnail_samples
+        per_pixel = self.thumbnail_samples
+        side = self.thumbnail_size * per_pixel  # point samples along each side
         padded = padded_width(width, self.thumbnail_size // GRID_STRIDE)
-        centres = torch.arange(samples, dtype=torch.float32, device=pixels.device) + 0.5
-        ys = (centres * (height / samples)).long()
-        xs = (centres * (padded / samples)).long().clamp(max=width - 1)
+        centres = torch.arange(side, dtype=torch.float32, device=pixels.device) + 0.5
+        ys = (centres * (height / side)).long()
+        xs = (centres * (padded / side)).long().clamp(max=width - 1)
         points = pixels.reshape(batch, height * width, 3).index_select(
             1, (ys[:, None] * width + xs).flatten()
         )  # (B, Ts Ts, 3)
         if not points.is_floating_point():
             points = points.to(torch.float32) / 255
-        points = points.view(batch, samples, samples, 3).permute(0, 3, 1, 2)  # (B, 3, Ts, Ts)
-        return F.avg_pool2d(points, s) if s > 1 else points
+        points = points.view(batch, side, side, 3).permute(0, 3, 1, 2)  # (B, 3, Ts, Ts)
+        return F.avg_pool2d(points, per_pixel) if per_pixel > 1 else points
 
     def look(self, pixels: torch.Tensor) -> torch.Tensor:
         """Pixels (B, H, W, 3), float in [0, 1] or uint8, -> the look (B, Gh, Gw, D, 4, 3): the

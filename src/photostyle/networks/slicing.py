@@ -70,9 +70,9 @@ def tent_weights(position: torch.Tensor, knots: int) -> torch.Tensor:
     return tent(position[..., None], torch.arange(knots, dtype=position.dtype, device=position.device))
 
 
-def pixel_centres(size: int | torch.SymInt, extent: int | torch.SymInt, knots: int, like: torch.Tensor) -> torch.Tensor:
-    """Positions, in knot units, of the first `size` pixel centres of an extent of `extent` pixels."""
-    return (torch.arange(size, dtype=like.dtype, device=like.device) + 0.5) * ((knots - 1) / extent)
+def pixel_centres(size: int | torch.SymInt, knots: int, like: torch.Tensor) -> torch.Tensor:
+    """Positions, in knot units, of the centres of `size` pixels whose ends are the outer knots' far sides."""
+    return (torch.arange(size, dtype=like.dtype, device=like.device) + 0.5) * ((knots - 1) / size)
 
 
 def row_positions(
@@ -100,7 +100,7 @@ def slice_and_apply(
     """
     batch, height, width, _ = pixels.shape
     if positions is None:
-        positions = pixel_centres(height, height, grid.shape[1], pixels if pixels.is_floating_point() else grid)
+        positions = pixel_centres(height, grid.shape[1], pixels if pixels.is_floating_point() else grid)
     weights = tent_weights(positions, grid.shape[1])  # (h, Gh): each row's share of each row of knots
     padded = padded_width(width, grid.shape[2])
     # Padding by concatenation and cropping by splitting: onnxruntime runs Concat and Split on
@@ -135,7 +135,7 @@ def slice_bin(grid: torch.Tensor, colour: torch.Tensor, weights: torch.Tensor) -
     offsets = torch.stack([left[..., 3, :], right[..., 3, :]], dim=3)  # (B, h, S, 2, 3)
 
     like = weights  # the float type of the rows' positions
-    f = pixel_centres(strip, strip, 2, like)  # (w,) fraction of the way across a strip
+    f = pixel_centres(strip, 2, like)  # (w,) fraction of the way across a strip: one knot interval
     # f scales whole rows of w x 3 numbers by one w x 3 pattern: onnxruntime does that in one
     # dense pass, where scaling each pixel's triple by its own scalar is many times slower.
     f3 = f[:, None].expand(strip, 3).flatten()  # (w 3,)

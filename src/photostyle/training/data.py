@@ -153,7 +153,7 @@ class PhotoDataModule(pl.LightningDataModule):
             raise PhotostyleError("data.root is empty; point it at the folder that holds your photos")
         if not (Path(root).exists() or is_glob(str(root))):
             raise PhotostyleError(
-                f"data.root={root} is not a folder; point it at a folder of photos (or a glob pattern or list file)"
+                f"data.root={root} does not exist; point it at a folder of photos (or a glob pattern or list file)"
             )
         # How small a crop the loss can take is the loss's to say (StyleTransferSystem.on_fit_start).
         for name, value in [

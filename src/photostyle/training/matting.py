@@ -8,7 +8,8 @@ unexplained is
     var_w(x) - a . cov_w(I, x)
 
 and Levin et al.'s x^T L x is |w| times that, summed over the 3x3 windows with
-ridge = eps / |w|: zero exactly when every window of x is an affine colour map of I.
+ridge = eps / |w|: near zero when every window of x is an affine colour map of I (the ridge
+leaves a remainder of the order of eps times the map's squared slope).
 Everything here is dense box filters in O(pixels), with no sparse matrix, and matches the
 explicit sparse L (tests/test_matting.py).
 """
@@ -75,7 +76,8 @@ def fit_windows(guide: torch.Tensor, target: torch.Tensor, window: int, ridge: f
 def matting_laplacian_energy(content: torch.Tensor, output: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     """sum_c x_c^T L(content) x_c per image, divided by the pixel count: shape (B,).
 
-    content (B, 3, H, W) and output (B, C, H, W) in [0, 1]; gradients flow to `output` only.
+    content (B, 3, H, W) in [0, 1], output (B, C, H, W) (training may pass it unclipped); gradients
+    flow to `output` only.
     Computed in float64 and outside autocast: with eps = 1e-7 the window covariances are
     too ill-conditioned for float32, and the box-filter moments cancel heavily.
     """
