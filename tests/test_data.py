@@ -122,7 +122,7 @@ def test_a_listed_name_too_long_for_the_file_system_is_skipped_like_a_corrupt_ph
 
 
 def test_bad_folders_and_values_are_clear_errors(tmp_path):
-    with pytest.raises(PhotostyleError, match="not a folder"):
+    with pytest.raises(PhotostyleError, match="missing does not exist"):
         PhotoDataModule(str(tmp_path / "missing"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(PhotostyleError, match="no photos"):
