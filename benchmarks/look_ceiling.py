@@ -3,7 +3,7 @@ generalising asked of it: one look (the grid of affine maps, and the guide) fitt
 pair's own content photo against the training loss, then measured like the quality protocol.
 
     python -m benchmarks.look_ceiling [--pairs SET/ID ...] [--steps 80] [--lr 0.01] [--size 256]
-        [--start DIR] [--carry-from FOLDER] [--bench ../shared/bench]
+        [--start DIR] [--carry-from FOLDER [--predict]] [--bench ../shared/bench]
         [--out outputs/look_ceiling] [-- OVERRIDE ...]
 
 OVERRIDEs are train.py's model.* and loss.* keys (e.g. model.grid_depth=4
@@ -22,7 +22,11 @@ saves the per-photo fit.
 pair's style, and measures the pair's photo with each of those fitted grids after its own global
 map ("fit of NAME") and with their mean ("mean of N fits"). A fitted correction that carries from
 photo to photo is one a model could learn from those photos as one look; one that does not has to
-be predicted from the photo itself.
+be predicted from the photo itself. Copies of the pair's own photo in FOLDER are left out.
+
+--predict asks whether it can be, from FOLDER's fits: instead of a row per photo of FOLDER, the
+pair's photo gets the mean of the PREDICT_NEAREST fits of the photos nearest to it in colour_layout,
+and the fits' ridge regression on colour_layout ("ridge on colours").
 """
 
 from pathlib import Path
@@ -50,6 +54,9 @@ from photostyle.photo_folders import list_photos
 from photostyle.settings import OptimizeSettings
 from photostyle.training.tensors import load
 
+PREDICT_NEAREST = 5
+PREDICT_RIDGE = 100.0
+
 
 def look_method(name: str, look: FittedLook) -> Method:
     return Method(name, lambda path, content, style: look(content).clamp(0, 1))
@@ -62,6 +69,32 @@ def carried_look(net: BilateralNet, content: torch.Tensor, grid: torch.Tensor) -
     return look
 
 
+def colour_layout(photo: torch.Tensor) -> torch.Tensor:
+    """36 numbers that describe a (1, 3, H, W) photo's colours: their mean, the covariance's 6
+    entries, and the mean colour of each cell of a 3x3 layout."""
+    colours = photo[0].flatten(1).double()
+    covariance = torch.cov(colours)[tuple(torch.triu_indices(3, 3))]
+    layout = torch.nn.functional.adaptive_avg_pool2d(photo.double(), 3).flatten()
+    return torch.cat([colours.mean(1), covariance, layout])
+
+
+def predicted_grids(features: torch.Tensor, grids: torch.Tensor, photo: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A photo's grid predicted from other photos' (features (N, F), grids (N, ...)) from its own
+    features (F,): the mean of its nearest photos' grids, and a ridge regression, both on the
+    features standardised over the N photos."""
+    centre, scale = features.mean(0), features.std(0) + 1e-8
+    standard, own = (features - centre) / scale, (photo - centre) / scale
+    targets = grids.flatten(1).double()
+    nearest = (standard - own).norm(dim=1).argsort()[:PREDICT_NEAREST]
+    mean = targets.mean(0)
+    gram = standard.T @ standard + PREDICT_RIDGE * torch.eye(standard.shape[1], dtype=standard.dtype)
+    weights = torch.linalg.solve(gram, standard.T @ (targets - mean))
+    return {
+        f"{PREDICT_NEAREST} nearest fits": targets[nearest].mean(0).view_as(grids[0]).to(grids.dtype),
+        "ridge on colours": (mean + own @ weights).view_as(grids[0]).to(grids.dtype),
+    }
+
+
 def main() -> None:
     parser = benchmark_parser(__doc__)
     parser.add_argument("--pairs", nargs="+", default=BENCH_PAIRS, help="SET/ID from pairs.csv")
@@ -70,12 +103,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="longer side of the content and style photos in the fit")
     parser.add_argument("--start", type=Path, help="a quality protocol's --out: start from its seed-0 models' looks")
     parser.add_argument("--carry-from", type=Path, help="a folder of photos whose fitted grids to carry to each pair")
+    parser.add_argument("--predict", action="store_true", help="predict each pair's grid from --carry-from's fits")
     add_bench_argument(parser)
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "look_ceiling", help="the outputs and tables")
     parser.add_argument("overrides", nargs="*", help="model.* and loss.* overrides (after --)")
     args = parser.parse_args()
     pairs = read_pairs(args.bench)
     require_pairs(pairs, args.pairs)
+    if args.predict and not args.carry_from:
+        raise SystemExit("--predict predicts from the fits of --carry-from FOLDER's photos; give that folder")
     config = compose_config(*args.overrides)
     loss = instantiate(config.loss)
 
@@ -85,7 +121,8 @@ def main() -> None:
         photos = list_photos(args.carry_from) if args.carry_from.is_dir() else []
         if not photos:
             raise SystemExit(f"--carry-from {args.carry_from}: no photos there; give a folder of photos")
-        carried = {photo.stem: load(photo, args.size) for photo in photos}
+        # Named by their path in the folder: photos in two of its folders may share a name.
+        carried = {str(photo.relative_to(args.carry_from).with_suffix("")): load(photo, args.size) for photo in photos}
 
     rows = []
     for name in args.pairs:
@@ -105,10 +142,18 @@ def main() -> None:
             grids = {
                 stem: optimize_look(photo, style, loss, settings, progress=False, net=net)[0].grid.detach()
                 for stem, photo in carried.items()
+                if not torch.equal(photo, content)
             }
-            mean = torch.stack(list(grids.values())).mean(dim=0)
-            methods.append(look_method(f"mean of {len(grids)} fits", carried_look(net, content, mean)))
-            methods += [look_method(f"fit of {stem}", carried_look(net, content, grid)) for stem, grid in grids.items()]
+            stacked = torch.stack(list(grids.values()))
+            methods.append(look_method(f"mean of {len(grids)} fits", carried_look(net, content, stacked.mean(dim=0))))
+            if args.predict:
+                features = torch.stack([colour_layout(carried[stem]) for stem in grids])
+                predicted = predicted_grids(features, stacked, colour_layout(content))
+                methods += [look_method(name, carried_look(net, content, grid)) for name, grid in predicted.items()]
+            else:
+                methods += [
+                    look_method(f"fit of {stem}", carried_look(net, content, grid)) for stem, grid in grids.items()
+                ]
         rows += evaluate_pair(name, pair, args.bench, methods, args.out)
 
     means = {row["method"]: row for row in mean_table(rows)}

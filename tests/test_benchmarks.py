@@ -10,13 +10,13 @@ from PIL import Image
 
 from benchmarks.bilateral_vs_residual import as_close, match_cells
 from benchmarks.closed_forms import curve_map, detail_map, global_map, tone_map
+from benchmarks.look_ceiling import PREDICT_NEAREST, predicted_grids
 from photostyle.structure import LUMA
 
 from conftest import PROJECT_ROOT, PYTHON, run
 
-needs_bench = pytest.mark.skipif(
-    not (PROJECT_ROOT.parent / "shared" / "bench" / "pairs.csv").is_file(), reason="../shared/bench is absent"
-)
+BENCH = PROJECT_ROOT.parent / "shared" / "bench"
+needs_bench = pytest.mark.skipif(not (BENCH / "pairs.csv").is_file(), reason="../shared/bench is absent")
 
 
 @pytest.mark.slow
@@ -187,6 +187,46 @@ def test_look_ceiling_fits_a_look_to_the_photo_itself(tmp_path):
     methods = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| stylenas/12 |")]
     assert methods == ["fitted", "untrained"]
     assert "fitted / untrained style distance" in result.stdout and (tmp_path / "metrics.md").is_file()
+
+
+def test_a_photos_grid_is_predicted_from_its_neighbours_and_a_ridge_regression():
+    generator = torch.Generator().manual_seed(0)
+    # Two kinds of photo: five near one point, three near another.
+    centres = torch.randn(2, 36, generator=generator, dtype=torch.float64)
+    features = centres[[0] * 5 + [1] * 3] + 0.01 * torch.randn(8, 36, generator=generator, dtype=torch.float64)
+    grids = torch.randn(8, 1, 3, 3, 1, 4, 3, generator=generator)
+    predicted = predicted_grids(features, grids, centres[0])
+    assert PREDICT_NEAREST == 5 and torch.allclose(predicted["5 nearest fits"], grids[:5].mean(0))
+    # At the features' mean the regression gives the grids' mean; elsewhere it moves along the features.
+    at_mean = predicted_grids(features, grids, features.mean(0))["ridge on colours"]
+    assert torch.allclose(at_mean, grids.mean(0), atol=1e-6)
+    assert (predicted["ridge on colours"] - grids.mean(0)).abs().max() > 1e-3
+
+
+@pytest.mark.slow
+@needs_bench
+def test_look_ceiling_predicts_a_grid_from_other_photos_fits_leaving_out_copies_of_the_photo(tmp_path):
+    photos = tmp_path / "photos"
+    (photos / "more").mkdir(parents=True)
+    for name in ("chelsea.jpg", "coffee.jpg"):
+        (photos / name).write_bytes((PROJECT_ROOT / "data" / "content" / name).read_bytes())
+    (photos / "more" / "coffee.jpg").write_bytes((PROJECT_ROOT / "data" / "content" / "astronaut.jpg").read_bytes())
+    (photos / "own.jpg").write_bytes((BENCH / "stylenas" / "content" / "12.jpg").read_bytes())
+    result = look_ceiling_on_stylenas_12(
+        "--size", "32", "--steps", "2", "--carry-from", str(photos), "--predict", "--out", str(tmp_path / "out")
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| stylenas/12 |")]
+    methods = [row[2].strip() for row in rows]
+    # The pair's own photo is not another photo; two photos of one name in two folders are two.
+    assert methods == ["fitted", "untrained", "mean of 3 fits", "5 nearest fits", "ridge on colours"]
+    outputs = {
+        method: np.asarray(Image.open(next((tmp_path / "out" / "stylenas_12" / method).glob("*.png"))), float)
+        for method in methods
+    }
+    # Three photos are all five nearest: their mean (but for a level's rounding); the regression moves off it.
+    assert np.abs(outputs["5 nearest fits"] - outputs["mean of 3 fits"]).max() <= 1
+    assert np.abs(outputs["ridge on colours"] - outputs["mean of 3 fits"]).mean() > 0.1
 
 
 @pytest.mark.slow
