@@ -46,6 +46,7 @@ from benchmarks.common import (
     read_pairs,
     require_pairs,
 )
+from photostyle.colour import colour_statistics
 from photostyle.evaluation.evaluate import Method, markdown, mean_table
 from photostyle.evaluation.optimize import FittedLook, model_look, optimize_look
 from photostyle.files import write_file
@@ -72,10 +73,9 @@ def carried_look(net: BilateralNet, content: torch.Tensor, grid: torch.Tensor) -
 def colour_layout(photo: torch.Tensor) -> torch.Tensor:
     """36 numbers that describe a (1, 3, H, W) photo's colours: their mean, the covariance's 6
     entries, and the mean colour of each cell of a 3x3 layout."""
-    colours = photo[0].flatten(1).double()
-    covariance = torch.cov(colours)[tuple(torch.triu_indices(3, 3))]
+    mean, covariance = colour_statistics(photo.double().flatten(2))
     layout = torch.nn.functional.adaptive_avg_pool2d(photo.double(), 3).flatten()
-    return torch.cat([colours.mean(1), covariance, layout])
+    return torch.cat([mean[0], covariance[0][tuple(torch.triu_indices(3, 3))], layout])
 
 
 def predicted_grids(features: torch.Tensor, grids: torch.Tensor, photo: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -2,6 +2,7 @@
 
 import csv
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,6 +166,16 @@ def look_ceiling_on_stylenas_12(*arguments: str):
     return run(PYTHON, "-m", "benchmarks.look_ceiling", "--pairs", "stylenas/12", *arguments)
 
 
+def look_ceiling_outputs(result, out: Path) -> dict[str, np.ndarray]:
+    """A successful look_ceiling run's stylenas/12 output image for each method, in the table's order."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| stylenas/12 |")]
+    return {
+        method: np.asarray(Image.open(next((out / "stylenas_12" / method).glob("*.png"))), float)
+        for method in (row[2].strip() for row in rows)
+    }
+
+
 @pytest.mark.slow
 @needs_bench
 def test_look_ceiling_fits_a_look_to_the_photo_itself(tmp_path):
@@ -215,15 +226,9 @@ def test_look_ceiling_predicts_a_grid_from_other_photos_fits_leaving_out_copies_
     result = look_ceiling_on_stylenas_12(
         "--size", "32", "--steps", "2", "--carry-from", str(photos), "--predict", "--out", str(tmp_path / "out")
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| stylenas/12 |")]
-    methods = [row[2].strip() for row in rows]
+    outputs = look_ceiling_outputs(result, tmp_path / "out")
     # The pair's own photo is not another photo; two photos of one name in two folders are two.
-    assert methods == ["fitted", "untrained", "mean of 3 fits", "5 nearest fits", "ridge on colours"]
-    outputs = {
-        method: np.asarray(Image.open(next((tmp_path / "out" / "stylenas_12" / method).glob("*.png"))), float)
-        for method in methods
-    }
+    assert list(outputs) == ["fitted", "untrained", "mean of 3 fits", "5 nearest fits", "ridge on colours"]
     # Three photos are all five nearest: their mean (but for a level's rounding); the regression moves off it.
     assert np.abs(outputs["5 nearest fits"] - outputs["mean of 3 fits"]).max() <= 1
     assert np.abs(outputs["ridge on colours"] - outputs["mean of 3 fits"]).mean() > 0.1
@@ -246,14 +251,8 @@ def test_look_ceiling_carries_looks_fitted_to_other_photos(tmp_path):
         "--out",
         str(tmp_path / "out"),
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| stylenas/12 |")]
-    methods = [row[2].strip() for row in rows]
-    assert methods == ["fitted", "untrained", "mean of 2 fits", "fit of chelsea", "fit of coffee"]
-    outputs = {
-        method: np.asarray(Image.open(next((tmp_path / "out" / "stylenas_12" / method).glob("*.png"))), float)
-        for method in methods
-    }
+    outputs = look_ceiling_outputs(result, tmp_path / "out")
+    assert list(outputs) == ["fitted", "untrained", "mean of 2 fits", "fit of chelsea", "fit of coffee"]
     # Each carried grid is another photo's fit, so a look of its own; the mean lies between the two.
     assert np.abs(outputs["fit of chelsea"] - outputs["fitted"]).mean() > 0.5
     between = (outputs["fit of chelsea"] + outputs["fit of coffee"]) / 2

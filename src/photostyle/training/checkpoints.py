@@ -1,4 +1,5 @@
-"""Reading training checkpoints safely (tensors and plain data only, never pickled code)."""
+"""Reading training checkpoints, and other torch files, safely (tensors and plain data only, never
+pickled code)."""
 
 import warnings
 from pathlib import Path
