@@ -5,7 +5,6 @@ importing benchmarks.common would add torch and Hydra to what they measure."""
 import argparse
 import inspect
 import re
-from pathlib import Path
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -27,7 +26,7 @@ def frame_size(text: str) -> tuple[int, int]:
 def proc_status_mib(field: str, pid: int | str = "self") -> float:
     """A memory field of /proc/PID/status (Linux) in MiB, e.g. "VmRSS" (resident now) or "VmHWM" (its
     peak so far); NaN when the process has no such field."""
-    # Built-ins only: with_proc_status_mib copies this function into children.
+    # Built-ins only: with_memory_probes copies this function into children.
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             key, _, value = line.partition(":")
@@ -36,12 +35,15 @@ def proc_status_mib(field: str, pid: int | str = "self") -> float:
     return float("nan")
 
 
-def with_proc_status_mib(script: str) -> str:
-    """A `python -c` script with proc_status_mib defined ahead of it, for a child whose memory is
-    measured, which may run with another checkout's src/ and without this folder on its path."""
-    return inspect.getsource(proc_status_mib) + script
-
-
 def reset_peak_memory() -> None:
     """Start this process's peak resident memory (VmHWM) again from the current one (Linux)."""
-    Path("/proc/self/clear_refs").write_text("5")
+    # Built-ins only, like proc_status_mib.
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+
+
+def with_memory_probes(script: str) -> str:
+    """A `python -c` script with proc_status_mib and reset_peak_memory defined ahead of it, for a
+    child whose memory is measured, which may run with another checkout's src/ and without this
+    folder on its path."""
+    return inspect.getsource(proc_status_mib) + inspect.getsource(reset_peak_memory) + script

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from benchmarks.basics import benchmark_parser, with_proc_status_mib
+from benchmarks.basics import benchmark_parser, with_memory_probes
 from benchmarks.common import ROOT
 
-# In the child (after proc_status_mib): the stylize command in this process, then its peak memory.
+# In the child (after with_memory_probes's definitions): the stylize command in this process, then its peak memory.
 CHILD = """
 import sys
 from photostyle.cli import main
@@ -49,7 +49,7 @@ def make_photo(megapixels: float, path: Path) -> tuple[int, int]:
 
 def stylize(src: Path, model: Path, photo: Path, out: Path) -> tuple[float, float]:
     """(peak MiB, seconds) of `photostyle stylize` on one photo, with photostyle from `src`."""
-    command = [sys.executable, "-c", with_proc_status_mib(CHILD), "stylize", str(model), str(photo), "-o", str(out)]
+    command = [sys.executable, "-c", with_memory_probes(CHILD), "stylize", str(model), str(photo), "-o", str(out)]
     command += ["--overwrite", "--max-pixels", str(10**9)]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(src)})

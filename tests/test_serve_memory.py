@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.basics import with_proc_status_mib
+from benchmarks.basics import with_memory_probes
 from photostyle.settings import SERVE_MAX_SIDE
 
 DECODE_BYTES = 16  # Pillow's full-size image and the copies it makes while shrinking (WebP's worst, 14; RGB PNG 3.5)
@@ -24,7 +24,7 @@ PNG_DECODE_BYTES = 5  # the same for the RGB PNG sent here; decoding it whole as
 TO_FLOAT_BYTES = 24  # the shrunk photo as float32, and the copy that scales it to [0, 1]
 FLOAT_BYTES = 60  # the float32 photo, the clipped output and the JPEG encoder's temporaries
 
-# Run after proc_status_mib's definition (with_proc_status_mib).
+# Run after the definitions with_memory_probes puts ahead of it.
 MEASURE = """
 import io, json, sys, threading
 from pathlib import Path
@@ -37,7 +37,7 @@ from photostyle.inference.runtime import StyleModel
 from photostyle.settings import SERVE_MAX_SIDE
 
 def peak_of(work):
-    Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again from the current RSS
+    reset_peak_memory()
     base = proc_status_mib("VmRSS")
     work()
     return (proc_status_mib("VmHWM") - base) * 2**20  # bytes
@@ -83,7 +83,7 @@ def test_two_36_megapixel_pngs_at_once_stay_within_workers_x_the_bound(tiny_mode
     shrunk = (round(height * SERVE_MAX_SIDE / width), SERVE_MAX_SIDE)  # (H, W) after --max-side
     arguments = [str(tmp_path), str(tmp_path / "big.png"), str(workers), *map(str, shrunk)]
     result = subprocess.run(
-        [sys.executable, "-c", with_proc_status_mib(MEASURE), *arguments],
+        [sys.executable, "-c", with_memory_probes(MEASURE), *arguments],
         capture_output=True,
         text=True,
         timeout=300,
