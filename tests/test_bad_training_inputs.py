@@ -130,26 +130,24 @@ THROUGH_THE_PROCESS = {
 }
 
 
-def _train_overrides(case: str, photo_folder: Path, style_photo: Path, tmp_path: Path) -> list[str]:
-    (tmp_path / "empty").mkdir()
-    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 broken")
-    save_photo(tmp_path / "tiny.png", 3, 4)
-    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, tmp_path / "whole.pth")
-    (tmp_path / "cut.pth").write_bytes((tmp_path / "whole.pth").read_bytes()[:-100])
-    (tmp_path / "unreadable").mkdir()
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory) -> dict[str, Path]:
+    """The files and folders TRAIN_MISTAKES name in braces, made once: no case changes them."""
+    folder = tmp_path_factory.mktemp("bad_files")
+    (folder / "empty").mkdir()
+    (folder / "bad.jpg").write_bytes(b"\xff\xd8 broken")
+    save_photo(folder / "tiny.png", 3, 4)
+    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, folder / "whole.pth")
+    (folder / "cut.pth").write_bytes((folder / "whole.pth").read_bytes()[:-100])
+    (folder / "unreadable").mkdir()
     for name in ("a.jpg", "b.png"):
-        (tmp_path / "unreadable" / name).write_bytes(b"\xff\xd8 broken")
-    overrides, _ = TRAIN_MISTAKES[case]
-    overrides = [
-        o.format(
-            bad=tmp_path / "bad.jpg",
-            empty=tmp_path / "empty",
-            unreadable=tmp_path / "unreadable",
-            tiny=tmp_path / "tiny.png",
-            cut=tmp_path / "cut.pth",
-        )
-        for o in overrides
-    ]
+        (folder / "unreadable" / name).write_bytes(b"\xff\xd8 broken")
+    names = {"bad": "bad.jpg", "empty": "empty", "unreadable": "unreadable", "tiny": "tiny.png", "cut": "cut.pth"}
+    return {name: folder / file for name, file in names.items()}
+
+
+def _train_overrides(case: str, photo_folder: Path, style_photo: Path, bad_files: dict[str, Path]) -> list[str]:
+    overrides = [o.format(**bad_files) for o in TRAIN_MISTAKES[case][0]]
     # A case that picks its own network leaves out the tiny residual network's settings.
     tiny = [o for o in TINY if not o.startswith("model")] if any(o.startswith("model=") for o in overrides) else TINY
     return [f"data.root={photo_folder}", f"style.image={style_photo}", *tiny, "trainer.max_steps=1", *overrides]
@@ -172,8 +170,8 @@ def export_main():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(THROUGH_THE_PROCESS))
-def test_train_refuses_bad_values_in_one_line(case, photo_folder, style_photo, tmp_path):
-    overrides = _train_overrides(case, photo_folder, style_photo, tmp_path)
+def test_train_refuses_bad_values_in_one_line(case, photo_folder, style_photo, bad_files, tmp_path):
+    overrides = _train_overrides(case, photo_folder, style_photo, bad_files)
     result = run(PYTHON, "train.py", *overrides, f"hydra.run.dir={tmp_path / 'run'}")
     assert clean_failure(result, TRAIN_MISTAKES[case][1]), result.stderr[-2000:]
     # Refused before training starts: the refusal is all there is, but for Lightning's notice of the seed.
@@ -184,8 +182,8 @@ def test_train_refuses_bad_values_in_one_line(case, photo_folder, style_photo, t
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(set(TRAIN_MISTAKES) - THROUGH_THE_PROCESS))
-def test_train_refuses_each_bad_value(case, photo_folder, style_photo, tmp_path, train_main, capsys):
-    overrides = _train_overrides(case, photo_folder, style_photo, tmp_path)
+def test_train_refuses_each_bad_value(case, photo_folder, style_photo, bad_files, tmp_path, train_main, capsys):
+    overrides = _train_overrides(case, photo_folder, style_photo, bad_files)
     cfg = _composed(overrides, tmp_path)
     line = refusal_line(lambda: train_main(cfg), capsys)
     assert line.startswith("train.py: error: ") and TRAIN_MISTAKES[case][1] in line
