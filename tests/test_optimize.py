@@ -69,7 +69,7 @@ def test_optimize_lowers_its_loss_and_moves_each_region_to_its_style():
     masks = left_right_masks()
     settings = fast_settings(steps=15, lr=0.03, loss={"photoreal_weight": 0.0})
     result, losses = run_optimize(content, style, settings, masks, masks)
-    assert len(losses) == 15 and losses[-1] < 0.85 * losses[0]
+    assert len(losses) == 16 and losses[-1] < 0.85 * losses[0]  # before each of 15 steps, then the result's
     left, right = result[0, :, :, :16].mean(dim=(1, 2)), result[0, :, :, 16:].mean(dim=(1, 2))
     assert left[0] - left[2] > 0.05 and right[2] - right[0] > 0.05  # red on the left, blue on the right
     again, _ = run_optimize(content, style, settings, masks, masks)
@@ -120,6 +120,16 @@ def test_a_fitted_grid_moves_the_colours_and_is_a_local_affine_map_at_any_size()
     expected = (as_floats[0].permute(1, 2, 0).numpy() * 255).round()
     assert in_bands.shape == photo.shape and in_bands.dtype == np.uint8
     assert np.abs(in_bands - expected).max() <= 1
+
+
+def test_the_last_loss_is_the_results_so_one_step_shows_what_it_did():
+    content, style = halves((0.45, 0.5, 0.55), (0.55, 0.5, 0.45)), halves((0.9, 0.3, 0.1), (0.8, 0.2, 0.2))
+    settings = OptimizeSettings(grid=3, steps=1, lr=0.02, loss=FAST_LOSS | {"photoreal_weight": 0.0})
+    loss = PhotorealStyleLoss(**settings.loss)
+    look, losses = optimize_look(content, style, loss, settings, progress=False)
+    assert len(losses) == 2 and losses[1] < losses[0]  # before the step, then the result's
+    with torch.no_grad():
+        assert losses[1] == pytest.approx(float(loss(look(content), content)["loss"]), rel=1e-5)
 
 
 def test_a_fit_can_start_from_a_trained_models_look():

@@ -105,7 +105,8 @@ def _optimize(args: argparse.Namespace) -> None:
     else:
         result, losses = optimize_photo(content, style, loss, optimize_settings, *masks)
         write_photo(args.output, to_array(post_process(content, result) if args.post else result))
-    print(f"loss {losses[0]:.4g} -> {losses[-1]:.4g} in {optimize_settings.steps} steps; wrote {args.output}")
+    steps = f"{optimize_settings.steps} step" + ("s" if optimize_settings.steps != 1 else "")
+    print(f"loss {losses[0]:.4g} -> {losses[-1]:.4g} in {steps}; wrote {args.output}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:

@@ -91,7 +91,7 @@ def optimize_look(
     net: BilateralNet | None = None,
     start: torch.Tensor | None = None,
 ) -> tuple[FittedLook, list[float]]:
-    """Fit a look (FittedLook) to (1, 3, H, W) content; the look and the loss at every step.
+    """Fit a look (FittedLook) to (1, 3, H, W) content; the look, and the loss before every step and of the result.
 
     net: whose form the look takes (default: look_network's, settings.grid knots a side).
     start: the look (1, settings.grid, settings.grid, 1, 4, 3) to start from, e.g. a trained model's
@@ -149,7 +149,7 @@ def optimize_photo(
     style_masks: torch.Tensor | None = None,
     progress: bool = True,
 ) -> tuple[torch.Tensor, list[float]]:
-    """Optimise (1, 3, H, W) content towards the style; the result and the loss at every step.
+    """Optimise (1, 3, H, W) content towards the style; the result, and the loss before every step and of the result.
 
     Without masks the style loss is Gatys et al.'s; with (K, H, W) masks for the content and
     (K, H', W') for the style, label k of the output is matched to label k of the style.
@@ -182,7 +182,8 @@ def _descend(
     style_masks: torch.Tensor | None,
     progress: bool,
 ) -> list[float]:
-    """settings.steps optimiser steps on `parameters`, which `render` turns into the output; the loss before each."""
+    """settings.steps optimiser steps on `parameters`, which `render` turns into the output; the loss
+    before each step, then the loss of the result (steps + 1 values)."""
     loss.set_style(style, style_masks)
     content_features = loss.content_features(content)  # the content never changes: its features once
     losses: list[float] = []
@@ -215,4 +216,6 @@ def _descend(
         bar.set_postfix(loss=f"{losses[-1]:.4g}")
         bar.update()
     bar.close()
+    with torch.no_grad():  # the result's own loss: after one step the loss before it says nothing of the step
+        losses.append(float(loss(render(), content, content_features, content_masks)["loss"]))
     return losses
