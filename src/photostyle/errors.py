@@ -17,12 +17,16 @@ class PhotostyleWarning(UserWarning):
     the commands print it as one line."""
 
 
-def first_line(error: BaseException, limit: int = 200) -> str:
+# The most of an error's message a one-line report quotes: a decoder's message can run on.
+FIRST_LINE_CHARACTERS = 200
+
+
+def first_line(error: BaseException) -> str:
     """What an error says, for a one-line report: the first line of its message (an OS error's
     reason without its file name, which the report names itself), or its type's name if it says
     nothing."""
     lines = (getattr(error, "strerror", None) or str(error)).strip().splitlines()
-    return lines[0][:limit] if lines else type(error).__name__
+    return lines[0][:FIRST_LINE_CHARACTERS] if lines else type(error).__name__
 
 
 def permission_denied(path: object) -> PhotostyleError:

@@ -74,11 +74,12 @@ def by_input_colour(pairs: ColourPairs) -> ColourPairs:
 
 
 def collect_pairs(
-    images: Iterable[tuple[np.ndarray, np.ndarray]], sample_per_photo: int, seed: int = 0
+    images: Iterable[tuple[np.ndarray, np.ndarray]], sample_per_photo: int
 ) -> tuple[ColourPairs, ColourPairs]:
     """(photo, the model's output) (H, W, 3) each -> all their pixels' pairs merged by input
-    colour (to fit), and `sample_per_photo` random pixels of each photo (to measure the fit with)."""
-    rng = np.random.default_rng(seed)
+    colour (to fit), and `sample_per_photo` random pixels of each photo (to measure the fit with),
+    the same ones every run."""
+    rng = np.random.default_rng(0)
     merged, sampled = ColourPairs.empty(), ColourPairs.empty()
     for rgb, stylized in images:
         pixels = ColourPairs.of_image(rgb, stylized)

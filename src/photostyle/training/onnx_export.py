@@ -128,15 +128,16 @@ def onnx_model(net: nn.Module, metadata: dict[str, str], opset: int = 18, pixels
     return model.SerializeToString()
 
 
-def max_abs_difference(net: nn.Module, model: Path | bytes, sizes: list[tuple[int, int]], seed: int = 0) -> float:
+def max_abs_difference(net: nn.Module, model: Path | bytes, sizes: list[tuple[int, int]]) -> float:
     """Largest |onnxruntime - PyTorch| of the stylized photo, in [0, 1] units, over random images
-    of the given (height, width) sizes (for a uint8 model, one rounding flip is 1 / 255).
+    of the given (height, width) sizes, the same ones every call (for a uint8 model, one rounding
+    flip is 1 / 255).
 
     `model`: an .onnx file, or the model's bytes (checked before anything is written)."""
     source = model if isinstance(model, bytes) else str(model)
     session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
     pixels = "uint8" if session.get_inputs()[0].type == PIXEL_TYPES["uint8"] else "float32"
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(0)
     module = deployed(net)
     worst = 0.0
     for height, width in sizes:
