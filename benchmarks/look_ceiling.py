@@ -3,7 +3,7 @@ generalising asked of it: one look (the grid of affine maps, and the guide) fitt
 pair's own content photo against the training loss, then measured like the quality protocol.
 
     python -m benchmarks.look_ceiling [--pairs SET/ID ...] [--steps 80] [--lr 0.01] [--size 256]
-        [--start DIR] [--carry-from FOLDER [--predict]] [--bench ../shared/bench]
+        [--start DIR [--start-seed 0]] [--carry-from FOLDER [--predict]] [--bench ../shared/bench]
         [--out outputs/look_ceiling] [-- OVERRIDE ...]
 
 OVERRIDEs are train.py's model.* and loss.* keys (e.g. model.grid_depth=4
@@ -14,9 +14,9 @@ photos does. Prints per-pair rows and the means of "fitted" and "untrained" (the
 alone), and writes OUT/metrics.md.
 
 --start DIR starts each fit from a trained model's look instead of the global map: the
-quality protocol's DIR/SET_ID/seed0/model.onnx, which also gives a row "trained" (its look
-unfitted). Fewer steps from it than from the global map for the same result is what training
-saves the per-photo fit.
+quality protocol's DIR/SET_ID/seedN/model.onnx (N from --start-seed, 0 unless given), which also
+gives a row "trained" (its look unfitted). Fewer steps from it than from the global map for the
+same result is what training saves the per-photo fit.
 
 --carry-from FOLDER also fits the look to each photo in FOLDER (the training photos, say) with the
 pair's style, and measures the pair's photo with each of those fitted grids after its own global
@@ -101,7 +101,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=80, help="optimisation steps of each fit")
     parser.add_argument("--lr", type=float, default=0.01, help="the fit's learning rate")
     parser.add_argument("--size", type=int, default=256, help="longer side of the content and style photos in the fit")
-    parser.add_argument("--start", type=Path, help="a quality protocol's --out: start from its seed-0 models' looks")
+    parser.add_argument("--start", type=Path, help="a quality protocol's --out: start from its models' looks")
+    parser.add_argument("--start-seed", type=int, default=0, help="the seed of --start's models to start from")
     parser.add_argument("--carry-from", type=Path, help="a folder of photos whose fitted grids to carry to each pair")
     parser.add_argument("--predict", action="store_true", help="predict each pair's grid from --carry-from's fits")
     add_bench_argument(parser)
@@ -132,7 +133,11 @@ def main() -> None:
         style = load(args.bench / pair["style"], args.size)
         content = load(args.bench / pair["content"], args.size)
         settings = OptimizeSettings(grid=net.thumbnail_size // GRID_STRIDE, steps=args.steps, lr=args.lr)
-        start = model_look(pair_folder(args.start, name) / "seed0" / "model.onnx", content) if args.start else None
+        start = (
+            model_look(pair_folder(args.start, name) / f"seed{args.start_seed}" / "model.onnx", content)
+            if args.start
+            else None
+        )
         fitted, losses = optimize_look(content, style, loss, settings, progress=False, net=net, start=start)
         print(f"{name}: training loss on the photo {losses[0]:.4g} -> {losses[-1]:.4g}", flush=True)
         methods = [look_method("fitted", fitted), look_method("untrained", FittedLook(net, content))]
@@ -162,7 +167,7 @@ def main() -> None:
     closer = sum(per_pair[name, "fitted"] < per_pair[name, "untrained"] for name in args.pairs)
     report = (
         f"overrides: {' '.join(args.overrides) or '(defaults)'}; fit at {args.size} px, {args.steps} steps, "
-        f"from {args.start or 'the global map'}\n\n"
+        f"from {f'{args.start} seed {args.start_seed}' if args.start else 'the global map'}\n\n"
         + per_pair_markdown(rows)
         + "\nMeans over the pairs:\n\n"
         + markdown(list(means.values()))
