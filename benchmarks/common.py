@@ -105,6 +105,12 @@ def pair_folder(out: Path, name: str) -> Path:
     return out / name.replace("/", "_")
 
 
+def protocol_run(out: Path, name: str, seed: int) -> Path:
+    """The quality protocol's run for pair SET/ID and a seed under its --out: out/SET_ID/seedN,
+    holding the checkpoints and model.onnx."""
+    return pair_folder(out, name) / f"seed{seed}"
+
+
 def evaluate_pair(
     name: str,
     pair: dict[str, str],

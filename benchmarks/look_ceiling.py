@@ -41,8 +41,8 @@ from benchmarks.common import (
     add_bench_argument,
     compose_config,
     evaluate_pair,
-    pair_folder,
     per_pair_markdown,
+    protocol_run,
     read_pairs,
     require_pairs,
 )
@@ -134,9 +134,7 @@ def main() -> None:
         content = load(args.bench / pair["content"], args.size)
         settings = OptimizeSettings(grid=net.thumbnail_size // GRID_STRIDE, steps=args.steps, lr=args.lr)
         start = (
-            model_look(pair_folder(args.start, name) / f"seed{args.start_seed}" / "model.onnx", content)
-            if args.start
-            else None
+            model_look(protocol_run(args.start, name, args.start_seed) / "model.onnx", content) if args.start else None
         )
         fitted, losses = optimize_look(content, style, loss, settings, progress=False, net=net, start=start)
         print(f"{name}: training loss on the photo {losses[0]:.4g} -> {losses[-1]:.4g}", flush=True)

@@ -38,6 +38,7 @@ from benchmarks.common import (
     pair_folder,
     pair_methods,
     per_pair_markdown,
+    protocol_run,
     read_pairs,
     require_pairs,
     train_and_export,
@@ -157,7 +158,7 @@ def main() -> None:
             photos = [f"data.root={training_photos(pairs, name, args.bench, out_dir)}"]
         methods = []
         for seed in args.seeds:
-            run_dir = out_dir / f"seed{seed}"
+            run_dir = protocol_run(args.out, name, seed)
             model = run_dir / "model.onnx"
             if not (args.reuse and model.is_file()):
                 start = time.monotonic()
@@ -166,7 +167,7 @@ def main() -> None:
                 done = f"[{number}/{len(names)}] {name} seed {seed}: trained and exported in {minutes[-1]:.1f} min"
                 print(done, flush=True)
             methods.append(onnx_method(f"{MODEL} seed {seed}", model))
-        methods.append(untrained_method(out_dir / f"seed{args.seeds[0]}" / "checkpoints" / "last.ckpt"))
+        methods.append(untrained_method(protocol_run(args.out, name, args.seeds[0]) / "checkpoints" / "last.ckpt"))
         if not args.no_baselines:
             methods += pair_methods(pair, args.bench)
         pair_rows = evaluate_pair(name, pair, args.bench, methods, args.out)
