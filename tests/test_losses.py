@@ -161,3 +161,33 @@ def test_structure_term_is_the_metrics_ssim_and_its_gradient_restores_detail():
     assert structure_loss(toned.bfloat16(), content.bfloat16()) == pytest.approx(
         structure_loss(toned, content).item(), abs=5e-4
     )
+
+
+def test_every_term_under_bf16_autocast_is_close_to_float32_and_gives_a_finite_gradient():
+    """hardware=gpu trains under bf16 autocast, where the network's output is bf16: each term
+    still gives about its float32 value and a finite gradient, and the colour term, which sorts
+    and reads quantiles, runs in float32 (in bf16, 12,288 pixels' quantile levels round past the
+    style's last value)."""
+    generator = torch.Generator().manual_seed(0)
+    content = torch.rand(1, 3, 96, 128, generator=generator)
+    output = (0.8 * content + 0.1).bfloat16().requires_grad_()
+    loss = PhotorealStyleLoss(
+        ["relu2_1"],
+        {"relu1_1": 1.0, "relu2_1": 1.0},
+        photoreal_weight=1.0,
+        colour_weight=10.0,
+        structure_weight=1.0,
+        range_weight=1.0,
+        content_colours=0.5,
+    )
+    loss.set_style(torch.rand(1, 3, 40, 40, generator=generator))
+    expected = loss(output.detach().float(), content)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        terms = loss(output, content)
+    terms["loss"].backward()
+    assert torch.isfinite(output.grad).all() and output.grad.abs().sum() > 0
+    assert set(terms) == set(expected) == {"content", "style", "photoreal", "colour", "range", "structure", "loss"}
+    for name, value in terms.items():
+        assert value.item() == pytest.approx(expected[name].item(), rel=0.05, abs=1e-6), name
+    assert terms["colour"].dtype == torch.float32
+    assert terms["colour"].item() == pytest.approx(expected["colour"].item(), rel=1e-6)

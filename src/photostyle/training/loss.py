@@ -274,10 +274,13 @@ class PhotorealStyleLoss(nn.Module):
                 * matting_laplacian_energy(content, output if self.photoreal_clipped else made, self.matting_eps).mean()
             )
         if self.colour_weight > 0:
-            colours = srgb_to_lab(output).flatten(2)  # (B, 3, H W)
-            terms["colour"] = self.colour_weight * sliced_colour_loss(
-                colours, self.style_lab_sorted, self.lab_directions
-            )
+            # In float32 outside autocast (bf16-mixed training): bf16 would sort the projections
+            # to 8 bits and count their quantiles past the end of the style's.
+            with torch.autocast(output.device.type, enabled=False):
+                colours = srgb_to_lab(output.float()).flatten(2)  # (B, 3, H W)
+                terms["colour"] = self.colour_weight * sliced_colour_loss(
+                    colours, self.style_lab_sorted, self.lab_directions
+                )
         if self.range_weight > 0:
             terms["range"] = self.range_weight * out_of_range(made)
         if self.structure_weight > 0:
