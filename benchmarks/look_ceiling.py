@@ -2,7 +2,7 @@
 generalising asked of it: one look (the grid of affine maps, and the guide) fitted to the
 pair's own content photo against the training loss, then measured like the quality protocol.
 
-    python -m benchmarks.look_ceiling [--pairs SET/ID ...] [--steps 80] [--lr 0.01] [--size 256]
+    python -m benchmarks.look_ceiling [--pairs SET/ID ...] [--steps 80] [--lr 0.01] [--optimizer adam] [--size 256]
         [--start DIR [--start-seed 0]] [--carry-from FOLDER [--predict]] [--bench ../shared/bench]
         [--out outputs/look_ceiling] [-- OVERRIDE ...]
 
@@ -100,6 +100,7 @@ def main() -> None:
     parser.add_argument("--pairs", nargs="+", default=BENCH_PAIRS, help="SET/ID from pairs.csv")
     parser.add_argument("--steps", type=int, default=80, help="optimisation steps of each fit")
     parser.add_argument("--lr", type=float, default=0.01, help="the fit's learning rate")
+    parser.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam", help="the fit's optimiser")
     parser.add_argument("--size", type=int, default=256, help="longer side of the content and style photos in the fit")
     parser.add_argument("--start", type=Path, help="a quality protocol's --out: start from its models' looks")
     parser.add_argument("--start-seed", type=int, default=0, help="the seed of --start's models to start from")
@@ -132,7 +133,9 @@ def main() -> None:
         net = instantiate(config.model)
         style = load(args.bench / pair["style"], args.size)
         content = load(args.bench / pair["content"], args.size)
-        settings = OptimizeSettings(grid=net.thumbnail_size // GRID_STRIDE, steps=args.steps, lr=args.lr)
+        settings = OptimizeSettings(
+            grid=net.thumbnail_size // GRID_STRIDE, steps=args.steps, lr=args.lr, optimizer=args.optimizer
+        )
         start = (
             model_look(protocol_run(args.start, name, args.start_seed) / "model.onnx", content) if args.start else None
         )
@@ -164,7 +167,8 @@ def main() -> None:
     per_pair = {(row["pair"], row["method"]): row["style_distance"] for row in rows}
     closer = sum(per_pair[name, "fitted"] < per_pair[name, "untrained"] for name in args.pairs)
     report = (
-        f"overrides: {' '.join(args.overrides) or '(defaults)'}; fit at {args.size} px, {args.steps} steps, "
+        f"overrides: {' '.join(args.overrides) or '(defaults)'}; fit at {args.size} px, "
+        f"{args.steps} {args.optimizer} steps, "
         f"from {f'{args.start} seed {args.start_seed}' if args.start else 'the global map'}\n\n"
         + per_pair_markdown(rows)
         + "\nMeans over the pairs:\n\n"

@@ -178,7 +178,8 @@ def look_ceiling_outputs(result, out: Path) -> dict[str, np.ndarray]:
 
 @pytest.mark.slow
 @needs_bench
-def test_look_ceiling_fits_a_look_to_the_photo_itself(tmp_path):
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_look_ceiling_fits_a_look_to_the_photo_itself(tmp_path, optimizer):
     result = look_ceiling_on_stylenas_12(
         "--size",
         "64",
@@ -186,6 +187,8 @@ def test_look_ceiling_fits_a_look_to_the_photo_itself(tmp_path):
         "15",
         "--lr",
         "0.02",
+        "--optimizer",
+        optimizer,
         "--out",
         str(tmp_path),
         "--",
@@ -198,6 +201,7 @@ def test_look_ceiling_fits_a_look_to_the_photo_itself(tmp_path):
     methods = [line.split("|")[2].strip() for line in result.stdout.splitlines() if line.startswith("| stylenas/12 |")]
     assert methods == ["fitted", "untrained"]
     assert "fitted / untrained style distance" in result.stdout and (tmp_path / "metrics.md").is_file()
+    assert f"fit at 64 px, 15 {optimizer} steps" in result.stdout
 
 
 def test_a_photos_grid_is_predicted_from_its_neighbours_and_a_ridge_regression():

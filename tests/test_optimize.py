@@ -76,10 +76,19 @@ def test_optimize_lowers_its_loss_and_moves_each_region_to_its_style():
     assert torch.equal(result, again)  # same settings, same result
 
 
-def test_lbfgs_lowers_the_loss_too():
+@pytest.mark.parametrize("grid", [0, 3])
+def test_lbfgs_lowers_the_loss_in_the_evaluations_its_steps_allow(grid):
+    # --steps counts passes of the loss forward and back for L-BFGS too, its line searches included
+    # (the last one may take one more), so a fit's time is known before it runs; the pixels (grid 0)
+    # or a 3x3 grid's look.
     content, style = halves((0.4, 0.5, 0.6), (0.6, 0.5, 0.4)), halves((0.9, 0.3, 0.1), (0.8, 0.2, 0.2))
-    _, losses = run_optimize(content, style, fast_settings(steps=5, optimizer="lbfgs"))
-    assert losses[-1] < losses[0]
+    settings = fast_settings(steps=7, optimizer="lbfgs", grid=grid, loss={"photoreal_weight": 0.0})
+    evaluations = []
+    loss = PhotorealStyleLoss(**settings.loss)
+    loss.register_forward_hook(lambda module, args, terms: evaluations.append(float(terms["loss"])))
+    _, losses = optimize_photo(content, style, loss, settings, progress=False)
+    assert len(evaluations) in (8, 9) and losses == pytest.approx(evaluations)  # 7 or 8, then the result's
+    assert losses[-1] < 0.9 * losses[0]
 
 
 def test_soft_mask_edges_snap_to_the_palette(tmp_path):

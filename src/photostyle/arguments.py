@@ -91,7 +91,8 @@ def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--steps",
         type=_positive_int,
-        help=f"optimisation steps (default: {pixels.steps}, or {grid.steps} with --grid)",
+        help=f"optimisation steps, each one pass of the loss forward and back; L-BFGS's line searches count "
+        f"(default: {pixels.steps}, or {grid.steps} with --grid)",
     )
     parser.add_argument(
         "--init",
@@ -101,7 +102,10 @@ def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
         "global colour map) or from the content itself (default: %(default)s)",
     )
     parser.add_argument(
-        "--optimizer", choices=["adam", "lbfgs"], default=pixels.optimizer, help="(default: %(default)s)"
+        "--optimizer",
+        choices=["adam", "lbfgs"],
+        default=pixels.optimizer,
+        help="(default: %(default)s; with --grid, lbfgs reaches 60 Adam steps' result in 30, docs/results.md)",
     )
     parser.add_argument(
         "--lr", type=_positive_number, help=f"Adam step size (default: {pixels.lr}, or {grid.lr} with --grid)"

@@ -91,7 +91,7 @@ def optimize_look(
     net: BilateralNet | None = None,
     start: torch.Tensor | None = None,
 ) -> tuple[FittedLook, list[float]]:
-    """Fit a look (FittedLook) to (1, 3, H, W) content; the look, and the loss before every step and of the result.
+    """Fit a look (FittedLook) to (1, 3, H, W) content; the look, and the loss at every step and of the result.
 
     net: whose form the look takes (default: look_network's, settings.grid knots a side).
     start: the look (1, settings.grid, settings.grid, 1, 4, 3) to start from, e.g. a trained model's
@@ -149,7 +149,7 @@ def optimize_photo(
     style_masks: torch.Tensor | None = None,
     progress: bool = True,
 ) -> tuple[torch.Tensor, list[float]]:
-    """Optimise (1, 3, H, W) content towards the style; the result, and the loss before every step and of the result.
+    """Optimise (1, 3, H, W) content towards the style; the result, and the loss at every step and of the result.
 
     Without masks the style loss is Gatys et al.'s; with (K, H, W) masks for the content and
     (K, H', W') for the style, label k of the output is matched to label k of the style.
@@ -182,39 +182,43 @@ def _descend(
     style_masks: torch.Tensor | None,
     progress: bool,
 ) -> list[float]:
-    """settings.steps optimiser steps on `parameters`, which `render` turns into the output; the loss
-    before each step, then the loss of the result (steps + 1 values)."""
+    """settings.steps evaluations of the loss and its gradient (a VGG pass forward and back each) on
+    `parameters`, which `render` turns into the output: Adam's steps, or L-BFGS's iterations and
+    their line searches together (its last line search may take one more). The loss at each
+    evaluation, then the loss of the result."""
     loss.set_style(style, style_masks)
     content_features = loss.content_features(content)  # the content never changes: its features once
     losses: list[float] = []
+    bar = tqdm(total=settings.steps, desc="optimize", unit="step", disable=not progress)
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
         # The loss judges the output clipped to [0, 1] (all but the photorealism term under --grid,
         # whose loss has photoreal_clipped=False), so those terms' gradients stop at the range's edges.
-        terms = loss(render(), content, content_features, content_masks)
-        terms["loss"].backward()
-        return terms["loss"]
+        value = loss(render(), content, content_features, content_masks)["loss"]
+        value.backward()
+        losses.append(float(value.detach()))
+        bar.set_postfix(loss=f"{losses[-1]:.4g}")
+        bar.update()
+        return value
 
-    bar = tqdm(total=settings.steps, desc="optimize", unit="step", disable=not progress)
     if settings.optimizer == "lbfgs":
-        # One iteration per step, with room for its line search (max_eval defaults to 1 here),
-        # and no early stop: the run does exactly `steps` iterations.
+        # The whole budget in one call, with no tolerance to stop early: torch's L-BFGS gives each
+        # line search what is left of max_eval, and a line search evaluates once before it checks.
         optimizer = torch.optim.LBFGS(
             parameters,
-            max_iter=1,
-            max_eval=25,
+            max_iter=settings.steps,
+            max_eval=settings.steps,
             history_size=20,
             line_search_fn="strong_wolfe",
             tolerance_grad=0.0,
             tolerance_change=0.0,
         )
+        optimizer.step(closure)
     else:
         optimizer = torch.optim.Adam(parameters, lr=settings.lr)
-    for _ in range(settings.steps):
-        losses.append(float(optimizer.step(closure).detach()))  # the loss before this step
-        bar.set_postfix(loss=f"{losses[-1]:.4g}")
-        bar.update()
+        for _ in range(settings.steps):
+            optimizer.step(closure)
     bar.close()
     with torch.no_grad():  # the result's own loss: after one step the loss before it says nothing of the step
         losses.append(float(loss(render(), content, content_features, content_masks)["loss"]))
