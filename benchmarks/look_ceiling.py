@@ -52,7 +52,7 @@ from photostyle.evaluation.optimize import FittedLook, model_look, optimize_look
 from photostyle.files import write_file
 from photostyle.networks.bilateral import GRID_STRIDE, BilateralNet
 from photostyle.photo_folders import list_photos
-from photostyle.settings import OptimizeSettings
+from photostyle.settings import OPTIMIZERS, OptimizeSettings
 from photostyle.training.tensors import load
 
 PREDICT_NEAREST = 5
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--pairs", nargs="+", default=BENCH_PAIRS, help="SET/ID from pairs.csv")
     parser.add_argument("--steps", type=int, default=80, help="optimisation steps of each fit")
     parser.add_argument("--lr", type=float, default=0.01, help="the fit's learning rate")
-    parser.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam", help="the fit's optimiser")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="the fit's optimiser")
     parser.add_argument("--size", type=int, default=256, help="longer side of the content and style photos in the fit")
     parser.add_argument("--start", type=Path, help="a quality protocol's --out: start from its models' looks")
     parser.add_argument("--start-seed", type=int, default=0, help="the seed of --start's models to start from")

@@ -103,7 +103,7 @@ def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--optimizer",
-        choices=["adam", "lbfgs"],
+        choices=settings.OPTIMIZERS,
         default=pixels.optimizer,
         help="(default: %(default)s; with --grid, lbfgs reaches 60 Adam steps' result in 30, docs/results.md)",
     )

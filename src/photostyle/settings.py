@@ -77,6 +77,10 @@ def look_loss() -> dict:
     )
 
 
+# The optimisers `optimize` knows: Adam's steps, or L-BFGS with a line search.
+OPTIMIZERS = ("adam", "lbfgs")
+
+
 @dataclass
 class OptimizeSettings:
     """How `optimize` runs: its optimiser, and its loss as PhotorealStyleLoss's arguments (checked there)."""
@@ -87,7 +91,7 @@ class OptimizeSettings:
     # and spread; grid: the bilateral network's untrained global map), or "content" as in DPST,
     # which needs far more steps to move the colours.
     init: str = "reinhard"
-    optimizer: str = "adam"  # or "lbfgs"
+    optimizer: str = "adam"  # one of OPTIMIZERS
     lr: float = 0.02  # Adam's step on [0, 1] pixels; L-BFGS uses its own line search
     seed: int = 0
     loss: dict = field(default_factory=optimize_loss)
@@ -103,8 +107,8 @@ class OptimizeSettings:
     def check(self) -> None:
         if self.init not in ("content", "reinhard"):
             raise PhotostyleError(f"init {self.init!r} is unknown; use content or reinhard")
-        if self.optimizer not in ("adam", "lbfgs"):
-            raise PhotostyleError(f"optimizer {self.optimizer!r} is unknown; use adam or lbfgs")
+        if self.optimizer not in OPTIMIZERS:
+            raise PhotostyleError(f"optimizer {self.optimizer!r} is unknown; use {' or '.join(OPTIMIZERS)}")
         for name in ("steps", "lr"):
             if not getattr(self, name) > 0:
                 raise PhotostyleError(f"{name}={getattr(self, name)} must be > 0")
