@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from photostyle.images import read_photo, write_photo
+from photostyle.images import read_photo, to_uint8, write_photo
 from photostyle.inference.runtime import StyleModel
 
 from conftest import perturbed_bilateral, tiny_network
@@ -75,15 +75,16 @@ def test_the_exported_model_agrees_with_pytorch_at_any_size(tiny_model, size, se
     assume(size != (1, 1))
     rgb = np.random.default_rng(seed).random((*size, 3), dtype=np.float32)
     stylized = StyleModel(tiny_model, threads=2)(rgb)
-    photo = torch.from_numpy(np.round(rgb * 255) / 255).permute(2, 0, 1)[None]
+    # PyTorch gets the bytes the runtime is given (to_uint8 rounds halves up, np.round to even):
+    # one level apart, a pixel near 0 or 1 comes out up to 5 levels apart through the network's
+    # logit skip, which once failed this test at 213x1857.
+    photo = torch.from_numpy(to_uint8(rgb)).float().div(255).permute(2, 0, 1)[None]
     with torch.no_grad():
         expected = tiny_network()(photo).clamp(0, 1)[0].permute(1, 2, 0).numpy()
     assert stylized.shape == rgb.shape
-    # Rounding to bytes leaves half a level; float error between the runtimes tips a few values
-    # in a million past one level (up to 1.6 measured), and one may land in any photo. A border
-    # cropped or padded wrong moves a whole row or column: at least 5 in 10,000 values at 2000 a side.
-    levels = np.abs(stylized - expected) * 255
-    assert levels.max() <= 4 and (levels > 1).sum() <= 3 + 1e-4 * levels.size
+    # Rounding the output to bytes leaves half a level; float error between the runtimes adds at
+    # most 0.013 (64 photos up to 2000 a side). A border cropped or padded wrong moves whole rows.
+    assert (np.abs(stylized - expected) * 255).max() <= 0.6
 
 
 _bilateral = perturbed_bilateral(2, thumbnail_size=64, grid_depth=2, style_colours=0.8)
