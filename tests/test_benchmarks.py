@@ -67,6 +67,9 @@ def test_bench_methods_runs_every_method_on_a_masked_pair(tmp_path):
         "dpst/2",
         "--steps",
         "2",
+        "--grid",
+        "adam",
+        "lbfgs",
         "--max-side",
         "64",
         "--out",
@@ -83,9 +86,18 @@ def test_bench_methods_runs_every_method_on_a_masked_pair(tmp_path):
         "histogram+post",
         "optimize",
         "optimize+post",
+        "optimize-grid-adam",
+        "optimize-grid-adam+post",
+        "optimize-grid-lbfgs",
+        "optimize-grid-lbfgs+post",
         "reference",
         "reference+post",
     ]
+    # the fits' times side by side, against the first's: the pixels' 2 steps, the grid's 60 and 30
+    ratios = re.search(
+        r"against optimize's .*: optimize-grid-adam (\d+\.\d+)x, optimize-grid-lbfgs (\d+\.\d+)x", result.stdout
+    )
+    assert ratios and float(ratios[1]) > float(ratios[2]) > 1, result.stdout
     assert (tmp_path / "sheet.png").is_file() and (tmp_path / "metrics.csv").is_file()
 
 

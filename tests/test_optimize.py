@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from photostyle.arguments import build_parser
+from photostyle.arguments import build_parser, optimize_settings
 from photostyle.errors import PhotostyleError
 from photostyle.evaluation.masks import PALETTE, read_labels, shared_masks
 from photostyle.evaluation.optimize import FittedLook, look_network, optimize_look, optimize_photo
@@ -208,3 +208,21 @@ def test_optimize_refuses_a_step_size_that_is_not_a_positive_number(value, capsy
         build_parser().parse_args(["optimize", "a.jpg", "b.jpg", "-o", "c.jpg", "--lr", value])
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert stopped.value.code == 2 and "--lr" in error and "not a positive, finite number" in error, error
+
+
+@pytest.mark.parametrize(
+    "options, optimizer, steps, grid",
+    [
+        ([], "adam", 200, 0),  # the pixels: Adam
+        (["--grid"], "lbfgs", 30, 9),  # the grid: L-BFGS's budget
+        (["--grid", "--optimizer", "adam"], "adam", 60, 9),  # Adam's own budget on the grid
+        (["--model", "m.onnx"], "lbfgs", 30, 9),  # a model to start from implies the grid
+        (["--grid", "5", "--steps", "3"], "lbfgs", 3, 5),  # what is given wins
+        (["--optimizer", "lbfgs"], "lbfgs", 200, 0),
+    ],
+)
+def test_optimize_defaults_follow_the_grid_and_the_optimizer(options, optimizer, steps, grid):
+    args = build_parser().parse_args(["optimize", "a.jpg", "b.jpg", "-o", "c.jpg", *options])
+    settings = optimize_settings(args)
+    settings.check()
+    assert (settings.optimizer, settings.steps, settings.grid) == (optimizer, steps, grid)

@@ -92,7 +92,7 @@ def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
         "--steps",
         type=_positive_int,
         help=f"optimisation steps, each one pass of the loss forward and back; L-BFGS's line searches count "
-        f"(default: {pixels.steps}, or {grid.steps} with --grid)",
+        f"(default: {pixels.steps}; with --grid, {grid.steps}, or {settings.GRID_STEPS['adam']} with --optimizer adam)",
     )
     parser.add_argument(
         "--init",
@@ -104,8 +104,8 @@ def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--optimizer",
         choices=settings.OPTIMIZERS,
-        default=pixels.optimizer,
-        help="(default: %(default)s; with --grid, lbfgs reaches 60 Adam steps' result in 30, docs/results.md)",
+        help=f"(default: {pixels.optimizer}; with --grid, {grid.optimizer}, which ends where Adam's "
+        f"{settings.GRID_STEPS['adam']} steps do in half the time; Adam ends closer below about ten steps)",
     )
     parser.add_argument(
         "--lr", type=_positive_number, help=f"Adam step size (default: {pixels.lr}, or {grid.lr} with --grid)"
@@ -122,14 +122,20 @@ def _add_optimize_options(parser: argparse.ArgumentParser) -> None:
 
 def optimize_settings(args: argparse.Namespace) -> settings.OptimizeSettings:
     # A model to start from (optimize's --model) means a grid, of the default's knots unless told.
-    knots = args.grid or (settings.OptimizeSettings.of_grid().grid if getattr(args, "start_model", None) else 0)
-    base = settings.OptimizeSettings.of_grid(knots) if knots else settings.OptimizeSettings()
+    grid = settings.OptimizeSettings.of_grid()
+    knots = args.grid or (grid.grid if getattr(args, "start_model", None) else 0)
+    # The grid's budget depends on its optimiser.
+    base = (
+        settings.OptimizeSettings.of_grid(knots, args.optimizer or grid.optimizer)
+        if knots
+        else settings.OptimizeSettings()
+    )
     return dataclasses.replace(
         base,
         steps=base.steps if args.steps is None else args.steps,
         lr=base.lr if args.lr is None else args.lr,
         init=args.init,
-        optimizer=args.optimizer,
+        optimizer=args.optimizer or base.optimizer,
         seed=args.seed,
         loss=base.loss | {"style_weight": args.style_weight, "photoreal_weight": args.photoreal_weight},
     )
@@ -227,7 +233,8 @@ def _add_optimize(commands: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="MODEL",
         help="start the --grid fit (implied) from this trained bilateral model's (.onnx) look of the photo instead "
-        "of the global colour map: a closer result when --steps is small (docs/results.md)",
+        "of the global colour map: closer after about 15 Adam steps, not after 3 or after 30 L-BFGS passes "
+        "(docs/results.md)",
     )
     optimize.add_argument("--post", action="store_true", help="finish with the guided-filter smoothing step")
     optimize.add_argument("--overwrite", action="store_true", help="replace an existing output")
